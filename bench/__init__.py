@@ -1,0 +1,1 @@
+"""Benchmark harness for tornadish (``make bench`` / ``python -m bench.run``)."""

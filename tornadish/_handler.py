@@ -1,0 +1,776 @@
+"""``RequestHandler``: the class applications subclass.
+
+The face is Tornado's. The request path is kept short: a handler whose methods are plain
+functions runs start to finish without an event-loop task; a coroutine (``async def``
+``prepare``/``get``/...) switches to one task for the rest of the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import hashlib
+import http.cookies
+import inspect
+import re
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Generator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from . import escape
+from ._cookies import build_cookie, morsel_to_header
+from ._headers import HTTPHeaders
+from ._httpparse import format_timestamp, responses
+from ._server_protocol import StreamClosedError
+from ._web_errors import Finish, HTTPError, MissingArgumentError
+from .httputil import HTTPServerRequest
+from .log import app_log, gen_log
+
+if TYPE_CHECKING:
+    from .web import Application
+
+__all__ = ["RequestHandler", "stream_request_body"]
+
+_ARG_DEFAULT: Any = object()
+_REMOVE_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
+_INVALID_HEADER_CHAR = re.compile(r"[\x00-\x1f]")
+_ETAG_RE = re.compile(rb'\*|(?:W/)?"[^"]*"')
+_SERVER = "tornadish/0.1"
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+_H = TypeVar("_H", bound=type["RequestHandler"])
+
+# Formatting a date costs more than the rest of the default headers together and the
+# value only changes once a second: cache it. (Module state, but only a cache.)
+_date_cache: list[Any] = [0, ""]
+
+
+def _http_date() -> str:
+    now = int(time.time())
+    if now != _date_cache[0]:
+        _date_cache[0] = now
+        _date_cache[1] = format_timestamp(now)
+    return _date_cache[1]  # type: ignore[no-any-return]
+
+
+_NAME_BYTES: dict[str, bytes] = {}
+
+
+def _name_bytes(name: str) -> bytes:
+    try:
+        return _NAME_BYTES[name]
+    except KeyError:
+        b = name.encode("latin-1")
+        if len(_NAME_BYTES) < 512:
+            _NAME_BYTES[name] = b
+        return b
+
+
+def _done_future() -> asyncio.Future[None]:
+    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    fut.set_result(None)
+    return fut
+
+
+class RequestHandler:
+    """Base class for HTTP request handlers.
+
+    Subclasses implement ``get``, ``post``, ... (plain or ``async def``); path groups of
+    the matching route arrive as arguments. ``initialize(**kwargs)`` receives the route's
+    keyword arguments; ``prepare()`` runs before the method and ``on_finish()`` after the
+    response has been sent (also when the client went away early).
+
+    >>> class MainHandler(RequestHandler):
+    ...     def get(self):
+    ...         self.write("Hello, world")
+    """
+
+    SUPPORTED_METHODS: tuple[str, ...] = (
+        "GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS",
+    )
+
+    _stream_request_body = False
+    _template_loader_lock = None
+
+    path_args: list[Any]
+    path_kwargs: dict[str, Any]
+
+    def __init__(
+        self, application: Application, request: HTTPServerRequest, **kwargs: Any
+    ) -> None:
+        self.application = application
+        self.request = request
+        self._headers_written = False
+        self._finished = False
+        self._auto_finish = True
+        self._prepared_future: asyncio.Future[None] | None = None
+        self._new_cookie: dict[str, http.cookies.Morsel[str]] | None = None
+        self._on_finish_called = False
+        self.path_args = []
+        self.path_kwargs = {}
+        self.clear()
+        conn = request.connection
+        if conn is not None:
+            conn.set_close_callback(self.on_connection_close)
+        self.initialize(**kwargs)
+
+    def initialize(self, **kwargs: Any) -> None:
+        """Hook for subclass initialization; receives the route's keyword arguments.
+
+        >>> class ProfileHandler(RequestHandler):
+        ...     def initialize(self, database):
+        ...         self.database = database
+        """
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """``self.application.settings``."""
+        return self.application.settings
+
+    # Default method implementations: 405.
+    def _unimplemented_method(self, *args: Any, **kwargs: Any) -> None:
+        raise HTTPError(405)
+
+    head: Any = _unimplemented_method
+    get: Any = _unimplemented_method
+    post: Any = _unimplemented_method
+    delete: Any = _unimplemented_method
+    patch: Any = _unimplemented_method
+    put: Any = _unimplemented_method
+    options: Any = _unimplemented_method
+
+    def prepare(self) -> Awaitable[None] | None:
+        """Called before the HTTP method; may be ``async``. Finishing here skips the
+        method."""
+        return None
+
+    def on_finish(self) -> Awaitable[None] | None:
+        """Called once the response is complete (or the connection is gone); use it for
+        clean-up and logging. May be ``async`` (run as a task, errors logged)."""
+        return None
+
+    def on_connection_close(self) -> None:
+        """Called when the client closes the connection before the response is finished
+        (long polling: stop waiting). Not called for ordinary keep-alive closes."""
+        if self._stream_request_body:
+            fut = getattr(self.request, "_body_future", None)
+            if fut is not None and not fut.done():
+                fut.set_exception(StreamClosedError())
+                fut.exception()
+
+    def clear(self) -> None:
+        """Reset headers and body to the defaults for a new response."""
+        headers = HTTPHeaders.__new__(HTTPHeaders)
+        date = _http_date()
+        headers._dict = {
+            "Server": _SERVER,
+            "Content-Type": "text/html; charset=UTF-8",
+            "Date": date,
+        }
+        headers._as_list = {
+            "Server": [_SERVER],
+            "Content-Type": ["text/html; charset=UTF-8"],
+            "Date": [date],
+        }
+        self._headers = headers
+        self.set_default_headers()
+        self._write_buffer: list[bytes] = []
+        self._status_code = 200
+        self._reason = "OK"
+
+    def set_default_headers(self) -> None:
+        """Override to set headers every response of this handler starts with."""
+
+    # -- status and headers -------------------------------------------------------
+
+    def set_status(self, status_code: int, reason: str | None = None) -> None:
+        """Set the response status (``reason`` defaults to the standard phrase)."""
+        self._status_code = status_code
+        self._reason = reason if reason is not None else responses.get(status_code, "Unknown")
+
+    def get_status(self) -> int:
+        """The response status code."""
+        return self._status_code
+
+    def set_header(self, name: str, value: Any) -> None:
+        """Set (replace) a response header; ``value`` may be str, bytes, int or datetime."""
+        self._headers[name] = self._convert_header_value(value)
+
+    def add_header(self, name: str, value: Any) -> None:
+        """Add a response header value, keeping earlier ones (``Set-Cookie`` style)."""
+        self._headers.add(name, self._convert_header_value(value))
+
+    def clear_header(self, name: str) -> None:
+        """Remove a response header (including one set by default)."""
+        if name in self._headers:
+            del self._headers[name]
+
+    def _convert_header_value(self, value: Any) -> str:
+        if isinstance(value, str):
+            retval = value
+        elif isinstance(value, bytes):
+            retval = value.decode("latin-1")
+        elif isinstance(value, int):
+            return str(value)
+        elif isinstance(value, datetime.datetime):
+            return format_timestamp(value)
+        else:
+            raise TypeError(f"Unsupported header value {value!r}")
+        # Refuse CR/LF and other controls: a header value must not end the header block
+        # (response splitting).
+        if _INVALID_HEADER_CHAR.search(retval):
+            raise ValueError(f"Unsafe header value {retval!r}")
+        return retval
+
+    # -- arguments ------------------------------------------------------------------
+
+    def get_argument(self, name: str, default: Any = _ARG_DEFAULT, strip: bool = True) -> Any:
+        """The last value of argument ``name`` from the query or the body.
+
+        Without a ``default``, a missing argument answers 400 (``MissingArgumentError``).
+        """
+        return self._get_argument(name, default, self.request.arguments, strip)
+
+    def get_arguments(self, name: str, strip: bool = True) -> list[str]:
+        """Every value of ``name`` from the query and the body (maybe empty)."""
+        return self._get_arguments(name, self.request.arguments, strip)
+
+    def get_body_argument(
+        self, name: str, default: Any = _ARG_DEFAULT, strip: bool = True
+    ) -> Any:
+        """Like :meth:`get_argument`, from the request body only."""
+        return self._get_argument(name, default, self.request.body_arguments, strip)
+
+    def get_body_arguments(self, name: str, strip: bool = True) -> list[str]:
+        """Like :meth:`get_arguments`, from the request body only."""
+        return self._get_arguments(name, self.request.body_arguments, strip)
+
+    def get_query_argument(
+        self, name: str, default: Any = _ARG_DEFAULT, strip: bool = True
+    ) -> Any:
+        """Like :meth:`get_argument`, from the query string only."""
+        return self._get_argument(name, default, self.request.query_arguments, strip)
+
+    def get_query_arguments(self, name: str, strip: bool = True) -> list[str]:
+        """Like :meth:`get_arguments`, from the query string only."""
+        return self._get_arguments(name, self.request.query_arguments, strip)
+
+    def _get_argument(
+        self, name: str, default: Any, source: dict[str, list[bytes]], strip: bool
+    ) -> Any:
+        args = self._get_arguments(name, source, strip=strip)
+        if not args:
+            if default is _ARG_DEFAULT:
+                raise MissingArgumentError(name)
+            return default
+        return args[-1]
+
+    def _get_arguments(
+        self, name: str, source: dict[str, list[bytes]], strip: bool = True
+    ) -> list[str]:
+        values = []
+        for v in source.get(name, ()):
+            s = self.decode_argument(v, name=name)
+            if isinstance(s, str):
+                # Control characters have no business in a form value and make log
+                # lines and templates lie.
+                s = _REMOVE_CONTROL_CHARS.sub(" ", s)
+            if strip:
+                s = s.strip()
+            values.append(s)
+        return values
+
+    def decode_argument(self, value: bytes, name: str | None = None) -> str:
+        """Decode a raw argument (UTF-8; override for other encodings). Bad bytes → 400."""
+        try:
+            return value.decode("utf-8") if isinstance(value, bytes) else value
+        except UnicodeDecodeError:
+            raise HTTPError(
+                400, "Invalid unicode in %s: %r" % (name or "url", value[:40])
+            ) from None
+
+    # -- cookies ----------------------------------------------------------------------
+
+    @property
+    def cookies(self) -> dict[str, http.cookies.Morsel[str]]:
+        """``self.request.cookies``."""
+        return self.request.cookies
+
+    def get_cookie(self, name: str, default: str | None = None) -> str | None:
+        """The value of the request cookie ``name``, or ``default``."""
+        morsel = self.request.cookies.get(name)
+        return morsel.value if morsel is not None else default
+
+    def set_cookie(
+        self,
+        name: str,
+        value: str | bytes,
+        domain: str | None = None,
+        expires: float | tuple[Any, ...] | datetime.datetime | None = None,
+        path: str = "/",
+        expires_days: float | None = None,
+        *,
+        max_age: int | None = None,
+        httponly: bool = False,
+        secure: bool = False,
+        samesite: str | None = None,
+        partitioned: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        """Set a cookie on the response (``Set-Cookie``).
+
+        Every standard attribute is supported: ``domain``, ``expires`` (timestamp, time
+        tuple or datetime) or ``expires_days``, ``path``, ``max_age``, ``httponly``,
+        ``secure``, ``samesite`` (``"Strict"``, ``"Lax"``, ``"None"``), ``partitioned``.
+        """
+        value = escape.to_unicode(value)
+        morsel = build_cookie(
+            name, value, domain, expires, path, expires_days,
+            max_age=max_age, httponly=httponly, secure=secure, samesite=samesite,
+            partitioned=partitioned, **kwargs,
+        )
+        if self._new_cookie is None:
+            self._new_cookie = {}
+        self._new_cookie[name] = morsel
+
+    def clear_cookie(self, name: str, path: str = "/", domain: str | None = None, **kwargs: Any) -> None:
+        """Delete cookie ``name`` in the browser (same ``path``/``domain`` it was set with)."""
+        expires = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=365)
+        for k in ("expires", "expires_days", "max_age"):
+            kwargs.pop(k, None)
+        self.set_cookie(name, "", path=path, domain=domain, expires=expires, max_age=0, **kwargs)
+
+    def clear_all_cookies(self, **kwargs: Any) -> None:
+        """Delete every cookie the request carried."""
+        for name in self.request.cookies:
+            self.clear_cookie(name, **kwargs)
+
+    # -- output -------------------------------------------------------------------------
+
+    def write(self, chunk: str | bytes | dict[str, Any]) -> None:
+        """Add ``chunk`` to the output buffer.
+
+        A ``dict`` is written as JSON with ``Content-Type: application/json``. (Lists are
+        refused, as in Tornado: a top-level JSON array can be read cross-site by old
+        browsers.)
+        """
+        if self._finished:
+            raise RuntimeError("Cannot write() after finish()")
+        if isinstance(chunk, bytes):
+            self._write_buffer.append(chunk)
+            return
+        if isinstance(chunk, str):
+            self._write_buffer.append(chunk.encode("utf-8"))
+            return
+        if isinstance(chunk, dict):
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+            self._write_buffer.append(escape.json_encode(chunk).encode("utf-8"))
+            return
+        message = "write() only accepts bytes, unicode, and dict objects"
+        if isinstance(chunk, list):
+            message += ". Lists not accepted for security reasons; see " + (
+                "https://www.tornadoweb.org/en/stable/web.html#tornado.web.RequestHandler.write"
+            )
+        raise TypeError(message)
+
+    def _header_list(self) -> list[tuple[bytes, bytes]]:
+        out = []
+        for name, values in self._headers._as_list.items():
+            nb = _name_bytes(name)
+            for v in values:
+                out.append((nb, v.encode("latin-1")))
+        if self._new_cookie:
+            for morsel in self._new_cookie.values():
+                out.append((b"Set-Cookie", morsel_to_header(morsel).encode("latin-1")))
+        return out
+
+    def _send(self, finish: bool) -> None:
+        buf = self._write_buffer
+        if len(buf) == 1:
+            body = buf[0]
+        else:
+            body = b"".join(buf)
+        self._write_buffer = []
+        conn: Any = self.request.connection
+        if not self._headers_written:
+            self._headers_written = True
+            self._apply_transforms_head(finish)
+            if self._transforms:
+                body = self._transform_chunk(body, finish)
+            conn.send_response(
+                self._status_code, self._reason, self._header_list(), body, finish
+            )
+        else:
+            if self._transforms:
+                body = self._transform_chunk(body, finish)
+            conn.send_body(body, finish)
+
+    # Output transforms (compression) hook in here; none by default.
+    _transforms: list[Any] = []
+
+    def _apply_transforms_head(self, finishing: bool) -> None:
+        for t in self._transforms:
+            self._status_code, self._headers = t.transform_first_chunk(
+                self._status_code, self._headers, finishing
+            )
+
+    def _transform_chunk(self, body: bytes, finishing: bool) -> bytes:
+        for t in self._transforms:
+            body = t.transform_chunk(body, finishing)
+        return body
+
+    def flush(self, include_footers: bool = False) -> Awaitable[None]:
+        """Send what is buffered now (the first flush sends the headers and switches to
+        chunked encoding). Await the result to wait for the client to keep up; it raises
+        :class:`StreamClosedError` once the client has gone."""
+        conn: Any = self.request.connection
+        if conn is None:
+            return _done_future()
+        if conn.closed:
+            self._write_buffer = []
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            fut.set_exception(StreamClosedError())
+            fut.exception()  # mark retrieved: un-awaited flushes must not log noise
+            return fut
+        self._send(False)
+        result: Awaitable[None] = conn.drain()
+        return result
+
+    def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> Awaitable[None]:
+        """Finish the response, ending the HTTP request (the last ``chunk`` optional).
+
+        Computes the ``Etag`` of GET/HEAD responses and answers ``304`` when the client's
+        ``If-None-Match`` matches; sets ``Content-Length`` when nothing was flushed yet.
+        """
+        if self._finished:
+            raise RuntimeError("finish() called twice")
+        if chunk is not None:
+            self.write(chunk)
+        if not self._headers_written:
+            status = self._status_code
+            if (
+                status == 200
+                and self.request.method in ("GET", "HEAD")
+                and "Etag" not in self._headers._dict
+            ):
+                self.set_etag_header()
+                if self.check_etag_header():
+                    self._write_buffer = []
+                    self.set_status(304)
+                    status = 304
+            if status in (204, 304) or 100 <= status < 200:
+                assert not self._write_buffer, (
+                    "Cannot send body with %s" % status
+                )
+                self._clear_representation_headers()
+            elif "Content-Length" not in self._headers._dict:
+                length = sum(len(part) for part in self._write_buffer)
+                self._headers["Content-Length"] = str(length)
+        conn: Any = self.request.connection
+        if conn is not None:
+            self._send(True)
+        self._finished = True
+        self.request._finish_time = time.time()
+        self.application.log_request(self)
+        self._run_on_finish()
+        if conn is None:
+            return _done_future()
+        result: Awaitable[None] = conn.drain()
+        return result
+
+    def _run_on_finish(self) -> None:
+        if self._on_finish_called:
+            return
+        self._on_finish_called = True
+        try:
+            result = self.on_finish()
+        except Exception:
+            app_log.error("Exception in on_finish", exc_info=True)
+            return
+        if result is not None:
+            task = asyncio.ensure_future(result)
+            task.add_done_callback(_log_on_finish_error)
+
+    def _clear_representation_headers(self) -> None:
+        # 304 responses carry no body, so headers that describe one go (RFC 9110 §15.4.5).
+        for h in ("Content-Encoding", "Content-Language", "Content-Type"):
+            self.clear_header(h)
+
+    def redirect(self, url: str, permanent: bool = False, status: int | None = None) -> None:
+        """Redirect to ``url`` (302, or 301 when ``permanent``; any 3xx via ``status``)."""
+        if self._headers_written:
+            raise Exception("Cannot redirect after headers have been written")
+        if status is None:
+            status = 301 if permanent else 302
+        else:
+            assert isinstance(status, int) and 300 <= status <= 399
+        self.set_status(status)
+        self.set_header("Location", url)
+        self.finish()
+
+    # -- errors ---------------------------------------------------------------------------
+
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        """Answer with an error page built by :meth:`write_error`."""
+        if self._headers_written:
+            gen_log.error("Cannot send error response after headers written")
+            if not self._finished:
+                try:
+                    self.finish()
+                except Exception:
+                    gen_log.error("Failed to flush partial response", exc_info=True)
+            return
+        self.clear()
+        reason = kwargs.get("reason")
+        exc_info = kwargs.get("exc_info")
+        if exc_info is not None:
+            exception = exc_info[1]
+            if isinstance(exception, HTTPError) and exception.reason:
+                reason = exception.reason
+        self.set_status(status_code, reason=reason)
+        try:
+            self.write_error(status_code, **kwargs)
+        except Exception:
+            app_log.error("Uncaught exception in write_error", exc_info=True)
+        if not self._finished:
+            self.finish()
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Write the body of an error page (override for custom pages).
+
+        With ``serve_traceback`` (implied by ``debug``) and an exception at hand, the
+        page is the traceback as plain text; otherwise a minimal HTML page.
+        """
+        if self.settings.get("serve_traceback") and "exc_info" in kwargs:
+            self.set_header("Content-Type", "text/plain")
+            for line in traceback.format_exception(*kwargs["exc_info"]):
+                self.write(line)
+            self.finish()
+        else:
+            self.finish(
+                "<html><title>%(code)d: %(message)s</title>"
+                "<body>%(code)d: %(message)s</body></html>"
+                % {"code": status_code, "message": escape.xhtml_escape(self._reason)}
+            )
+
+    def log_exception(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Log an exception raised by the handler (override to change how)."""
+        if isinstance(value, HTTPError):
+            if value.log_message:
+                fmt = "%d %s: " + value.log_message
+                args = [value.status_code, self._request_summary(), *value.args]
+                gen_log.warning(fmt, *args)
+        else:
+            app_log.error(
+                "Uncaught exception %s\n%r",
+                self._request_summary(),
+                self.request,
+                exc_info=(typ, value, tb),  # type: ignore[arg-type]
+            )
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, Finish):
+            if not self._finished:
+                self.finish(*e.args)
+            return
+        exc_info = (type(e), e, e.__traceback__)
+        try:
+            self.log_exception(*exc_info)
+        except Exception:
+            app_log.error("Error in exception logger", exc_info=True)
+        if self._finished:
+            return
+        if isinstance(e, HTTPError):
+            if e.status_code == 405:
+                self._set_allow_header()
+            self.send_error(e.status_code, exc_info=exc_info)
+        else:
+            self.send_error(500, exc_info=exc_info)
+
+    def _set_allow_header(self) -> None:
+        self.set_header("Allow", ", ".join(_allowed_methods(type(self))))
+
+    def _request_summary(self) -> str:
+        r = self.request
+        return f"{r.method} {r.uri} ({r.remote_ip})"
+
+    # -- URLs ------------------------------------------------------------------------------
+
+    def reverse_url(self, name: str, *args: Any) -> str:
+        """``self.application.reverse_url(name, *args)``."""
+        return self.application.reverse_url(name, *args)
+
+    def require_setting(self, name: str, feature: str = "this feature") -> None:
+        """Raise if the application setting ``name`` is missing."""
+        if not self.application.settings.get(name):
+            raise Exception(
+                f"You must define the '{name}' setting in your application to use {feature}"
+            )
+
+    # -- users -------------------------------------------------------------------------------
+
+    @property
+    def current_user(self) -> Any:
+        """The authenticated user: ``get_current_user()``'s result, computed once; may
+        also be assigned (for example in an ``async prepare``)."""
+        if not hasattr(self, "_current_user"):
+            self._current_user = self.get_current_user()
+        return self._current_user
+
+    @current_user.setter
+    def current_user(self, value: Any) -> None:
+        self._current_user = value
+
+    def get_current_user(self) -> Any:
+        """Override to determine the current user (from a cookie, say)."""
+        return None
+
+    # -- ETags -----------------------------------------------------------------------------------
+
+    def compute_etag(self) -> str | None:
+        """The ``Etag`` for the buffered body (override; ``None`` disables ETags)."""
+        hasher = hashlib.sha1()
+        for part in self._write_buffer:
+            hasher.update(part)
+        return '"%s"' % hasher.hexdigest()
+
+    def set_etag_header(self) -> None:
+        """Set ``Etag`` from :meth:`compute_etag`."""
+        etag = self.compute_etag()
+        if etag is not None:
+            self.set_header("Etag", etag)
+
+    def check_etag_header(self) -> bool:
+        """True if the request's ``If-None-Match`` matches our ``Etag`` (weak comparison)."""
+        inm = self.request.headers._dict.get("If-None-Match")
+        if not inm:
+            return False
+        computed = self._headers._dict.get("Etag", "").encode("latin-1")
+        etags = _ETAG_RE.findall(inm.encode("latin-1"))
+        if not computed or not etags:
+            return False
+        if etags[0] == b"*":
+            return True
+
+        def val(x: bytes) -> bytes:
+            return x[2:] if x.startswith(b"W/") else x
+
+        target = val(computed)
+        return any(val(etag) == target for etag in etags)
+
+    # -- execution -------------------------------------------------------------------------------
+
+    def _execute(self, *args: bytes | None, **kwargs: bytes | None) -> Awaitable[None] | None:
+        """Run the request; returns an awaitable only if something had to wait."""
+        try:
+            method = self.request.method
+            if method not in self.SUPPORTED_METHODS:
+                raise HTTPError(405)
+            decode = self.decode_argument
+            self.path_args = [decode(a) if a is not None else None for a in args]
+            self.path_kwargs = {
+                k: decode(v, name=k) if v is not None else None for k, v in kwargs.items()
+            }
+            if method not in ("GET", "HEAD", "OPTIONS") and self.application._xsrf_cookies:
+                self.check_xsrf_cookie()  # type: ignore[attr-defined]
+            result = self.prepare()
+            if result is not None or self._stream_request_body:
+                return self._continue_async(result, after_prepare=True)
+            if self._finished:
+                return None
+            result = getattr(self, method.lower())(*self.path_args, **self.path_kwargs)
+            if result is not None:
+                return self._continue_async(result, after_prepare=False)
+            if self._auto_finish and not self._finished:
+                self.finish()
+        except Exception as e:
+            self._handle_request_exception(e)
+        return None
+
+    async def _continue_async(self, pending: Any, after_prepare: bool) -> None:
+        try:
+            if after_prepare:
+                try:
+                    if pending is not None and inspect.isawaitable(pending):
+                        await pending
+                finally:
+                    prepared = self._prepared_future
+                    if prepared is not None and not prepared.done():
+                        prepared.set_result(None)
+                if self._finished:
+                    return
+                if self._stream_request_body:
+                    await self.request._body_future  # type: ignore[attr-defined]
+                result = getattr(self, self.request.method.lower())(
+                    *self.path_args, **self.path_kwargs
+                )
+                if result is not None and inspect.isawaitable(result):
+                    await result
+            elif inspect.isawaitable(pending):
+                await pending
+            if self._auto_finish and not self._finished:
+                self.finish()
+        except Exception as e:
+            self._handle_request_exception(e)
+        except asyncio.CancelledError:
+            if not self._finished:
+                self._finished = True
+                self._run_on_finish()
+            raise
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        """With :func:`stream_request_body`, called for each body chunk (may be async)."""
+        raise NotImplementedError()
+
+    def _ui_module(self, name: str, module: Any) -> Any:  # pragma: no cover - templates
+        raise NotImplementedError()
+
+    def __await__(self) -> Generator[Any, None, None]:  # pragma: no cover - guard
+        raise TypeError("RequestHandler objects are not awaitable")
+
+
+def _log_on_finish_error(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        exc = task.exception()
+        app_log.error("Exception in on_finish", exc_info=(type(exc), exc, exc.__traceback__))  # type: ignore[arg-type]
+
+
+_ALLOWED: dict[type, tuple[str, ...]] = {}
+
+
+def _allowed_methods(cls: type[RequestHandler]) -> tuple[str, ...]:
+    """The methods ``cls`` implements (for the ``Allow`` header of a 405)."""
+    try:
+        return _ALLOWED[cls]
+    except KeyError:
+        pass
+    methods = tuple(
+        m
+        for m in cls.SUPPORTED_METHODS
+        if getattr(cls, m.lower(), None) is not RequestHandler._unimplemented_method
+    )
+    if "GET" in methods and "HEAD" not in methods:
+        pass  # HEAD is not implied: Tornado answers 405 for HEAD without head()
+    _ALLOWED[cls] = methods
+    return methods
+
+
+def stream_request_body(cls: _H) -> _H:
+    """Class decorator: deliver the body to ``data_received`` chunk by chunk instead of
+    buffering it (``prepare`` runs first, once the headers are in)."""
+    if not issubclass(cls, RequestHandler):
+        raise TypeError(f"expected subclass of RequestHandler, got {cls!r}")
+    cls._stream_request_body = True
+    return cls
+
+
+def _exc_info() -> ExcInfo:
+    return sys.exc_info()  # type: ignore[return-value]

@@ -1,0 +1,65 @@
+"""Server settings, resolved once per ``HTTPServer`` and shared by all its connections."""
+
+from __future__ import annotations
+
+__all__ = ["ServerParams"]
+
+KiB = 1024
+MiB = 1024 * KiB
+
+
+class ServerParams:
+    """Limits and timeouts for one server (one small object, referenced by every
+    connection, so per-connection memory stays flat).
+
+    Defaults follow Tornado where it has one, and common server practice where it has
+    none: 64 KiB of request head (431 beyond), 8 KiB of request line (414), 100 MiB of
+    body (413), one hour of keep-alive idleness, 60 s to send a request head (against
+    slowloris) and 60 s of silence in the middle of a body.
+    """
+
+    __slots__ = (
+        "body_timeout",
+        "decompress",
+        "header_timeout",
+        "idle_connection_timeout",
+        "max_body_size",
+        "max_header_size",
+        "max_url_size",
+        "no_keep_alive",
+        "scheme",
+        "trusted_downstream",
+        "write_buffer_limits",
+        "xheaders",
+    )
+
+    def __init__(
+        self,
+        *,
+        max_header_size: int | None = None,
+        max_url_size: int | None = None,
+        max_body_size: int | None = None,
+        idle_connection_timeout: float | None = None,
+        header_timeout: float | None = None,
+        body_timeout: float | None = None,
+        no_keep_alive: bool = False,
+        xheaders: bool = False,
+        trusted_downstream: list[str] | None = None,
+        scheme: str = "http",
+        decompress: bool = False,
+        write_buffer_limits: tuple[int, int] | None = None,
+    ) -> None:
+        self.max_header_size = max_header_size or 64 * KiB
+        self.max_url_size = max_url_size or 8 * KiB
+        self.max_body_size = max_body_size if max_body_size is not None else 100 * MiB
+        self.idle_connection_timeout = (
+            3600.0 if idle_connection_timeout is None else idle_connection_timeout
+        )
+        self.header_timeout = 60.0 if header_timeout is None else header_timeout
+        self.body_timeout = 60.0 if body_timeout is None else body_timeout
+        self.no_keep_alive = no_keep_alive
+        self.xheaders = xheaders
+        self.trusted_downstream = set(trusted_downstream or ())
+        self.scheme = scheme
+        self.decompress = decompress
+        self.write_buffer_limits = write_buffer_limits

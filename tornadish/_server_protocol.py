@@ -1,0 +1,627 @@
+"""The asyncio glue: one ``asyncio.Protocol`` per server connection.
+
+Theory of operation. Bytes from the transport go into a :class:`~._http1.ServerSession`;
+its events become calls on the application's :class:`~.httputil.HTTPMessageDelegate`
+(head, body chunks, end). The web layer answers through this object (it is the request's
+``connection``). Everything about limits, timeouts and flow control lives here and only
+here:
+
+- Reading is blocked (``pause_reading``) for three independent reasons, kept as bits:
+  the delegate asked us to wait (a streaming body consumer returned an awaitable), the
+  peer is not reading our output (the transport's buffer is above its high-water mark),
+  or the peer pipelined another request while we are still answering this one. While a
+  request is being handled and none of these holds, reading stays on, so a client that
+  goes away is noticed at once (``on_connection_close``) — what long polling needs.
+- One timer per connection, re-armed lazily: moving a deadline is a float assignment,
+  and the timer re-schedules itself when it fires early. Idle keep-alive, header read,
+  body inactivity and blocked-write deadlines all share it.
+- Protocol errors get the status :mod:`._http1` chose, a log line, a
+  ``Connection: close`` response and a lingering close, so the peer can read the answer
+  even while it is still sending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from . import _http1
+from ._headers import HTTPHeaders, HTTPOutputError
+from ._httpparse import RequestStartLine, ResponseStartLine, responses
+from .httputil import HTTPConnection, HTTPMessageDelegate, HTTPServerConnectionDelegate
+from .log import gen_log
+
+if TYPE_CHECKING:
+    from ._server_params import ServerParams
+
+__all__ = ["HTTP1ServerProtocol", "StreamClosedError"]
+
+
+class StreamClosedError(OSError):
+    """The connection closed before the operation could complete.
+
+    Raised by ``await handler.flush()`` (and ``await conn.drain()``) once the client has
+    gone away; ``real_error`` holds the underlying exception, if any.
+    """
+
+    def __init__(self, real_error: BaseException | None = None) -> None:
+        super().__init__("Stream is closed")
+        self.real_error = real_error
+
+
+# Connection states.
+_IDLE = 0  # waiting for (the rest of) a request head
+_BODY = 1  # reading a request body
+_HANDLING = 2  # request complete, response not yet finished
+_CLOSING = 3  # answer sent, waiting for the peer to go away (lingering close)
+_CLOSED = 4
+
+# Reasons reading is paused.
+_BLOCK_FLOW = 1
+_BLOCK_WRITE = 2
+_BLOCK_PIPELINE = 4
+
+# Deadline kinds.
+_T_NONE = 0
+_T_IDLE = 1
+_T_HEADER = 2
+_T_BODY = 3
+_T_WRITE = 4
+_T_LINGER = 5
+
+_LINGER_SECONDS = 2.0
+
+
+def _content_length(value: str) -> int:
+    # h11 has validated the digits and collapsed identical duplicates already.
+    try:
+        return int(value.split(",")[0])
+    except ValueError:
+        return 0
+
+
+class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
+    """Serves HTTP/1.x on one transport; also the ``connection`` of its current request."""
+
+    __slots__ = (
+        "_body_bytes",
+        "_close_callback",
+        "_deadline",
+        "_delegate",
+        "_done",
+        "_drain_waiters",
+        "_head_only",
+        "_in_process",
+        "_keep_alive",
+        "_loop",
+        "_max_body_size",
+        "_params",
+        "_peer_ip",
+        "_read_block",
+        "_registry",
+        "_response_started",
+        "_server_delegate",
+        "_session",
+        "_state",
+        "_timeout_kind",
+        "_timer",
+        "_writing_paused",
+        "address",
+        "remote_ip",
+        "scheme",
+        "transport",
+    )
+
+    def __init__(
+        self,
+        params: ServerParams,
+        delegate: HTTPServerConnectionDelegate,
+        registry: set[HTTP1ServerProtocol],
+    ) -> None:
+        self._params = params
+        self._server_delegate = delegate
+        self._registry = registry
+        self._loop = asyncio.get_running_loop()
+        self._session = _http1.ServerSession(params.max_header_size, params.max_url_size)
+        self._state = _IDLE
+        self._delegate: HTTPMessageDelegate | None = None
+        self._close_callback: Callable[[], None] | None = None
+        self._read_block = 0
+        self._writing_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timeout_kind = _T_NONE
+        self._deadline = 0.0
+        self._in_process = False
+        self._keep_alive = True
+        self._head_only = False
+        self._response_started = False
+        self._body_bytes = 0
+        self._max_body_size = params.max_body_size
+        self._done: asyncio.Future[None] | None = None
+        self.transport: asyncio.Transport | None = None
+        self.address: Any = None
+        self._peer_ip: str | None = None
+        self.remote_ip: str | None = None
+        self.scheme = params.scheme
+
+    # -- asyncio.Protocol -------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses; duck typing it is.
+        self.transport = transport  # type: ignore[assignment]
+        self._registry.add(self)
+        peer = transport.get_extra_info("peername")
+        self.address = peer
+        if isinstance(peer, (tuple, list)) and peer:
+            self._peer_ip = peer[0]
+        else:
+            # Unix sockets have no peer address; Tornado reports 0.0.0.0.
+            self._peer_ip = "0.0.0.0"
+        self.remote_ip = self._peer_ip
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        limits = self._params.write_buffer_limits
+        if limits is not None:
+            transport.set_write_buffer_limits(*limits)
+        self._set_deadline(_T_IDLE, self._params.idle_connection_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        state = self._state
+        if state == _CLOSING or state == _CLOSED:
+            return  # lingering close: discard
+        try:
+            self._session.receive_data(data)
+        except _http1.ProtocolError as e:
+            self._protocol_error(e.status, e.message)
+            return
+        if state == _HANDLING:
+            # Pipelined bytes while we answer: keep them in h11's buffer, stop reading
+            # more until this response is done (bounded memory).
+            self._block(_BLOCK_PIPELINE)
+            return
+        self._process()
+
+    def eof_received(self) -> bool:
+        state = self._state
+        if state == _CLOSING:
+            self._abort()
+            return False
+        if state == _HANDLING:
+            # The client will send nothing more. Like Tornado (and Go), treat that as the
+            # client going away for on_connection_close, but still try to deliver the
+            # response: a half-closed client may be waiting for it.
+            self._keep_alive = False
+            self._notify_close()
+            return True
+        try:
+            self._session.receive_data(b"")
+        except _http1.ProtocolError:
+            pass
+        self._process()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._state = _CLOSED
+        self._registry.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timeout_kind = _T_NONE
+        self._notify_close()
+        waiters = self._drain_waiters
+        if waiters:
+            self._drain_waiters = None
+            for w in waiters:
+                if not w.done():
+                    w.set_exception(StreamClosedError(exc))
+                    w.exception()  # retrieved: nobody may be awaiting it any more
+        self.transport = None
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+        self._block(_BLOCK_WRITE)
+        self._set_deadline(_T_WRITE, self._params.idle_connection_timeout)
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        if self._timeout_kind == _T_WRITE:
+            self._timeout_kind = _T_NONE
+            if self._state == _IDLE:
+                self._set_deadline(_T_IDLE, self._params.idle_connection_timeout)
+        waiters = self._drain_waiters
+        if waiters:
+            self._drain_waiters = None
+            for w in waiters:
+                if not w.done():
+                    w.set_result(None)
+        self._unblock(_BLOCK_WRITE)
+
+    # -- the read loop ----------------------------------------------------------
+
+    def _process(self) -> None:
+        if self._in_process:
+            return  # the outer call's loop will pick up whatever changed
+        self._in_process = True
+        session = self._session
+        try:
+            while True:
+                state = self._state
+                if state >= _HANDLING or self._read_block & _BLOCK_FLOW:
+                    return
+                try:
+                    event = session.next_event()
+                except _http1.ProtocolError as e:
+                    self._protocol_error(e.status, e.message)
+                    return
+                t = type(event)
+                if t is bytes:
+                    self._on_body(event)  # type: ignore[arg-type]
+                elif t is _http1.RequestHead:
+                    self._on_head(event)  # type: ignore[arg-type]
+                elif event is _http1.END:
+                    self._on_end()
+                elif event is _http1.NEED_DATA:
+                    if state == _IDLE and self._timeout_kind != _T_HEADER:
+                        if session.has_buffered_data:
+                            self._set_deadline(_T_HEADER, self._params.header_timeout)
+                    self._unblock(_BLOCK_PIPELINE)
+                    return
+                elif event is _http1.PAUSED:
+                    self._block(_BLOCK_PIPELINE)
+                    return
+                else:  # CLOSED: the peer finished cleanly between requests
+                    self._close()
+                    return
+        finally:
+            self._in_process = False
+
+    def _on_head(self, head: _http1.RequestHead) -> None:
+        params = self._params
+        self._state = _BODY
+        self._keep_alive = head.keep_alive and not params.no_keep_alive
+        self._head_only = head.method == "HEAD"
+        self._response_started = False
+        self._body_bytes = 0
+        self._max_body_size = params.max_body_size
+        headers = HTTPHeaders._from_raw(head.headers)
+        if params.xheaders:
+            self._apply_xheaders(headers)
+        else:
+            self.remote_ip = self._peer_ip
+        length = headers._dict.get("Content-Length")
+        if length is not None and _content_length(length) > self._max_body_size:
+            self._protocol_error(413, "Content-Length too long")
+            return
+        if length not in (None, "0") or "Transfer-Encoding" in headers._dict:
+            self._set_deadline(_T_BODY, params.body_timeout)
+        else:
+            self._timeout_kind = _T_NONE
+        delegate = self._server_delegate.start_request(self, self)
+        self._delegate = delegate
+        start_line = RequestStartLine(head.method, head.target, head.version)
+        result = delegate.headers_received(start_line, headers)
+        if result is not None:
+            self._wait_for(result)
+        if head.expect_continue and not self._response_started and self._state == _BODY:
+            transport = self.transport
+            if transport is not None and self._session.expecting_continue:
+                transport.write(self._session.continue_response())
+
+    def _on_body(self, chunk: bytes) -> None:
+        self._body_bytes += len(chunk)
+        if self._body_bytes > self._max_body_size:
+            self._protocol_error(413, "request body too large")
+            return
+        if self._timeout_kind:
+            self._set_deadline(_T_BODY, self._params.body_timeout)
+        delegate = self._delegate
+        if delegate is not None:
+            result = delegate.data_received(chunk)
+            if result is not None:
+                self._wait_for(result)
+
+    def _on_end(self) -> None:
+        self._state = _HANDLING
+        self._timeout_kind = _T_NONE
+        delegate = self._delegate
+        if delegate is not None:
+            delegate.finish()
+
+    def _wait_for(self, awaitable: Awaitable[None]) -> None:
+        """Stop reading until the delegate's awaitable completes."""
+        fut = asyncio.ensure_future(awaitable)
+        if fut.done():
+            fut.result()
+            return
+        self._block(_BLOCK_FLOW)
+        fut.add_done_callback(self._flow_done)
+
+    def _flow_done(self, fut: asyncio.Future[None]) -> None:
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is not None:
+            gen_log.error("Uncaught exception in request body handling", exc_info=exc)
+            self._protocol_error(500, "internal error while reading the request")
+            return
+        self._unblock(_BLOCK_FLOW)
+        if self._state < _HANDLING:
+            self._process()
+
+    def _apply_xheaders(self, headers: HTTPHeaders) -> None:
+        from .netutil import is_valid_ip
+
+        params = self._params
+        ip = self._peer_ip
+        forwarded = headers.get("X-Forwarded-For")
+        if forwarded:
+            for candidate in reversed([h.strip() for h in forwarded.split(",")]):
+                if candidate not in params.trusted_downstream:
+                    ip = candidate
+                    break
+        ip = headers.get("X-Real-Ip", ip)
+        self.remote_ip = ip if ip and is_valid_ip(ip) else self._peer_ip
+        proto = headers.get("X-Scheme", headers.get("X-Forwarded-Proto"))
+        if proto:
+            proto = proto.split(",")[-1].strip().lower()
+        self.scheme = proto if proto in ("http", "https") else self._params.scheme
+
+    # -- flow control helpers ---------------------------------------------------
+
+    def _block(self, reason: int) -> None:
+        if not self._read_block:
+            transport = self.transport
+            if transport is not None and self._state != _CLOSED:
+                transport.pause_reading()
+        self._read_block |= reason
+
+    def _unblock(self, reason: int) -> None:
+        if self._read_block & reason:
+            self._read_block &= ~reason
+            if not self._read_block:
+                transport = self.transport
+                if transport is not None and self._state != _CLOSED:
+                    transport.resume_reading()
+
+    # -- timeouts ---------------------------------------------------------------
+
+    def _set_deadline(self, kind: int, seconds: float | None) -> None:
+        if seconds is None:
+            self._timeout_kind = _T_NONE
+            return
+        deadline = self._loop.time() + seconds
+        self._timeout_kind = kind
+        self._deadline = deadline
+        timer = self._timer
+        if timer is None or timer.when() > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        kind = self._timeout_kind
+        if not kind or self._state == _CLOSED:
+            return
+        if self._loop.time() < self._deadline:
+            self._timer = self._loop.call_at(self._deadline, self._on_timer)
+            return
+        self._timeout_kind = _T_NONE
+        if kind == _T_IDLE:
+            self._close()
+        elif kind == _T_LINGER:
+            self._abort()
+        elif kind == _T_WRITE:
+            gen_log.info("Closing connection to %s: client is not reading", self._peer_ip)
+            self._notify_close()
+            self._abort()
+        else:
+            what = "headers" if kind == _T_HEADER else "body"
+            self._protocol_error(408, f"timed out reading request {what}")
+
+    # -- closing ----------------------------------------------------------------
+
+    def _notify_close(self) -> None:
+        callback = self._close_callback
+        delegate = self._delegate
+        self._close_callback = None
+        self._delegate = None
+        if callback is not None:
+            try:
+                callback()
+            except Exception:
+                gen_log.exception("Exception in connection close callback")
+        if delegate is not None:
+            try:
+                delegate.on_connection_close()
+            except Exception:
+                gen_log.exception("Exception in on_connection_close")
+
+    def _close(self) -> None:
+        transport = self.transport
+        if transport is not None and self._state != _CLOSED:
+            self._state = _CLOSED
+            transport.close()
+
+    def _abort(self) -> None:
+        transport = self.transport
+        if transport is not None:
+            self._state = _CLOSED
+            transport.abort()
+
+    def _protocol_error(self, status: int, message: str) -> None:
+        gen_log.info("Malformed HTTP request from %s: %s (%d)", self._peer_ip, message, status)
+        if self._state == _HANDLING or self._response_started:
+            # The application already owns the response; only the connection can go.
+            self._notify_close()
+            self._close()
+            return
+        self._notify_close()
+        reason = responses.get(status, "Error")
+        data = self._session.error_response(status, reason, f"{status} {reason}\n".encode())
+        transport = self.transport
+        if transport is None:
+            return
+        if data:
+            transport.write(data)
+        self._linger()
+
+    def _linger(self) -> None:
+        # Half-close and keep reading (discarding) briefly so the peer, which may still be
+        # sending a body, reads our answer instead of a connection reset.
+        transport = self.transport
+        if transport is None or self._state == _CLOSED:
+            return
+        if not transport.can_write_eof():
+            self._close()
+            return
+        self._state = _CLOSING
+        transport.write_eof()
+        self._read_block = 0
+        transport.resume_reading()
+        self._set_deadline(_T_LINGER, _LINGER_SECONDS)
+
+    def close(self) -> None:
+        """Close the connection now (buffered output is still flushed)."""
+        self._notify_close()
+        self._close()
+
+    @property
+    def closed(self) -> bool:
+        """True once the transport has closed or is closing."""
+        return self._state >= _CLOSING
+
+    @property
+    def idle(self) -> bool:
+        """No request is in progress (a keep-alive connection waiting for the next one)."""
+        return self._state == _IDLE and not self._session.has_buffered_data
+
+    # -- the response side (used by the web layer) ------------------------------
+
+    def set_close_callback(self, callback: Callable[[], None] | None) -> None:
+        self._close_callback = callback
+
+    def set_max_body_size(self, max_body_size: int) -> None:
+        """Change the body limit for the request being read (from a handler's prepare)."""
+        self._max_body_size = max_body_size
+
+    def send_response(
+        self,
+        status: int,
+        reason: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        finish: bool,
+    ) -> None:
+        """Send the response head with a first body part; ``finish`` ends the response."""
+        transport = self.transport
+        if transport is None or self._state >= _CLOSING:
+            if finish:
+                self._request_done()
+            return
+        session = self._session
+        if not self._keep_alive:
+            headers.append((b"Connection", b"close"))
+        try:
+            data = session.response_head(status, reason, headers)
+            if body and not self._head_only:
+                data += session.response_data(body)
+            if finish:
+                data += session.response_end()
+        except _http1.LocalError as e:
+            raise HTTPOutputError(str(e)) from None
+        self._response_started = True
+        transport.write(data)
+        if finish:
+            self._request_done()
+
+    def send_body(self, chunk: bytes, finish: bool) -> None:
+        """Send more of the body; ``finish`` ends the response."""
+        transport = self.transport
+        if transport is None or self._state >= _CLOSING:
+            if finish:
+                self._request_done()
+            return
+        session = self._session
+        try:
+            data = session.response_data(chunk) if chunk and not self._head_only else b""
+            if finish:
+                data += session.response_end()
+        except _http1.LocalError as e:
+            raise HTTPOutputError(str(e)) from None
+        if data:
+            transport.write(data)
+        if finish:
+            self._request_done()
+
+    def drain(self) -> Awaitable[None]:
+        """Resolves once the output buffer is below its high-water mark."""
+        if self._state == _CLOSED:
+            fut: asyncio.Future[None] = self._loop.create_future()
+            fut.set_exception(StreamClosedError())
+            fut.exception()  # retrieved: an un-awaited finish() must not log noise
+            return fut
+        if not self._writing_paused:
+            done = self._done
+            if done is None:
+                done = self._done = self._loop.create_future()
+                done.set_result(None)
+            return done
+        fut = self._loop.create_future()
+        if self._drain_waiters is None:
+            self._drain_waiters = []
+        self._drain_waiters.append(fut)
+        return fut
+
+    def _request_done(self) -> None:
+        self._close_callback = None
+        self._delegate = None
+        state = self._state
+        if state >= _CLOSING:
+            return
+        session = self._session
+        if not self._keep_alive or not session.request_complete or not session.can_continue:
+            # Unread body (the application answered early) or no keep-alive: close after
+            # the buffered output is flushed.
+            if state == _BODY and self.transport is not None:
+                self._linger()
+            else:
+                self._close()
+            return
+        session.start_next_cycle()
+        self._state = _IDLE
+        self._set_deadline(_T_IDLE, self._params.idle_connection_timeout)
+        if self._in_process:
+            return  # the read loop in progress goes on with any pipelined request
+        self._unblock(_BLOCK_PIPELINE)
+        if session.has_buffered_data:
+            # A later tick, so the next request does not run inside this one's call stack
+            # (and context).
+            self._loop.call_soon(self._process)
+
+    # -- Tornado's HTTPConnection interface ---------------------------------------
+
+    def write_headers(
+        self,
+        start_line: RequestStartLine | ResponseStartLine,
+        headers: HTTPHeaders,
+        chunk: bytes | None = None,
+    ) -> Awaitable[None]:
+        assert isinstance(start_line, ResponseStartLine)
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.get_all()]
+        self.send_response(start_line.code, start_line.reason, raw, chunk or b"", False)
+        return self.drain()
+
+    def write(self, chunk: bytes) -> Awaitable[None]:
+        self.send_body(chunk, False)
+        return self.drain()
+
+    def finish(self) -> None:
+        self.send_body(b"", True)

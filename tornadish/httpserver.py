@@ -1,0 +1,305 @@
+"""``HTTPServer``: listening sockets plus one HTTP/1.1 protocol object per connection.
+
+>>> from tornadish.web import Application
+>>> server = HTTPServer(Application([]))     # doctest: +SKIP
+>>> server.listen(8888)                      # doctest: +SKIP
+
+``listen``/``add_sockets`` work both before the event loop runs (Tornado's
+``server.listen(8888); IOLoop.current().start()``) and inside a running loop (the
+sockets are bound and listening at once; accepting starts on the loop's next turn).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from . import netutil, process
+from ._headers import HTTPHeaders
+from ._httpparse import RequestStartLine, ResponseStartLine
+from ._server_params import ServerParams
+from ._server_protocol import HTTP1ServerProtocol, StreamClosedError
+from .httputil import (
+    HTTPConnection,
+    HTTPMessageDelegate,
+    HTTPServerConnectionDelegate,
+    HTTPServerRequest,
+)
+from .log import gen_log
+
+__all__ = ["HTTPServer", "StreamClosedError"]
+
+
+class _ConnectionSet(set[HTTP1ServerProtocol]):
+    """Open connections; wakes ``close_all_connections`` when the last one goes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.empty_waiters: list[asyncio.Future[None]] = []
+
+    def discard(self, conn: HTTP1ServerProtocol) -> None:
+        super().discard(conn)
+        if not self and self.empty_waiters:
+            waiters, self.empty_waiters = self.empty_waiters, []
+            for w in waiters:
+                if not w.done():
+                    w.set_result(None)
+
+
+def _current_loop() -> asyncio.AbstractEventLoop:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        from .ioloop import IOLoop
+
+        return IOLoop.current().asyncio_loop
+
+
+class HTTPServer(HTTPServerConnectionDelegate):
+    """A non-blocking HTTP/1.x server.
+
+    ``request_callback`` is an ``Application`` (anything with ``start_request``) or, as in
+    old Tornado code, a plain callable taking an ``HTTPServerRequest`` with its body read.
+
+    Limits and timeouts (all optional; see :class:`~._server_params.ServerParams` for
+    defaults): ``max_header_size`` (→ 431), ``max_url_size`` (→ 414), ``max_body_size``
+    (→ 413, refused from ``Content-Length`` before reading), ``idle_connection_timeout``,
+    ``header_timeout`` (slowloris), ``body_timeout`` (silence inside a body; 408),
+    ``write_buffer_limits`` (high, low) for the per-connection output buffer.
+    ``xheaders=True`` trusts ``X-Real-Ip``/``X-Forwarded-For``/``X-Forwarded-Proto`` from a
+    proxy in front; ``trusted_downstream`` lists proxies to skip in ``X-Forwarded-For``.
+    """
+
+    def __init__(
+        self,
+        request_callback: HTTPServerConnectionDelegate | Callable[[HTTPServerRequest], None],
+        no_keep_alive: bool = False,
+        xheaders: bool = False,
+        ssl_options: dict[str, Any] | ssl.SSLContext | None = None,
+        protocol: str | None = None,
+        decompress_request: bool = False,
+        chunk_size: int | None = None,
+        max_header_size: int | None = None,
+        idle_connection_timeout: float | None = None,
+        body_timeout: float | None = None,
+        max_body_size: int | None = None,
+        max_buffer_size: int | None = None,
+        trusted_downstream: list[str] | None = None,
+        *,
+        header_timeout: float | None = None,
+        max_url_size: int | None = None,
+        write_buffer_limits: tuple[int, int] | None = None,
+    ) -> None:
+        self.request_callback = request_callback
+        self.ssl_options = ssl_options
+        self._ssl_context = (
+            netutil.ssl_options_to_context(ssl_options) if ssl_options is not None else None
+        )
+        if max_body_size is None and max_buffer_size is not None:
+            max_body_size = max_buffer_size
+        self.params = ServerParams(
+            max_header_size=max_header_size,
+            max_url_size=max_url_size,
+            max_body_size=max_body_size,
+            idle_connection_timeout=idle_connection_timeout,
+            header_timeout=header_timeout,
+            body_timeout=body_timeout,
+            no_keep_alive=no_keep_alive,
+            xheaders=xheaders,
+            trusted_downstream=trusted_downstream,
+            scheme=protocol or ("https" if self._ssl_context is not None else "http"),
+            decompress=decompress_request,
+            write_buffer_limits=write_buffer_limits,
+        )
+        if hasattr(request_callback, "start_request"):
+            self._delegate: HTTPServerConnectionDelegate = request_callback  # type: ignore[assignment]
+        else:
+            self._delegate = _CallableAdapter(request_callback)  # type: ignore[arg-type]
+        self._connections = _ConnectionSet()
+        self._sockets: list[socket.socket] = []
+        self._pending_sockets: list[socket.socket] = []
+        self._servers: list[asyncio.AbstractServer] = []
+        self._starting: list[asyncio.Task[asyncio.AbstractServer]] = []
+        self._started = False
+        self._stopped = False
+
+    # -- listening --------------------------------------------------------------
+
+    def listen(
+        self,
+        port: int,
+        address: str | None = None,
+        family: socket.AddressFamily = socket.AF_UNSPEC,
+        backlog: int = 1024,
+        flags: int | None = None,
+        reuse_port: bool = False,
+    ) -> None:
+        """Bind to ``address``:``port`` and start accepting connections."""
+        sockets = netutil.bind_sockets(
+            port, address=address, family=family, backlog=backlog, flags=flags,
+            reuse_port=reuse_port,
+        )
+        self.add_sockets(sockets)
+
+    def bind(
+        self,
+        port: int,
+        address: str | None = None,
+        family: socket.AddressFamily = socket.AF_UNSPEC,
+        backlog: int = 1024,
+        flags: int | None = None,
+        reuse_port: bool = False,
+    ) -> None:
+        """Bind now, accept after :meth:`start` (so workers can be forked in between)."""
+        sockets = netutil.bind_sockets(
+            port, address=address, family=family, backlog=backlog, flags=flags,
+            reuse_port=reuse_port,
+        )
+        if self._started:
+            self.add_sockets(sockets)
+        else:
+            self._pending_sockets.extend(sockets)
+
+    def start(self, num_processes: int | None = 1, max_restarts: int | None = None) -> None:
+        """Start accepting on the sockets from :meth:`bind`, first forking
+        ``num_processes`` workers when it is not 1 (``None``/0: one per CPU)."""
+        assert not self._started, "start() called twice"
+        self._started = True
+        if num_processes != 1:
+            process.fork_processes(num_processes, max_restarts)
+        sockets, self._pending_sockets = self._pending_sockets, []
+        self.add_sockets(sockets)
+
+    def add_sockets(self, sockets: list[socket.socket]) -> None:
+        """Accept connections on already-bound listening sockets."""
+        loop = _current_loop()
+        for sock in sockets:
+            self._sockets.append(sock)
+            task = loop.create_task(
+                loop.create_server(
+                    self._make_protocol, sock=sock, ssl=self._ssl_context, backlog=1024
+                )
+            )
+            self._starting.append(task)
+            task.add_done_callback(self._server_started)
+
+    def add_socket(self, sock: socket.socket) -> None:
+        """Accept connections on one already-bound listening socket."""
+        self.add_sockets([sock])
+
+    def _server_started(self, task: asyncio.Task[asyncio.AbstractServer]) -> None:
+        self._starting.remove(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            gen_log.error("Could not start listening", exc_info=exc)
+            return
+        server = task.result()
+        if self._stopped:
+            server.close()
+        else:
+            self._servers.append(server)
+
+    def _make_protocol(self) -> HTTP1ServerProtocol:
+        return HTTP1ServerProtocol(self.params, self._delegate, self._connections)
+
+    async def wait_started(self) -> None:
+        """Wait until every added socket is being served (useful in tests)."""
+        while self._starting:
+            await asyncio.gather(*self._starting, return_exceptions=True)
+
+    @property
+    def sockets(self) -> list[socket.socket]:
+        """The listening sockets."""
+        return list(self._sockets)
+
+    @property
+    def connections(self) -> frozenset[HTTP1ServerProtocol]:
+        """The open connections (for introspection and shutdown)."""
+        return frozenset(self._connections)
+
+    # -- stopping ---------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop accepting new connections; open ones carry on (see
+        :meth:`close_all_connections`)."""
+        self._stopped = True
+        for task in list(self._starting):
+            task.cancel()
+        for server in self._servers:
+            server.close()
+        self._servers = []
+        for sock in self._sockets + self._pending_sockets:
+            try:
+                sock.close()
+            except OSError:
+                pass
+        self._sockets = []
+        self._pending_sockets = []
+
+    async def close_all_connections(self) -> None:
+        """Close every open connection and wait until they are gone."""
+        if not self._connections:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._connections.empty_waiters.append(waiter)
+        for conn in list(self._connections):
+            conn.close()
+        await waiter
+
+    # -- HTTPServerConnectionDelegate --------------------------------------------
+
+    def start_request(
+        self, server_conn: object, request_conn: HTTPConnection
+    ) -> HTTPMessageDelegate:
+        return self._delegate.start_request(server_conn, request_conn)
+
+    def on_close(self, server_conn: object) -> None:
+        self._delegate.on_close(server_conn)
+
+
+class _CallableAdapter(HTTPServerConnectionDelegate, HTTPMessageDelegate):
+    """Serves a plain ``callback(request)`` (pre-``Application`` Tornado style)."""
+
+    def __init__(self, callback: Callable[[HTTPServerRequest], Any]) -> None:
+        self.callback = callback
+
+    def start_request(
+        self, server_conn: object, request_conn: HTTPConnection
+    ) -> HTTPMessageDelegate:
+        return _CallableRequest(self.callback, request_conn)
+
+
+class _CallableRequest(HTTPMessageDelegate):
+    def __init__(self, callback: Callable[[HTTPServerRequest], Any], conn: HTTPConnection):
+        self.callback = callback
+        self.connection = conn
+        self.request: HTTPServerRequest | None = None
+        self.chunks: list[bytes] = []
+
+    def headers_received(
+        self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
+    ) -> Awaitable[None] | None:
+        assert isinstance(start_line, RequestStartLine)
+        self.request = HTTPServerRequest(
+            connection=self.connection, start_line=start_line, headers=headers,
+            server_connection=self.connection,
+        )
+        return None
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        self.chunks.append(chunk)
+        return None
+
+    def finish(self) -> None:
+        request = self.request
+        assert request is not None
+        request.body = b"".join(self.chunks)
+        request._parse_body()
+        result = self.callback(request)
+        if result is not None and asyncio.iscoroutine(result):
+            asyncio.ensure_future(result)

@@ -1,0 +1,236 @@
+"""Small utilities Tornado applications import from ``tornado.util``.
+
+``ObjectDict``, ``import_object``, ``errno_from_exception``, ``re_unescape`` and the
+streaming ``GzipDecompressor`` behave as in Tornado 6; ``TimeoutError`` is the builtin
+(which :class:`asyncio.TimeoutError` also is on Python 3.11+).
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime
+import importlib
+import re
+import warnings
+import zlib
+from types import TracebackType
+from typing import Any, NoReturn
+
+__all__ = [
+    "GzipDecompressor",
+    "ObjectDict",
+    "TimeoutError",
+    "basestring_type",
+    "bytes_type",
+    "errno_from_exception",
+    "import_object",
+    "raise_exc_info",
+    "re_unescape",
+    "timedelta_to_seconds",
+    "unicode_type",
+]
+
+TimeoutError = builtins.TimeoutError
+"""The exception for timeouts (``asyncio.TimeoutError`` is the same class since 3.11)."""
+
+unicode_type = str
+"""Alias of :class:`str`, kept for code written for Python 2 era Tornado."""
+
+basestring_type = str
+"""Alias of :class:`str`, kept for code written for Python 2 era Tornado."""
+
+bytes_type = bytes
+"""Alias of :class:`bytes`, kept for code written for Python 2 era Tornado."""
+
+
+class ObjectDict(dict[str, Any]):
+    """A dict whose keys can also be read and written as attributes.
+
+    >>> d = ObjectDict(a=1)
+    >>> d.b = 2
+    >>> d.a, d["b"]
+    (1, 2)
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            # AttributeError (not KeyError) keeps hasattr() and copy/pickle working.
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+
+def import_object(name: str) -> Any:
+    """Import a module, or an object inside one, from its dotted name.
+
+    >>> import_object("os.path") is import_object("os").path
+    True
+    >>> import_object("os.path.join").__name__
+    'join'
+
+    A missing attribute raises :class:`ImportError`, like a missing module.
+    """
+    if "." not in name:
+        return importlib.import_module(name)
+    parent_name, _, attr = name.rpartition(".")
+    parent = importlib.import_module(parent_name)
+    try:
+        return getattr(parent, attr)
+    except AttributeError:
+        pass
+    # Not an attribute (yet): it may be a submodule nobody imported so far.
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name != name:
+            raise
+        raise ImportError(f"No module named {attr}") from None
+
+
+def errno_from_exception(e: BaseException) -> int | None:
+    """The errno of an exception: ``e.errno`` if set, else its first argument, else None.
+
+    >>> errno_from_exception(OSError(32, "Broken pipe"))
+    32
+    >>> errno_from_exception(Exception()) is None
+    True
+    """
+    errno = getattr(e, "errno", None)
+    if errno is not None:
+        return errno  # type: ignore[no-any-return]
+    if e.args:
+        return e.args[0]  # type: ignore[no-any-return]
+    return None
+
+
+_RE_UNESCAPE = re.compile(r"\\(?:([a-zA-Z0-9])|(.))", re.DOTALL)
+
+
+def _re_unescape_one(m: re.Match[str]) -> str:
+    if m.group(1):
+        # \d, \w, \1 ... mean something other than the character itself.
+        raise ValueError(f"cannot unescape {m.group(0)!r}")
+    return m.group(2)
+
+
+def re_unescape(s: str) -> str:
+    r"""Undo :func:`re.escape`: turn ``\.`` back into ``.`` and so on.
+
+    Escaped letters and digits (``\d``, ``\1``) have a special meaning rather than
+    standing for themselves, so they raise :class:`ValueError`.
+
+    >>> re_unescape(r"/a\.b\-c")
+    '/a.b-c'
+    """
+    return _RE_UNESCAPE.sub(_re_unescape_one, s)
+
+
+def timedelta_to_seconds(td: datetime.timedelta) -> float:
+    """Total seconds in ``td`` (same as ``td.total_seconds()``)."""
+    return td.total_seconds()
+
+
+def raise_exc_info(
+    exc_info: tuple[type[BaseException] | None, BaseException | None, TracebackType | None],
+) -> NoReturn:
+    """Re-raise the exception of a ``sys.exc_info()`` triple with its traceback."""
+    exc = exc_info[1]
+    if exc is None:
+        raise TypeError("raise_exc_info called with no exception")
+    raise exc.with_traceback(exc_info[2])
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class GzipDecompressor:
+    """Streaming gzip decompressor with the interface of ``zlib.decompressobj``.
+
+    Several gzip members one after the other (RFC 1952, 2.2) decompress as one stream;
+    anything else after a member, or a stream cut off inside one, is a ``zlib.error``.
+
+    >>> import gzip
+    >>> d = GzipDecompressor()
+    >>> d.decompress(gzip.compress(b"hello"), 1024), d.flush()
+    (b'hello', b'')
+
+    Pass ``max_length`` to bound the output of one call; the input not yet used is then
+    in ``unconsumed_tail`` and must be passed back in before more data.
+    """
+
+    def __init__(self) -> None:
+        self._member: Any = None  # the zlib decompressobj of the current member
+        self._member_fed = False
+        self._pending = b""  # a lone first magic byte waiting for its second
+        self._tail = b""
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        """Input not processed because of ``max_length``; pass it to ``decompress``."""
+        return self._tail
+
+    def decompress(self, value: bytes, max_length: int = 0) -> bytes:
+        """Decompress a chunk and return whatever output became available.
+
+        A call may return less than ``max_length`` (or nothing) while ``unconsumed_tail``
+        is not empty, for instance where one member ends and the next begins; keep
+        feeding the tail back until it is empty. Calling without ``max_length`` is
+        deprecated (a small input can expand without bound), as in Tornado 6.6.
+        """
+        if not max_length:
+            warnings.warn(
+                "GzipDecompressor.decompress without max_length is deprecated",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        out: list[bytes] = []
+        data = value
+        while True:
+            if self._member is None or self._member.eof:
+                data = self._pending + data
+                self._pending = b""
+                if not data:
+                    self._tail = b""
+                    break
+                if len(data) < 2:
+                    # Not enough to check the magic yet; a later chunk completes it.
+                    if data != _GZIP_MAGIC[:1]:
+                        raise zlib.error(f"expected a gzip member, got {data!r}")
+                    self._pending = data
+                    self._tail = b""
+                    break
+                if data[:2] != _GZIP_MAGIC:
+                    raise zlib.error(f"expected a gzip member, got {data[:2]!r}")
+                self._member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._member_fed = False
+            limit = max_length - sum(map(len, out)) if max_length else 0
+            chunk = self._member.decompress(data, limit)
+            self._member_fed = self._member_fed or bool(data)
+            out.append(chunk)
+            if self._member.eof:
+                data = self._member.unused_data
+                if max_length and data:
+                    # A bounded caller gets the next member back as its tail, so one call
+                    # never produces more than it asked for.
+                    self._tail = data
+                    break
+                continue
+            self._tail = self._member.unconsumed_tail
+            break
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        """Signal the end of input; raise if the stream stopped inside a member.
+
+        Raises :class:`ValueError` while ``unconsumed_tail`` is not empty. Always
+        returns ``b""`` (``decompress`` already returned everything).
+        """
+        if self._tail:
+            raise ValueError("unconsumed_tail must be passed to decompress before flush")
+        member_open = self._member is not None and not self._member.eof and self._member_fed
+        if member_open or self._pending:
+            raise zlib.error("incomplete or truncated gzip stream")
+        return b""
