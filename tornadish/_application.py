@@ -18,7 +18,6 @@ from ._web_errors import HTTPError
 from .httputil import (
     HTTPConnection,
     HTTPMessageDelegate,
-    HTTPServerConnectionDelegate,
     HTTPServerRequest,
 )
 from .log import access_log, app_log
@@ -62,21 +61,24 @@ class _ApplicationRouter(ReversibleRuleRouter):
     def _nested_router(self, rules: Sequence[Any]) -> _ApplicationRouter:
         return _ApplicationRouter(self.application, rules)
 
-    def match(self, request: HTTPServerRequest) -> tuple[Any, dict[str, Any], dict[str, Any]] | None:
+    def match(
+        self, request: HTTPServerRequest
+    ) -> tuple[Any, dict[str, Any], dict[str, Any]] | None:
         """The first matching (target, target kwargs, matcher params), descending into
         nested application routers."""
         path = request.path
         for rule in self.rules:
             matcher = rule.matcher
-            if type(matcher) is PathMatches:
+            if isinstance(matcher, PathMatches):
                 m = matcher.regex.match(path)
                 if m is None:
                     continue
                 params = matcher.extract(m)
             else:
-                params = matcher.match(request)  # type: ignore[assignment]
-                if params is None:
+                matched = matcher.match(request)
+                if matched is None:
                     continue
+                params = matched
             target = rule.target
             if isinstance(target, _ApplicationRouter):
                 found = target.match(request)
@@ -121,9 +123,7 @@ class Application(ReversibleRouter):
             settings.setdefault("serve_traceback", True)
         self._tasks: set[asyncio.Future[Any]] = set()
         self.wildcard_router = _ApplicationRouter(self, handlers)
-        self.default_router = _ApplicationRouter(
-            self, [Rule(AnyMatches(), self.wildcard_router)]
-        )
+        self.default_router = _ApplicationRouter(self, [Rule(AnyMatches(), self.wildcard_router)])
         self._settings_changed()
 
     def _settings_changed(self) -> None:
@@ -216,8 +216,8 @@ class Application(ReversibleRouter):
         dispatcher.request = request
         dispatcher.handler_class = target_class
         dispatcher.handler_kwargs = target_kwargs or {}
-        dispatcher.path_args = path_args or []
-        dispatcher.path_kwargs = path_kwargs or {}
+        dispatcher.path_args = list(path_args or [])
+        dispatcher.path_kwargs = dict(path_kwargs or {})
         return dispatcher
 
     def reverse_url(self, name: str, *args: Any) -> str:
@@ -249,9 +249,7 @@ class Application(ReversibleRouter):
             level = logging.ERROR
         if access_log.isEnabledFor(level):
             request_time = 1000.0 * handler.request.request_time()
-            access_log.log(
-                level, "%d %s %.2fms", status, handler._request_summary(), request_time
-            )
+            access_log.log(level, "%d %s %.2fms", status, handler._request_summary(), request_time)
 
     def _track(self, task: asyncio.Future[Any]) -> None:
         # The loop only holds weak references to tasks; keep request tasks alive.
@@ -328,16 +326,15 @@ class _RequestDispatcher(HTTPMessageDelegate):
                 self.path_args = params.get("path_args", [])
                 self.path_kwargs = params.get("path_kwargs", {})
             else:
-                delegate = app.default_router.get_target_delegate(
-                    target, request, **params
-                )
+                delegate = app.default_router.get_target_delegate(target, request, **params)
                 if delegate is None:
                     self.handler_class = ErrorHandler
                     self.handler_kwargs = {"status_code": 404}
                 else:
                     self.delegate = delegate
                     return
-        self.stream = self.handler_class._stream_request_body  # type: ignore[union-attr]
+        assert self.handler_class is not None
+        self.stream = self.handler_class._stream_request_body
 
     def _start_streaming(self) -> Awaitable[None] | None:
         request = self.request
@@ -395,8 +392,9 @@ class _RequestDispatcher(HTTPMessageDelegate):
             return
         chunks = self.chunks
         if chunks:
+            # Form parsing happens in the handler's _execute, where a bad body becomes a
+            # 400 through the handler's own error path.
             request.body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            request._parse_body()
         pending = self._run()
         if pending is not None:
             self.application._track(asyncio.ensure_future(pending))

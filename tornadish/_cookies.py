@@ -12,6 +12,9 @@ from ._httpparse import format_timestamp
 __all__ = ["build_cookie"]
 
 _UNSAFE = re.compile(r"[\x00-\x20;\x7f]")
+# Values are quoted by http.cookies (a ``;`` becomes ``\073``); only controls and spaces
+# are refused, as Tornado does.
+_UNSAFE_VALUE = re.compile(r"[\x00-\x20\x7f]")
 _SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 
 
@@ -32,12 +35,19 @@ def build_cookie(
 ) -> http.cookies.Morsel[str]:
     """A ``Morsel`` for one ``Set-Cookie`` header, validated against header injection.
 
-    Raises ``ValueError`` for names or values with control characters, spaces or ``;``
-    (which would let a value smuggle extra attributes or headers), and for unknown
-    ``samesite`` values.
+    Raises ``ValueError`` for values with control characters or spaces, for names and
+    attributes (``domain``, ``path``, ``samesite``, extra keyword arguments) that also
+    contain ``;`` (which would let them smuggle extra attributes or headers), and for
+    unknown ``samesite`` values.
     """
-    if _UNSAFE.search(name) or _UNSAFE.search(value):
+    if _UNSAFE.search(name) or _UNSAFE_VALUE.search(value):
         raise ValueError(f"Invalid cookie {name!r}: {value!r}")
+    for attr_name, attr_value in (("domain", domain), ("path", path), ("samesite", samesite)):
+        if attr_value is not None and _UNSAFE.search(attr_value):
+            raise ValueError(f"Invalid cookie attribute {attr_name}={attr_value!r} for {name!r}")
+    for attr_name, attr_value in kwargs.items():
+        if _UNSAFE.search(str(attr_value)):
+            raise ValueError(f"Invalid cookie attribute {attr_name}={attr_value!r} for {name!r}")
     morsel: http.cookies.Morsel[str] = http.cookies.Morsel()
     # Morsel.set validates the name against RFC 6265 token rules.
     try:
@@ -57,7 +67,8 @@ def build_cookie(
     if path:
         morsel["path"] = path
     if max_age is not None:
-        morsel["max-age"] = str(max_age)
+        # int(): a string here could smuggle extra attributes into the header.
+        morsel["max-age"] = str(int(max_age))
     if httponly:
         morsel["httponly"] = True
     if secure:

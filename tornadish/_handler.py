@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import escape
 from ._cookies import build_cookie, morsel_to_header
-from ._headers import HTTPHeaders
+from ._headers import HTTPHeaders, HTTPInputError, HTTPOutputError
 from ._httpparse import format_timestamp, responses
 from ._server_protocol import StreamClosedError
 from ._web_errors import Finish, HTTPError, MissingArgumentError
@@ -89,7 +89,13 @@ class RequestHandler:
     """
 
     SUPPORTED_METHODS: tuple[str, ...] = (
-        "GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS",
+        "GET",
+        "HEAD",
+        "POST",
+        "DELETE",
+        "PATCH",
+        "PUT",
+        "OPTIONS",
     )
 
     _stream_request_body = False
@@ -98,9 +104,7 @@ class RequestHandler:
     path_args: list[Any]
     path_kwargs: dict[str, Any]
 
-    def __init__(
-        self, application: Application, request: HTTPServerRequest, **kwargs: Any
-    ) -> None:
+    def __init__(self, application: Application, request: HTTPServerRequest, **kwargs: Any) -> None:
         self.application = application
         self.request = request
         self._headers_written = False
@@ -238,9 +242,7 @@ class RequestHandler:
         """Every value of ``name`` from the query and the body (maybe empty)."""
         return self._get_arguments(name, self.request.arguments, strip)
 
-    def get_body_argument(
-        self, name: str, default: Any = _ARG_DEFAULT, strip: bool = True
-    ) -> Any:
+    def get_body_argument(self, name: str, default: Any = _ARG_DEFAULT, strip: bool = True) -> Any:
         """Like :meth:`get_argument`, from the request body only."""
         return self._get_argument(name, default, self.request.body_arguments, strip)
 
@@ -248,9 +250,7 @@ class RequestHandler:
         """Like :meth:`get_arguments`, from the request body only."""
         return self._get_arguments(name, self.request.body_arguments, strip)
 
-    def get_query_argument(
-        self, name: str, default: Any = _ARG_DEFAULT, strip: bool = True
-    ) -> Any:
+    def get_query_argument(self, name: str, default: Any = _ARG_DEFAULT, strip: bool = True) -> Any:
         """Like :meth:`get_argument`, from the query string only."""
         return self._get_argument(name, default, self.request.query_arguments, strip)
 
@@ -328,15 +328,26 @@ class RequestHandler:
         """
         value = escape.to_unicode(value)
         morsel = build_cookie(
-            name, value, domain, expires, path, expires_days,
-            max_age=max_age, httponly=httponly, secure=secure, samesite=samesite,
-            partitioned=partitioned, **kwargs,
+            name,
+            value,
+            domain,
+            expires,
+            path,
+            expires_days,
+            max_age=max_age,
+            httponly=httponly,
+            secure=secure,
+            samesite=samesite,
+            partitioned=partitioned,
+            **kwargs,
         )
         if self._new_cookie is None:
             self._new_cookie = {}
         self._new_cookie[name] = morsel
 
-    def clear_cookie(self, name: str, path: str = "/", domain: str | None = None, **kwargs: Any) -> None:
+    def clear_cookie(
+        self, name: str, path: str = "/", domain: str | None = None, **kwargs: Any
+    ) -> None:
         """Delete cookie ``name`` in the browser (same ``path``/``domain`` it was set with)."""
         expires = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=365)
         for k in ("expires", "expires_days", "max_age"):
@@ -369,12 +380,7 @@ class RequestHandler:
             self.set_header("Content-Type", "application/json; charset=UTF-8")
             self._write_buffer.append(escape.json_encode(chunk).encode("utf-8"))
             return
-        message = "write() only accepts bytes, unicode, and dict objects"
-        if isinstance(chunk, list):
-            message += ". Lists not accepted for security reasons; see " + (
-                "https://www.tornadoweb.org/en/stable/web.html#tornado.web.RequestHandler.write"
-            )
-        raise TypeError(message)
+        raise _bad_chunk(chunk)
 
     def _header_list(self) -> list[tuple[bytes, bytes]]:
         out = []
@@ -400,9 +406,15 @@ class RequestHandler:
             self._apply_transforms_head(finish)
             if self._transforms:
                 body = self._transform_chunk(body, finish)
-            conn.send_response(
-                self._status_code, self._reason, self._header_list(), body, finish
-            )
+            try:
+                conn.send_response(
+                    self._status_code, self._reason, self._header_list(), body, finish
+                )
+            except HTTPOutputError:
+                # Refused before anything was sent (a bad header): the error path can
+                # still answer with a 500.
+                self._headers_written = False
+                raise
         else:
             if self._transforms:
                 body = self._transform_chunk(body, finish)
@@ -462,9 +474,7 @@ class RequestHandler:
                     self.set_status(304)
                     status = 304
             if status in (204, 304) or 100 <= status < 200:
-                assert not self._write_buffer, (
-                    "Cannot send body with %s" % status
-                )
+                assert not self._write_buffer, "Cannot send body with %s" % status
                 self._clear_representation_headers()
             elif "Content-Length" not in self._headers._dict:
                 length = sum(len(part) for part in self._write_buffer)
@@ -637,16 +647,23 @@ class RequestHandler:
 
     def compute_etag(self) -> str | None:
         """The ``Etag`` for the buffered body (override; ``None`` disables ETags)."""
+        buf = self._write_buffer
+        if len(buf) == 1:
+            return '"' + hashlib.sha1(buf[0]).hexdigest() + '"'
         hasher = hashlib.sha1()
-        for part in self._write_buffer:
+        for part in buf:
             hasher.update(part)
-        return '"%s"' % hasher.hexdigest()
+        return '"' + hasher.hexdigest() + '"'
 
     def set_etag_header(self) -> None:
         """Set ``Etag`` from :meth:`compute_etag`."""
         etag = self.compute_etag()
         if etag is not None:
-            self.set_header("Etag", etag)
+            if _INVALID_HEADER_CHAR.search(etag):
+                raise ValueError(f"Unsafe header value {etag!r}")
+            # Straight into the header dicts: this runs for every GET.
+            self._headers._dict["Etag"] = etag
+            self._headers._as_list["Etag"] = [etag]
 
     def check_etag_header(self) -> bool:
         """True if the request's ``If-None-Match`` matches our ``Etag`` (weak comparison)."""
@@ -674,6 +691,11 @@ class RequestHandler:
             method = self.request.method
             if method not in self.SUPPORTED_METHODS:
                 raise HTTPError(405)
+            if self.request.body and not self._stream_request_body:
+                try:
+                    self.request._parse_body()
+                except HTTPInputError as e:
+                    raise HTTPError(400, "Invalid body: %s", e) from e
             decode = self.decode_argument
             self.path_args = [decode(a) if a is not None else None for a in args]
             self.path_kwargs = {
@@ -737,10 +759,21 @@ class RequestHandler:
         raise TypeError("RequestHandler objects are not awaitable")
 
 
+def _bad_chunk(chunk: object) -> TypeError:
+    message = "write() only accepts bytes, unicode, and dict objects"
+    if isinstance(chunk, list):
+        message += (
+            ". Lists not accepted for security reasons; see "
+            "https://www.tornadoweb.org/en/stable/web.html#tornado.web.RequestHandler.write"
+        )
+    return TypeError(message)
+
+
 def _log_on_finish_error(task: asyncio.Future[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         exc = task.exception()
-        app_log.error("Exception in on_finish", exc_info=(type(exc), exc, exc.__traceback__))  # type: ignore[arg-type]
+        assert exc is not None
+        app_log.error("Exception in on_finish", exc_info=(type(exc), exc, exc.__traceback__))
 
 
 _ALLOWED: dict[type, tuple[str, ...]] = {}

@@ -171,7 +171,7 @@ class HTTPHeaders(MutableMapping[str, str]):
     def __getitem__(self, name: str) -> str:
         return self._dict[normalize_header(name)]
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> Any:
         return self._dict.get(normalize_header(name), default)
 
     def __delitem__(self, name: str) -> None:

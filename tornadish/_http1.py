@@ -13,7 +13,8 @@ Rules of the house:
 
 from __future__ import annotations
 
-from typing import Final, Union
+import re
+from typing import Final
 
 import h11
 
@@ -85,11 +86,32 @@ class RequestHead:
         self.expect_continue = expect_continue
 
 
-Event = Union[RequestHead, bytes, _Marker]
+Event = RequestHead | bytes | _Marker
 
 _VERSIONS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
 _CONTINUE = h11.InformationalResponse(status_code=100, headers=[])
 _EOM = h11.EndOfMessage()
+
+
+_FRAMING = frozenset([b"content-length", b"transfer-encoding", b"connection"])
+_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]|^[ \t]|[ \t]$")
+_LOWER: dict[bytes, bytes] = {}
+_REASONS: dict[str, bytes] = {}
+
+
+def _check_name(name: bytes) -> bytes:
+    """Validate a header name once; remember its lower-case form."""
+    if _TOKEN.fullmatch(name) is None:
+        raise LocalError(f"illegal header name {name!r}")
+    lname = name.lower()
+    if len(_LOWER) < 1024:
+        _LOWER[name] = lname
+    return lname
+
+
+for _code, _phrase in __import__("http.client").client.responses.items():
+    _REASONS[_phrase] = _phrase.encode("latin-1")
 
 
 def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
@@ -149,13 +171,19 @@ class ServerSession:
         keep_alive = True
         tokens: set[bytes] | None = None
         te = cl = False
-        for name, _ in headers:
+        # h11 bounds only an *incomplete* head; a whole one that arrived in a single read
+        # is parsed whatever its size, so measure it here (values without their OWS).
+        size = len(req.method) + len(target) + 14
+        for name, value in headers:
+            size += len(name) + len(value) + 4
             if name == b"connection":
                 tokens = _connection_tokens(headers)
             elif name == b"transfer-encoding":
                 te = True
             elif name == b"content-length":
                 cl = True
+        if size > self._head_limit:
+            raise ProtocolError(431, "request header fields too large")
         if te and cl:
             # RFC 9112 §6.1: a message with both is a smuggling attempt until proven
             # otherwise; refuse it rather than pick one framing.
@@ -211,19 +239,45 @@ class ServerSession:
         """The bytes of ``100 Continue``."""
         return self._send(_CONTINUE)
 
-    def response_head(
-        self, status: int, reason: str, headers: list[tuple[bytes, bytes]]
-    ) -> bytes:
-        """Serialize the status line and headers (h11 adds framing and Connection)."""
+    def response_head(self, status: int, reason: str, headers: list[tuple[bytes, bytes]]) -> bytes:
+        """Serialize the status line and headers.
+
+        h11 sees only the headers that decide framing and connection reuse
+        (Content-Length, Transfer-Encoding, Connection): it remains the state machine
+        and chooses chunking, close-delimiting and ``Connection: close``. The other
+        headers are validated here (token names, no CR/LF/NUL in values) and spliced
+        into h11's output, which spares h11's per-header validation, done twice per
+        response, on headers that cannot affect its state.
+        """
+        framing: list[tuple[bytes, bytes]] = []
+        extra: list[bytes] = []
+        for name, value in headers:
+            lname = _LOWER.get(name)
+            if lname is None:
+                lname = _check_name(name)
+            if lname in _FRAMING:
+                framing.append((name, value))
+                continue
+            if _BAD_VALUE.search(value) is not None:
+                raise LocalError(f"illegal header value {value!r}")
+            extra.append(name + b": " + value + b"\r\n")
         if self._keep_alive_10:
-            self._enable_http10_keep_alive(headers)
+            self._enable_http10_keep_alive(framing)
+        reason_bytes = _REASONS.get(reason)
+        if reason_bytes is None:
+            try:
+                reason_bytes = reason.encode("latin-1")
+            except UnicodeEncodeError as e:
+                raise LocalError(str(e)) from None
         try:
-            resp = h11.Response(
-                status_code=status, headers=headers, reason=reason.encode("latin-1")
-            )
-        except (h11.LocalProtocolError, UnicodeEncodeError) as e:
+            resp = h11.Response(status_code=status, headers=framing, reason=reason_bytes)
+        except h11.LocalProtocolError as e:
             raise LocalError(str(e)) from None
-        return self._send(resp)
+        head = self._send(resp)
+        if extra:
+            # h11's head ends with the blank line; ours go just before it.
+            head = head[:-2] + b"".join(extra) + b"\r\n"
+        return head
 
     def _enable_http10_keep_alive(self, headers: list[tuple[bytes, bytes]]) -> None:
         # h11 treats every HTTP/1.0 exchange as close-delimited. HTTP/1.0 keep-alive is
@@ -295,3 +349,12 @@ class ServerSession:
     def start_next_cycle(self) -> None:
         """Reset for the next request on this connection."""
         self._conn.start_next_cycle()
+
+    def next_cycle(self) -> bool:
+        """Reset for the next request if both sides finished cleanly; False if the
+        connection cannot carry another request."""
+        try:
+            self._conn.start_next_cycle()
+        except h11.LocalProtocolError:
+            return False
+        return True

@@ -17,11 +17,12 @@ import re
 import time
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, AnyStr, NamedTuple
+from typing import Any, AnyStr, NamedTuple, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ._headers import HTTPHeaders, HTTPInputError
 from .escape import parse_qs_bytes
+from .log import gen_log
 from .util import ObjectDict
 
 __all__ = [
@@ -220,7 +221,7 @@ def format_timestamp(
         secs = int(ts)
         # The fast path covers every "now"; fractions close to the next second, negative
         # or out-of-range times take the exact (datetime-rounding) route below.
-        if 0 <= secs <= _MAX_FAST_TIMESTAMP and ts - secs < 0.999999:
+        if ts >= 0 and secs <= _MAX_FAST_TIMESTAMP and ts - secs < 0.999999:
             return _format_whole_seconds(secs)
         when = datetime.datetime.fromtimestamp(ts, datetime.timezone.utc)
         return email.utils.format_datetime(when, usegmt=True)
@@ -481,8 +482,26 @@ try:
 except ImportError:  # python-multipart < 0.0.13 only has the old top-level name
     from multipart.multipart import MultipartParser as _MultipartParser  # type: ignore[no-redef]
 
-# Releases before 0.0.18 have no per-part header limits (and so need no lifting).
+# Older releases have no per-part header limits (and so nothing to lift).
 _PARSER_HAS_HEADER_LIMITS = "max_header_count" in inspect.signature(_MultipartParser).parameters
+
+
+class _DebugLog:
+    """Stands in for python-multipart's logger.
+
+    Every problem it would log as a warning also reaches the caller as the
+    HTTPInputError raised below (a 400), so logging it again per bad request would only
+    be noise; it goes to ``gen_log`` at debug level instead.
+    """
+
+    def debug(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        kwargs.pop("exc_info", None)
+        gen_log.debug("python-multipart: " + str(msg), *args)
+
+    info = warning = error = exception = debug
+
+
+_QUIET_LOG = _DebugLog()
 
 
 class MultipartFormDataParser:
@@ -553,6 +572,7 @@ class MultipartFormDataParser:
             self._parser = _MultipartParser(boundary, callbacks, **limits)
         except ValueError as e:  # e.g. a boundary longer than the library accepts
             raise HTTPInputError(f"Invalid multipart/form-data: {e}") from e
+        cast(Any, self._parser).logger = _QUIET_LOG
 
     def feed(self, data: bytes) -> None:
         """Parse the next chunk of the body (anything after the closing boundary is ignored)."""
@@ -570,7 +590,9 @@ class MultipartFormDataParser:
 
     def _on_part_begin(self) -> None:
         self._parts += 1
-        if self._parts > self._config.max_parts:
+        # Tornado counts the (empty) preamble as a part too, so max_parts=100 admits 99
+        # fields and files; kept so a limit means the same thing in both.
+        if self._parts >= self._config.max_parts:
             raise HTTPInputError("multipart/form-data has too many parts")
         self._headers = HTTPHeaders()
         self._header_size = self._header_count = 0
@@ -598,7 +620,7 @@ class MultipartFormDataParser:
             name = self._field.decode("utf-8")
             value = self._value.decode("utf-8").strip(" \t")
         except UnicodeDecodeError as e:
-            raise HTTPInputError(f"Invalid multipart/form-data: {e}") from e
+            raise HTTPInputError(str(e)) from e
         finally:
             self._field.clear()
             self._value.clear()

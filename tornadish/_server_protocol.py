@@ -169,7 +169,7 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
                 pass
         limits = self._params.write_buffer_limits
         if limits is not None:
-            transport.set_write_buffer_limits(*limits)
+            transport.set_write_buffer_limits(*limits)  # type: ignore[attr-defined]
         self._set_deadline(_T_IDLE, self._params.idle_connection_timeout)
 
     def data_received(self, data: bytes) -> None:
@@ -587,7 +587,7 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
         if state >= _CLOSING:
             return
         session = self._session
-        if not self._keep_alive or not session.request_complete or not session.can_continue:
+        if not self._keep_alive or not session.next_cycle():
             # Unread body (the application answered early) or no keep-alive: close after
             # the buffered output is flushed.
             if state == _BODY and self.transport is not None:
@@ -595,8 +595,8 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
             else:
                 self._close()
             return
-        session.start_next_cycle()
         self._state = _IDLE
+        self._response_started = False  # a bad next request must still get its 4xx
         self._set_deadline(_T_IDLE, self._params.idle_connection_timeout)
         if self._in_process:
             return  # the read loop in progress goes on with any pipelined request

@@ -206,15 +206,15 @@ class _Runner:
             try:
                 yielded = gen.send(value) if error is None else gen.throw(error)
             except (StopIteration, Return) as stop:
-                self._finished = True
+                self._finish()
                 _resolve(result, stop.value)
                 return
             except asyncio.CancelledError:
-                self._finished = True
+                self._finish()
                 result.cancel()
                 return
             except Exception as exc:
-                self._finished = True
+                self._finish()
                 if result.done():
                     app_log.error("Exception after Future was cancelled", exc_info=True)
                 else:
@@ -240,6 +240,11 @@ class _Runner:
             self._owns_waiting = future is not yielded
             future.add_done_callback(self._on_waited_done, context=self._ctx)
             return
+
+    def _finish(self) -> None:
+        self._finished = True
+        # Saves a useless loop callback per coroutine once the result is set.
+        self._result.remove_done_callback(self._on_result_done)
 
     def _after_moment(self) -> None:
         self._moment = None

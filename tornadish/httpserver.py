@@ -40,7 +40,7 @@ class _ConnectionSet(set[HTTP1ServerProtocol]):
         super().__init__()
         self.empty_waiters: list[asyncio.Future[None]] = []
 
-    def discard(self, conn: HTTP1ServerProtocol) -> None:
+    def discard(self, conn: object) -> None:
         super().discard(conn)
         if not self and self.empty_waiters:
             waiters, self.empty_waiters = self.empty_waiters, []
@@ -117,7 +117,7 @@ class HTTPServer(HTTPServerConnectionDelegate):
         if hasattr(request_callback, "start_request"):
             self._delegate: HTTPServerConnectionDelegate = request_callback  # type: ignore[assignment]
         else:
-            self._delegate = _CallableAdapter(request_callback)  # type: ignore[arg-type]
+            self._delegate = _CallableAdapter(request_callback)
         self._connections = _ConnectionSet()
         self._sockets: list[socket.socket] = []
         self._pending_sockets: list[socket.socket] = []
@@ -139,7 +139,11 @@ class HTTPServer(HTTPServerConnectionDelegate):
     ) -> None:
         """Bind to ``address``:``port`` and start accepting connections."""
         sockets = netutil.bind_sockets(
-            port, address=address, family=family, backlog=backlog, flags=flags,
+            port,
+            address=address,
+            family=family,
+            backlog=backlog,
+            flags=flags,
             reuse_port=reuse_port,
         )
         self.add_sockets(sockets)
@@ -155,7 +159,11 @@ class HTTPServer(HTTPServerConnectionDelegate):
     ) -> None:
         """Bind now, accept after :meth:`start` (so workers can be forked in between)."""
         sockets = netutil.bind_sockets(
-            port, address=address, family=family, backlog=backlog, flags=flags,
+            port,
+            address=address,
+            family=family,
+            backlog=backlog,
+            flags=flags,
             reuse_port=reuse_port,
         )
         if self._started:
@@ -262,6 +270,10 @@ class HTTPServer(HTTPServerConnectionDelegate):
         self._delegate.on_close(server_conn)
 
 
+# Strong references to running callback coroutines (the loop keeps only weak ones).
+_callback_tasks: set[asyncio.Future[Any]] = set()
+
+
 class _CallableAdapter(HTTPServerConnectionDelegate, HTTPMessageDelegate):
     """Serves a plain ``callback(request)`` (pre-``Application`` Tornado style)."""
 
@@ -286,7 +298,9 @@ class _CallableRequest(HTTPMessageDelegate):
     ) -> Awaitable[None] | None:
         assert isinstance(start_line, RequestStartLine)
         self.request = HTTPServerRequest(
-            connection=self.connection, start_line=start_line, headers=headers,
+            connection=self.connection,
+            start_line=start_line,
+            headers=headers,
             server_connection=self.connection,
         )
         return None
@@ -302,4 +316,6 @@ class _CallableRequest(HTTPMessageDelegate):
         request._parse_body()
         result = self.callback(request)
         if result is not None and asyncio.iscoroutine(result):
-            asyncio.ensure_future(result)
+            task = asyncio.ensure_future(result)
+            _callback_tasks.add(task)
+            task.add_done_callback(_callback_tasks.discard)

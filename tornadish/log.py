@@ -34,7 +34,9 @@ _RESET = "\033[0m"
 class LogFormatter(logging.Formatter):
     """``[L yymmdd hh:mm:ss module:line] message``, coloured on a terminal."""
 
-    DEFAULT_FORMAT = "%(color)s[%(levelname)1.1s %(asctime)s %(module)s:%(lineno)d]%(end_color)s %(message)s"
+    DEFAULT_FORMAT = (
+        "%(color)s[%(levelname)1.1s %(asctime)s %(module)s:%(lineno)d]%(end_color)s %(message)s"
+    )
     DEFAULT_DATE_FORMAT = "%y%m%d %H:%M:%S"
 
     def __init__(
@@ -45,7 +47,7 @@ class LogFormatter(logging.Formatter):
         colors: dict[int, str] | None = None,
     ) -> None:
         super().__init__(datefmt=datefmt)
-        self._fmt = fmt
+        self._fmt: str = fmt
         self._colors = (colors or _COLORS) if color and _stderr_is_tty() else {}
 
     def format(self, record: logging.LogRecord) -> str:
@@ -55,7 +57,7 @@ class LogFormatter(logging.Formatter):
         values: dict[str, Any] = dict(record.__dict__)
         values["color"] = color
         values["end_color"] = _RESET if color else ""
-        formatted = self._fmt % values
+        formatted = str(self._fmt) % values
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:

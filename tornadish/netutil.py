@@ -44,7 +44,7 @@ def bind_sockets(
         if sockaddr in seen:
             continue
         seen.add(sockaddr)
-        if af == socket.AF_INET6 and sockaddr[3] != 0:
+        if af == socket.AF_INET6 and len(sockaddr) > 3 and sockaddr[3] != 0:
             continue  # link-local addresses with a scope id cannot be bound this way
         try:
             sock = socket.socket(af, socktype, proto)
@@ -63,7 +63,7 @@ def bind_sockets(
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             host, requested_port = sockaddr[0], sockaddr[1]
             if requested_port == 0 and bound_port is not None:
-                sockaddr = (host, bound_port) + tuple(sockaddr[2:])
+                sockaddr = (host, bound_port, *tuple(sockaddr[2:]))  # type: ignore[assignment]
             sock.setblocking(False)
             sock.bind(sockaddr)
             bound_port = sock.getsockname()[1]
@@ -77,7 +77,9 @@ def bind_sockets(
     return sockets
 
 
-def bind_unix_socket(file: str, mode: int = 0o600, backlog: int = _DEFAULT_BACKLOG) -> socket.socket:
+def bind_unix_socket(
+    file: str, mode: int = 0o600, backlog: int = _DEFAULT_BACKLOG
+) -> socket.socket:
     """A listening Unix-domain socket at ``file`` (a stale socket file is replaced)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -106,7 +108,9 @@ def is_valid_ip(ip: str) -> bool:
     if not ip or "\x00" in ip:
         return False
     try:
-        res = socket.getaddrinfo(ip, 0, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
+        res = socket.getaddrinfo(
+            ip, 0, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST
+        )
         return bool(res)
     except socket.gaierror as e:
         if e.args[0] == socket.EAI_NONAME:

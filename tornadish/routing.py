@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, Union
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from ._headers import HTTPHeaders
@@ -114,9 +114,7 @@ class PathMatches(Matcher):
         else:
             self.regex = path_pattern
         if self.regex.groupindex and self.regex.groups != len(self.regex.groupindex):
-            raise ValueError(
-                f"{self.regex.pattern!r} mixes named and unnamed groups; use one kind"
-            )
+            raise ValueError(f"{self.regex.pattern!r} mixes named and unnamed groups; use one kind")
         self.named = bool(self.regex.groupindex)
         self._path, self._group_count = self._find_groups()
 
@@ -267,15 +265,13 @@ class URLSpec(Rule):
 
 url = URLSpec
 
-_RuleLike = Union[Rule, Sequence[Any]]
+_RuleLike = Rule | Sequence[Any]
 
 
 class Router(HTTPServerConnectionDelegate):
     """Something that maps a request to an ``HTTPMessageDelegate``."""
 
-    def find_handler(
-        self, request: HTTPServerRequest, **kwargs: Any
-    ) -> HTTPMessageDelegate | None:
+    def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> HTTPMessageDelegate | None:
         """The delegate that will serve ``request``, or ``None``."""
         raise NotImplementedError()
 
@@ -304,13 +300,15 @@ class RuleRouter(Router):
     def add_rules(self, rules: Sequence[_RuleLike]) -> None:
         """Append rules; each is a ``Rule`` or a tuple/list ``(matcher_or_pattern,
         target[, kwargs[, name]])``."""
-        for rule in rules:
-            if isinstance(rule, (tuple, list)):
-                assert len(rule) in (2, 3, 4)
-                if isinstance(rule[0], str):
-                    rule = Rule(PathMatches(rule[0]), *rule[1:])
+        for item in rules:
+            if isinstance(item, Rule):
+                rule = item
+            else:
+                assert len(item) in (2, 3, 4)
+                if isinstance(item[0], str):
+                    rule = Rule(PathMatches(item[0]), *item[1:])
                 else:
-                    rule = Rule(*rule)
+                    rule = Rule(*item)
             self.rules.append(self.process_rule(rule))
 
     def process_rule(self, rule: Rule) -> Rule:
@@ -320,11 +318,13 @@ class RuleRouter(Router):
         return rule
 
     def _nested_router(self, rules: Sequence[_RuleLike]) -> RuleRouter:
-        return type(self)(rules) if type(self) in (RuleRouter, ReversibleRuleRouter) else RuleRouter(rules)
+        return (
+            type(self)(rules)
+            if type(self) in (RuleRouter, ReversibleRuleRouter)
+            else RuleRouter(rules)
+        )
 
-    def find_handler(
-        self, request: HTTPServerRequest, **kwargs: Any
-    ) -> HTTPMessageDelegate | None:
+    def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> HTTPMessageDelegate | None:
         for rule in self.rules:
             params = rule.matcher.match(request)
             if params is not None:

@@ -59,7 +59,11 @@ class RedirectHandler(RequestHandler):
 
             to_url = url_concat(
                 to_url,
-                [(k, v.decode("latin-1")) for k, vs in self.request.query_arguments.items() for v in vs],
+                [
+                    (k, v.decode("latin-1"))
+                    for k, vs in self.request.query_arguments.items()
+                    for v in vs
+                ],
             )
         self.redirect(to_url, permanent=self._permanent)
 

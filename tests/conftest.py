@@ -1,0 +1,111 @@
+"""Shared fixtures: async tests run on a fresh event loop each, servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tornadish.httpserver import HTTPServer
+
+
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run ``async def`` tests to completion on a new loop (uvloop unless the test is
+    marked ``asyncio_loop``)."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    funcargs = pyfuncitem.funcargs
+    kwargs = {name: funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    loop_factory = funcargs.get("loop_factory") or asyncio.new_event_loop
+    loop = loop_factory()
+    try:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(_run_with_async_fixtures(pyfuncitem.obj, kwargs))
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        asyncio.set_event_loop(None)
+        loop.close()
+    return True
+
+
+async def _run_with_async_fixtures(func: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+    try:
+        await func(**kwargs)
+    finally:
+        # Servers die with the loop that runs them: stop them while it still runs.
+        for value in kwargs.values():
+            if isinstance(value, _Serve):
+                await value.shutdown()
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def loop_factory(request: pytest.FixtureRequest) -> Callable[[], asyncio.AbstractEventLoop]:
+    """Parametrize a test over the stdlib loop and uvloop."""
+    if request.param == "uvloop":
+        uvloop = pytest.importorskip("uvloop")
+        return uvloop.new_event_loop  # type: ignore[no-any-return]
+    return asyncio.new_event_loop
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RunningServer:
+    """An HTTPServer started on 127.0.0.1 inside the test's loop."""
+
+    def __init__(self, server: HTTPServer, port: int) -> None:
+        self.server = server
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+
+    async def raw(self, data: bytes, *, timeout: float = 5.0, half_close: bool = False) -> bytes:
+        """Send raw bytes on a fresh connection and read until the server closes."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        try:
+            writer.write(data)
+            if half_close:
+                writer.write_eof()
+            await writer.drain()
+            return await asyncio.wait_for(reader.read(), timeout)
+        finally:
+            writer.close()
+
+
+async def start_server(app: Any, **kwargs: Any) -> RunningServer:
+    """Start ``app`` (an Application or request callback) on a free port."""
+    server = HTTPServer(app, **kwargs)
+    sockets = __import__("tornadish.netutil", fromlist=["bind_sockets"]).bind_sockets(
+        0, "127.0.0.1"
+    )
+    server.add_sockets(sockets)
+    await server.wait_started()
+    return RunningServer(server, sockets[0].getsockname()[1])
+
+
+class _Serve:
+    def __init__(self) -> None:
+        self.started: list[RunningServer] = []
+
+    async def __call__(self, app: Any, **kwargs: Any) -> RunningServer:
+        srv = await start_server(app, **kwargs)
+        self.started.append(srv)
+        return srv
+
+    async def shutdown(self) -> None:
+        for srv in self.started:
+            srv.server.stop()
+            await asyncio.wait_for(srv.server.close_all_connections(), 5)
+        self.started = []
+
+
+@pytest.fixture
+def serve() -> _Serve:
+    """``srv = await serve(app, **server_kwargs)``; servers are stopped after the test."""
+    return _Serve()
