@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -12,34 +11,16 @@ import pytest
 
 from tornadish.httpserver import HTTPServer
 
-
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    """Run ``async def`` tests to completion on a new loop (uvloop unless the test is
-    marked ``asyncio_loop``)."""
-    if not inspect.iscoroutinefunction(pyfuncitem.obj):
-        return None
-    funcargs = pyfuncitem.funcargs
-    kwargs = {name: funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-    loop_factory = funcargs.get("loop_factory") or asyncio.new_event_loop
-    loop = loop_factory()
-    try:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(_run_with_async_fixtures(pyfuncitem.obj, kwargs))
-    finally:
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        asyncio.set_event_loop(None)
-        loop.close()
-    return True
+# Async tests run through tornadish's own pytest plugin (tornadish.pytest_plugin), on
+# the loop of its ``io_loop`` fixture. By default that is the stdlib loop here; tests that
+# take ``loop_factory`` run on both the stdlib loop and uvloop.
 
 
-async def _run_with_async_fixtures(func: Callable[..., Any], kwargs: dict[str, Any]) -> None:
-    try:
-        await func(**kwargs)
-    finally:
-        # Servers die with the loop that runs them: stop them while it still runs.
-        for value in kwargs.values():
-            if isinstance(value, _Serve):
-                await value.shutdown()
+@pytest.fixture
+def io_loop_factory(request: pytest.FixtureRequest) -> Callable[[], asyncio.AbstractEventLoop]:
+    if "loop_factory" in request.fixturenames:
+        return request.getfixturevalue("loop_factory")  # type: ignore[no-any-return]
+    return asyncio.new_event_loop
 
 
 @pytest.fixture(params=["asyncio", "uvloop"])
@@ -106,6 +87,9 @@ class _Serve:
 
 
 @pytest.fixture
-def serve() -> _Serve:
+def serve(io_loop: Any) -> Any:
     """``srv = await serve(app, **server_kwargs)``; servers are stopped after the test."""
-    return _Serve()
+    s = _Serve()
+    yield s
+    # Servers die with the loop that runs them: stop them while it still exists.
+    io_loop.asyncio_loop.run_until_complete(s.shutdown())

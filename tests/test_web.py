@@ -437,6 +437,56 @@ async def test_on_finish_runs_for_parked_handler_when_client_leaves(serve: Any) 
     assert events == ["get returned", "on_connection_close", "on_finish"]
 
 
+async def test_on_finish_runs_when_async_handler_parks_after_client_left(serve: Any) -> None:
+    """The close comes first, then the method returns without finishing."""
+    events: list[str] = []
+    finished = asyncio.Event()
+
+    class Parked(RequestHandler):
+        async def get(self) -> None:
+            self._auto_finish = False
+            self.gone = asyncio.Event()
+            await self.gone.wait()
+            await asyncio.sleep(0)
+            events.append("get returned")
+
+        def on_connection_close(self) -> None:
+            events.append("on_connection_close")
+            self.gone.set()
+
+        def on_finish(self) -> None:
+            events.append("on_finish")
+            finished.set()
+
+    srv = await serve(Application([(r"/", Parked)]))
+    await _disconnect_early(srv, "/")
+    await asyncio.wait_for(finished.wait(), 2)
+    assert events == ["on_connection_close", "get returned", "on_finish"]
+
+
+async def test_parked_handler_finished_later_gets_one_on_finish(serve: Any) -> None:
+    events: list[str] = []
+    parked: list[RequestHandler] = []
+
+    class Parked(RequestHandler):
+        def get(self) -> None:
+            self._auto_finish = False
+            parked.append(self)
+
+        def on_finish(self) -> None:
+            events.append("on_finish")
+
+    srv = await serve(Application([(r"/", Parked)]))
+    task = asyncio.ensure_future(get(srv, "/"))
+    while not parked:
+        await asyncio.sleep(0.005)
+    assert events == []
+    parked[0].finish("later")
+    r = await asyncio.wait_for(task, 2)
+    assert r.text == "later"
+    assert events == ["on_finish"]
+
+
 async def test_on_finish_runs_when_streaming_upload_is_abandoned(
     serve: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -38,6 +38,7 @@ _ARG_DEFAULT: Any = object()
 _REMOVE_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
 _INVALID_HEADER_CHAR = re.compile(r"[\x00-\x1f]")
 _ETAG_RE = re.compile(rb'\*|(?:W/)?"[^"]*"')
+_REASON_PHRASE = re.compile(r"[\t \x21-\x7e\x80-\xff]+")  # RFC 9112 reason-phrase
 _SERVER = "tornadish/0.1"
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -118,7 +119,7 @@ class RequestHandler:
         self.clear()
         conn = request.connection
         if conn is not None:
-            conn.set_close_callback(self.on_connection_close)
+            conn.set_close_callback(self._connection_closed)
         self.initialize(**kwargs)
 
     def initialize(self, **kwargs: Any) -> None:
@@ -165,6 +166,24 @@ class RequestHandler:
                 fut.set_exception(StreamClosedError())
                 fut.exception()
 
+    # Set when the HTTP method returned without finishing (``_auto_finish`` off) and when
+    # the connection went away; together they mean no finish() is coming (Tornado #517).
+    _parked = False
+    _connection_lost = False
+
+    def _connection_closed(self) -> None:
+        self._connection_lost = True
+        try:
+            self.on_connection_close()
+        finally:
+            if self._parked and not self._finished:
+                self._run_on_finish()
+
+    def _park(self) -> None:
+        self._parked = True
+        if self._connection_lost:
+            self._run_on_finish()
+
     def clear(self) -> None:
         """Reset headers and body to the defaults for a new response."""
         headers = HTTPHeaders.__new__(HTTPHeaders)
@@ -191,9 +210,18 @@ class RequestHandler:
     # -- status and headers -------------------------------------------------------
 
     def set_status(self, status_code: int, reason: str | None = None) -> None:
-        """Set the response status (``reason`` defaults to the standard phrase)."""
+        """Set the response status (``reason`` defaults to the standard phrase).
+
+        A ``reason`` that is not a valid reason phrase (CR/LF would split the response)
+        or contains ``<`` becomes ``"Unknown"``, as in Tornado.
+        """
         self._status_code = status_code
-        self._reason = reason if reason is not None else responses.get(status_code, "Unknown")
+        if reason is None:
+            self._reason = responses.get(status_code, "Unknown")
+        elif "<" in reason or _REASON_PHRASE.fullmatch(reason) is None:
+            self._reason = "Unknown"
+        else:
+            self._reason = reason
 
     def get_status(self) -> int:
         """The response status code."""
@@ -534,6 +562,9 @@ class RequestHandler:
                     gen_log.error("Failed to flush partial response", exc_info=True)
             return
         self.clear()
+        if status_code == 405:
+            # After clear(): a 405 lists the methods the handler implements (RFC 9110).
+            self._set_allow_header()
         reason = kwargs.get("reason")
         exc_info = kwargs.get("exc_info")
         if exc_info is not None:
@@ -587,6 +618,16 @@ class RequestHandler:
             )
 
     def _handle_request_exception(self, e: BaseException) -> None:
+        try:
+            self._answer_exception(e)
+        except Exception:
+            # Even the error response failed (say the connection refused a bad
+            # Content-Length mid-response): drop the connection rather than leave the
+            # client waiting, and still run on_finish.
+            app_log.error("Exception in exception handler", exc_info=True)
+            self._abandon()
+
+    def _answer_exception(self, e: BaseException) -> None:
         if isinstance(e, Finish):
             if not self._finished:
                 self.finish(*e.args)
@@ -599,11 +640,21 @@ class RequestHandler:
         if self._finished:
             return
         if isinstance(e, HTTPError):
-            if e.status_code == 405:
-                self._set_allow_header()
             self.send_error(e.status_code, exc_info=exc_info)
         else:
             self.send_error(500, exc_info=exc_info)
+
+    def _abandon(self) -> None:
+        conn: Any = self.request.connection
+        if conn is not None:
+            try:
+                conn.set_close_callback(None)  # a server-side close: no on_connection_close
+                conn.close()
+            except Exception:
+                app_log.error("Could not close the connection", exc_info=True)
+        if not self._finished:
+            self._finished = True
+            self._run_on_finish()
 
     def _set_allow_header(self) -> None:
         self.set_header("Allow", ", ".join(_allowed_methods(type(self))))
@@ -711,8 +762,11 @@ class RequestHandler:
             result = getattr(self, method.lower())(*self.path_args, **self.path_kwargs)
             if result is not None:
                 return self._continue_async(result, after_prepare=False)
-            if self._auto_finish and not self._finished:
-                self.finish()
+            if not self._finished:
+                if self._auto_finish:
+                    self.finish()
+                else:
+                    self._park()
         except Exception as e:
             self._handle_request_exception(e)
         return None
@@ -738,8 +792,11 @@ class RequestHandler:
                     await result
             elif inspect.isawaitable(pending):
                 await pending
-            if self._auto_finish and not self._finished:
-                self.finish()
+            if not self._finished:
+                if self._auto_finish:
+                    self.finish()
+                else:
+                    self._park()
         except Exception as e:
             self._handle_request_exception(e)
         except asyncio.CancelledError:

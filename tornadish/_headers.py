@@ -126,6 +126,9 @@ class HTTPHeaders(MutableMapping[str, str]):
         """Add one ``Name: value`` line (a line starting with whitespace continues the last)."""
         if not line:
             raise HTTPInputError("empty header line")
+        if "\x00" in line or "\r" in line:
+            # A NUL or a bare CR inside a header is how smuggling and splitting start.
+            raise HTTPInputError("illegal character in header line")
         if line[0] in " \t":
             if not self._as_list:
                 raise HTTPInputError("first header line cannot start with whitespace")

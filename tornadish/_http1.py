@@ -288,6 +288,11 @@ class ServerSession:
             cstate = getattr(self._conn, "_cstate", None)
             if cstate is not None and hasattr(cstate, "keep_alive"):
                 cstate.keep_alive = True
+                # A request already read in full went DONE -> MUST_CLOSE while keep-alive
+                # was off; undo that so the next cycle can start.
+                states = getattr(cstate, "states", None)
+                if states is not None and states.get(h11.CLIENT) is h11.MUST_CLOSE:
+                    states[h11.CLIENT] = h11.DONE
                 headers.append((b"Connection", b"keep-alive"))
 
     def response_data(self, data: bytes) -> bytes:

@@ -15,6 +15,9 @@ from typing import Any
 from ._headers import HTTPHeaders, HTTPInputError, HTTPOutputError, normalize_header
 from ._httpparse import (
     HTTPFile,
+    ParseBodyConfig,
+    ParseMultipartConfig,
+    ParseUrlEncodedConfig,
     RequestStartLine,
     ResponseStartLine,
     _parse_header,
@@ -28,6 +31,7 @@ from ._httpparse import (
     parse_response_start_line,
     qs_to_qsl,
     responses,
+    set_parse_body_config,
     split_host_and_port,
     url_concat,
 )
@@ -41,6 +45,9 @@ __all__ = [
     "HTTPOutputError",
     "HTTPServerConnectionDelegate",
     "HTTPServerRequest",
+    "ParseBodyConfig",
+    "ParseMultipartConfig",
+    "ParseUrlEncodedConfig",
     "RequestStartLine",
     "ResponseStartLine",
     "encode_username_password",
@@ -54,6 +61,7 @@ __all__ = [
     "parse_response_start_line",
     "qs_to_qsl",
     "responses",
+    "set_parse_body_config",
     "split_host_and_port",
     "url_concat",
 ]
