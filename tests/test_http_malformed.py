@@ -138,7 +138,8 @@ async def test_body_at_limit_is_accepted(serve, calls) -> None:
     conn.send(request("POST", "/echo", body=b"b" * 100))
     resp = await conn.response()
     assert resp.status == 200 and resp.body == b"b" * 100
-    conn.send(request("POST", "/echo", {"Transfer-Encoding": "chunked"}, chunked(b"c" * 60, b"d" * 40)))
+    body = chunked(b"c" * 60, b"d" * 40)
+    conn.send(request("POST", "/echo", {"Transfer-Encoding": "chunked"}, body))
     resp = await conn.response()
     assert resp.status == 200 and resp.body == b"c" * 60 + b"d" * 40
     conn.close()
@@ -275,7 +276,8 @@ async def test_tls_handshake_to_plain_server(serve, calls, caplog) -> None:
     """A TLS ClientHello to a plain-HTTP port is refused at once, not left to time out."""
     capture_general(caplog)
     srv = await serve(make_app(calls), header_timeout=5)
-    hello = bytes.fromhex("16030100a5010000a10303") + bytes(range(14, 46)) + b"\x00\x20" + b"\x13\x01" * 16
+    hello = bytes.fromhex("16030100a5010000a10303") + bytes(range(14, 46))
+    hello += b"\x00\x20" + b"\x13\x01" * 16
     assert b"\n" not in hello
     conn = await RawConn.open(srv.port)
     conn.send(hello)
@@ -531,4 +533,43 @@ async def test_body_timeout_is_about_silence_not_total_time(serve, calls) -> Non
         conn.send(b)
     resp = await conn.response()
     assert resp.status == 200 and resp.body == b"abcdef"
+    conn.close()
+
+
+async def test_client_not_reading_is_dropped_after_idle_timeout(serve, caplog) -> None:
+    """A blocked write counts as idleness: after idle_connection_timeout the connection
+    is dropped, the handler's flush fails and on_connection_close runs."""
+    capture_general(caplog)
+    state: dict[str, object] = {"error": None, "closed": False}
+
+    class Flood(RequestHandler):
+        async def get(self) -> None:
+            transport = self.request.connection.transport  # type: ignore[union-attr]
+            transport.get_extra_info("socket").setsockopt(
+                socket.SOL_SOCKET, socket.SO_SNDBUF, 16384
+            )
+            try:
+                for _ in range(500):
+                    self.write(b"w" * 65536)
+                    await self.flush()
+            except Exception as e:
+                state["error"] = e
+
+        def on_connection_close(self) -> None:
+            state["closed"] = True
+
+    srv = await serve(
+        Application([(r"/", Flood)]),
+        idle_connection_timeout=0.3,
+        write_buffer_limits=(65536, 16384),
+    )
+    conn = await RawConn.open(srv.port, rcvbuf=4096)
+    conn.send(request())
+    for _ in range(150):
+        if state["error"] is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert type(state["error"]).__name__ == "StreamClosedError"
+    assert state["closed"]
+    assert any("not reading" in r.getMessage() for r in caplog.records)
     conn.close()

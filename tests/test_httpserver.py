@@ -160,6 +160,22 @@ async def test_http10_keep_alive(serve, loop_factory) -> None:
     conn.close()
 
 
+async def test_http10_keep_alive_pipelined_and_with_bodies(serve, loop_factory) -> None:
+    srv = await serve(app())
+    conn = await RawConn.open(srv.port)
+    ka = {"Connection": "keep-alive"}
+    conn.send(
+        request("POST", "/echo", ka, b"one", version="HTTP/1.0")
+        + request("GET", "/sleep?t=0.05&n=two", ka, version="HTTP/1.0")
+        + request("POST", "/echo", ka, b"three", version="HTTP/1.0")
+    )
+    for expected in (b"one", b"two", b"three"):
+        resp = await conn.response()
+        assert resp.body == expected and resp.header("Connection") == "keep-alive"
+    assert not await conn.is_closed(timeout=0.05)
+    conn.close()
+
+
 async def test_http10_keep_alive_streamed_response_is_close_delimited(serve) -> None:
     """HTTP/1.0 has no chunked encoding: a response of unknown length ends the connection
     even if the client asked for keep-alive."""
@@ -271,9 +287,7 @@ async def test_expect_100_continue(serve, loop_factory) -> None:
 async def test_expect_100_continue_streaming_handler(serve) -> None:
     srv = await serve(app())
     conn = await RawConn.open(srv.port)
-    conn.send(
-        request("PUT", "/in", {"Transfer-Encoding": "chunked", "Expect": "100-continue"})
-    )
+    conn.send(request("PUT", "/in", {"Transfer-Encoding": "chunked", "Expect": "100-continue"}))
     assert (await conn.response(timeout=1)).status == 100
     conn.send(chunked(b"a" * 10, b"b" * 20))
     resp = await conn.response()
@@ -397,9 +411,7 @@ async def test_flush_waits_for_slow_reader(serve, loop_factory) -> None:
                 self.write(chunk)
                 await self.flush()
                 state["written"] += 1
-                state["max_buffer"] = max(
-                    state["max_buffer"], transport.get_write_buffer_size()
-                )
+                state["max_buffer"] = max(state["max_buffer"], transport.get_write_buffer_size())
             state["done"] = True
 
     srv = await serve(Application([(r"/big", Big)]), write_buffer_limits=(131072, 32768))
@@ -499,12 +511,28 @@ def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     try:
         subprocess.run(
             [
-                "openssl", "req", "-x509", "-newkey", "ec",
-                "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-keyout", keyfile, "-out", certfile, "-days", "2",
-                "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                keyfile,
+                "-out",
+                certfile,
+                "-days",
+                "2",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
             ],
-            check=True, capture_output=True, timeout=30,
+            check=True,
+            capture_output=True,
+            timeout=30,
         )
     except (FileNotFoundError, subprocess.CalledProcessError) as e:
         pytest.skip(f"neither cryptography nor a working openssl CLI: {e}")
@@ -524,8 +552,11 @@ def _cert_with_cryptography(certfile: str, keyfile: str) -> tuple[str, str]:  # 
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.timezone.utc)
     c = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(hours=1))
         .not_valid_after(now + datetime.timedelta(days=2))
         .add_extension(
@@ -537,7 +568,8 @@ def _cert_with_cryptography(certfile: str, keyfile: str) -> tuple[str, str]:  # 
     Path(certfile).write_bytes(c.public_bytes(serialization.Encoding.PEM))
     Path(keyfile).write_bytes(
         key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
     )
@@ -789,7 +821,8 @@ def test_start_two_processes(tmp_path) -> None:
     script.write_text(_FORK_SCRIPT)
     proc = subprocess.Popen(
         [sys.executable, str(script), str(port), str(REPO)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         pids: set[int] = set()
@@ -849,8 +882,11 @@ def long_poll_app(state: dict[str, Any]) -> Application:
 
 def _poll_state() -> dict[str, Any]:
     return {
-        "started": asyncio.Event(), "wake": asyncio.Event(), "closed": asyncio.Event(),
-        "resumed": False, "quick_closed": False,
+        "started": asyncio.Event(),
+        "wake": asyncio.Event(),
+        "closed": asyncio.Event(),
+        "resumed": False,
+        "quick_closed": False,
     }
 
 
@@ -882,3 +918,233 @@ async def test_on_connection_close_not_called_after_complete_response(serve) -> 
     conn.close()
     await asyncio.sleep(0.05)
     assert not state["quick_closed"]
+
+
+# -- per-request limits from prepare() (Tornado's HTTP1Connection API) ------------------------
+
+
+def limits_app() -> Application:
+    class Buffered(RequestHandler):
+        def put(self) -> None:
+            self.write(str(len(self.request.body)))
+
+    @stream_request_body
+    class Streaming(RequestHandler):
+        def prepare(self) -> None:
+            self.bytes_read = 0
+            conn: Any = self.request.connection
+            if "expected_size" in self.request.arguments:
+                conn.set_max_body_size(int(self.get_argument("expected_size")))
+            if "body_timeout" in self.request.arguments:
+                conn.set_body_timeout(float(self.get_argument("body_timeout")))
+
+        def data_received(self, chunk: bytes) -> None:
+            self.bytes_read += len(chunk)
+
+        def put(self) -> None:
+            self.write(str(self.bytes_read))
+
+    return Application([(r"/buffered", Buffered), (r"/streaming", Streaming)])
+
+
+async def test_body_limits_small_body(serve) -> None:
+    srv = await serve(limits_app(), max_body_size=4096)
+    async with httpx.AsyncClient() as client:
+        assert (await client.put(srv.base_url + "/buffered", content=b"a" * 4096)).text == "4096"
+        assert (await client.put(srv.base_url + "/streaming", content=b"a" * 4096)).text == "4096"
+
+
+@pytest.mark.parametrize("path", ["/buffered", "/streaming"])
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+async def test_body_limits_large_body_413(serve, caplog, path, framing) -> None:
+    capture_general(caplog)
+    srv = await serve(limits_app(), max_body_size=4096)
+    conn = await RawConn.open(srv.port)
+    if framing == "chunked":
+        conn.send(request("PUT", path, {"Transfer-Encoding": "chunked"}, chunked(b"a" * 10240)))
+    else:
+        conn.send(request("PUT", path, body=b"a" * 10240))
+    resp = await conn.response()
+    assert resp.status == 413
+    assert await conn.is_closed()
+    conn.close()
+    assert_logged(caplog, 413)
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+async def test_body_limits_streaming_override(serve, framing) -> None:
+    srv = await serve(limits_app(), max_body_size=4096)
+    conn = await RawConn.open(srv.port)
+    target = "/streaming?expected_size=10240"
+    if framing == "chunked":
+        conn.send(request("PUT", target, {"Transfer-Encoding": "chunked"}, chunked(b"a" * 10240)))
+    else:
+        conn.send(request("PUT", target, body=b"a" * 10240))
+    resp = await conn.response()
+    assert resp.status == 200 and resp.body == b"10240"
+    # The override is per request: the next one has the server's limit again.
+    conn.send(request("PUT", "/streaming", body=b"a" * 10240))
+    assert (await conn.response()).status == 413
+    conn.close()
+
+
+async def test_body_timeout_override(serve, caplog) -> None:
+    capture_general(caplog)
+    srv = await serve(limits_app(), body_timeout=3600)
+    conn = await RawConn.open(srv.port)
+    conn.send(request("PUT", "/streaming?body_timeout=0.1", {"Content-Length": "42"}))
+    resp = await conn.response(timeout=1)
+    assert resp.status == 408
+    assert await conn.is_closed()
+    conn.close()
+    assert_logged(caplog, 408)
+
+
+async def test_legacy_raw_write_interface(serve, loop_factory) -> None:
+    """Tornado's oldest interface: the callback writes the status line itself."""
+
+    def handle(request: HTTPServerRequest) -> None:
+        conn: Any = request.connection
+        message = b"Hello world"
+        conn.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(message))
+        conn.write(message)
+        conn.finish()
+
+    srv = await serve(handle)
+    async with httpx.AsyncClient() as client:
+        r = await client.get(srv.base_url + "/")
+        assert r.content == b"Hello world"
+        r = await client.get(srv.base_url + "/again")
+        assert r.content == b"Hello world"
+
+
+async def test_callable_that_raises_gets_500_and_is_logged(serve, caplog, loop_factory) -> None:
+    def handle(request: HTTPServerRequest) -> None:
+        if request.path == "/boom":
+            raise ZeroDivisionError("boom")
+        legacy_callback(request)
+
+    srv = await serve(handle)
+    conn = await RawConn.open(srv.port)
+    conn.send(request("GET", "/boom"))
+    resp = await conn.response()
+    assert resp.status == 500
+    assert await conn.is_closed()
+    conn.close()
+    assert any(
+        r.name == "tornadish.application" and r.exc_info and r.exc_info[0] is ZeroDivisionError
+        for r in caplog.records
+    )
+    assert not [r for r in caplog.records if r.name == "asyncio"]
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(srv.base_url + "/ok")).text == "legacy GET /ok "
+
+
+async def test_body_limits_override_from_async_prepare(serve) -> None:
+    @stream_request_body
+    class AsyncPrepare(RequestHandler):
+        async def prepare(self) -> None:
+            await asyncio.sleep(0.01)
+            self.request.connection.set_max_body_size(10240)  # type: ignore[union-attr]
+            self.n = 0
+
+        def data_received(self, chunk: bytes) -> None:
+            self.n += len(chunk)
+
+        def put(self) -> None:
+            self.write(str(self.n))
+
+    srv = await serve(Application([(r"/", AsyncPrepare)]), max_body_size=4096)
+    conn = await RawConn.open(srv.port)
+    conn.send(request("PUT", "/", body=b"a" * 10240))
+    resp = await conn.response()
+    conn.close()
+    assert resp.status == 200 and resp.body == b"10240"
+
+
+# -- decompress_request --------------------------------------------------------------------
+
+
+def gzip_app() -> Application:
+    class Info(RequestHandler):
+        def post(self) -> None:
+            self.write(
+                {
+                    "body": self.request.body.decode("latin-1"),
+                    "args": {k: self.get_body_argument(k) for k in self.request.body_arguments},
+                    "ce": self.request.headers.get("Content-Encoding"),
+                    "consumed": self.request.headers.get("X-Consumed-Content-Encoding"),
+                }
+            )
+
+    @stream_request_body
+    class Streamed(RequestHandler):
+        def prepare(self) -> None:
+            self.data = b""
+
+        async def data_received(self, chunk: bytes) -> None:
+            assert len(chunk) <= 65536
+            self.data += chunk
+            await asyncio.sleep(0)
+
+        def put(self) -> None:
+            self.write({"len": len(self.data), "ok": self.data == b"0123456789" * 50_000})
+
+    return Application([(r"/", Info), (r"/stream", Streamed)])
+
+
+async def test_decompress_request_gzip(serve, loop_factory) -> None:
+    import gzip
+
+    srv = await serve(gzip_app(), decompress_request=True)
+    body = gzip.compress(b"foo=bar&baz=qux")
+    async with httpx.AsyncClient() as client:
+        r = await client.post(
+            srv.base_url + "/",
+            content=body,
+            headers={
+                "Content-Encoding": "gzip",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+        assert r.json() == {
+            "body": "foo=bar&baz=qux",
+            "args": {"foo": "bar", "baz": "qux"},
+            "ce": None,
+            "consumed": "gzip",
+        }
+        # Larger than one decompression chunk, streamed to the handler in bounded pieces.
+        big = gzip.compress(b"0123456789" * 50_000)
+        r = await client.put(
+            srv.base_url + "/stream", content=big, headers={"Content-Encoding": "gzip"}
+        )
+        assert r.json() == {"len": 500_000, "ok": True}
+        # Plain bodies are untouched.
+        r = await client.post(srv.base_url + "/", content=b"plain")
+        assert r.json()["body"] == "plain" and r.json()["consumed"] is None
+
+
+async def test_decompress_request_off_by_default(serve) -> None:
+    import gzip
+
+    srv = await serve(gzip_app())
+    body = gzip.compress(b"hello")
+    async with httpx.AsyncClient() as client:
+        r = await client.post(
+            srv.base_url + "/", content=body, headers={"Content-Encoding": "gzip"}
+        )
+    # Without the setting the body is the application's business (Tornado's web layer
+    # refuses to parse it as a form, but hands it over).
+    assert r.status_code == 200
+
+
+async def test_decompress_request_bad_gzip_400(serve, caplog) -> None:
+    capture_general(caplog)
+    srv = await serve(gzip_app(), decompress_request=True)
+    conn = await RawConn.open(srv.port)
+    conn.send(request("POST", "/", {"Content-Encoding": "gzip"}, b"this is not gzip"))
+    resp = await conn.response()
+    assert resp.status == 400
+    assert await conn.is_closed()
+    conn.close()
+    assert_logged(caplog, 400)

@@ -162,7 +162,7 @@ class AllMethodsAsync(RequestHandler):
 
 
 @pytest.mark.parametrize("handler", [AllMethods, AllMethodsAsync], ids=["sync", "async"])
-async def test_every_method_sync_and_async(serve: Any, handler: type) -> None:
+async def test_every_method_sync_and_async(serve: Any, handler: type, loop_factory: Any) -> None:
     srv = await serve(Application([(r"/", handler)]))
     async with httpx.AsyncClient(base_url=srv.base_url) as c:
         r = await c.get("/")
@@ -307,7 +307,7 @@ async def test_on_finish_error_in_sync_hook_is_logged_and_response_sent(
 
 async def _disconnect_early(srv: Any, path: str, reset: bool = False) -> None:
     """Send a request and go away before the answer: a FIN, or with ``reset`` a RST."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+    _, writer = await asyncio.open_connection("127.0.0.1", srv.port)
     writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     await writer.drain()
     await asyncio.sleep(0.05)
@@ -322,7 +322,7 @@ async def _disconnect_early(srv: Any, path: str, reset: bool = False) -> None:
 
 
 async def test_on_connection_close_and_on_finish_after_client_disconnects(
-    serve: Any, caplog: pytest.LogCaptureFixture
+    serve: Any, caplog: pytest.LogCaptureFixture, loop_factory: Any
 ) -> None:
     """Long polling: the client goes away, on_connection_close wakes the handler, which
     returns; on_finish must still run (and nothing is logged as an error)."""
@@ -352,7 +352,7 @@ async def test_on_connection_close_and_on_finish_after_client_disconnects(
 
 
 async def test_on_finish_runs_when_handler_writes_after_client_left(
-    serve: Any, caplog: pytest.LogCaptureFixture
+    serve: Any, caplog: pytest.LogCaptureFixture, loop_factory: Any
 ) -> None:
     """The handler does not watch for the close: it keeps writing and flushing. Once the
     connection is gone (reset) the flush raises StreamClosedError; on_finish still runs,
@@ -515,7 +515,7 @@ async def test_on_finish_runs_when_streaming_upload_is_abandoned(
             finished.set()
 
     srv = await serve(Application([(r"/", Upload)]))
-    reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+    _, writer = await asyncio.open_connection("127.0.0.1", srv.port)
     writer.write(b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + b"x" * 1000)
     await writer.drain()
     await asyncio.wait_for(got_chunk.wait(), 2)
@@ -705,7 +705,7 @@ async def test_write_str_bytes_dict(serve: Any) -> None:
         return H
 
     for kind in ("str", "bytes", "dict", "empty"):
-        ours, _ = await compare(
+        await compare(
             serve, make, f"/{kind}", r"/(\w+)", headers_to_compare=("content-type", "etag")
         )
     srv = await serve(Application([(r"/(\w+)", make(RequestHandler))]))
@@ -768,7 +768,7 @@ async def test_finish_with_chunk_and_async_finish_awaitable(serve: Any) -> None:
     assert r.headers["content-length"] == "2"
 
 
-async def test_flush_streams_chunked_pieces(serve: Any) -> None:
+async def test_flush_streams_chunked_pieces(serve: Any, loop_factory: Any) -> None:
     go_on = asyncio.Event()
 
     class Streamer(RequestHandler):
@@ -841,12 +841,14 @@ async def test_redirect_statuses(serve: Any) -> None:
 
         return H
 
-    expected = {"temp": (302, "/target"), "perm": (301, "/target?x=1"),
-                "see": (303, "http://example.com/abs"), "307": (307, "/t")}
+    expected = {
+        "temp": (302, "/target"),
+        "perm": (301, "/target?x=1"),
+        "see": (303, "http://example.com/abs"),
+        "307": (307, "/t"),
+    }
     for how, (status, location) in expected.items():
-        ours, _ = await compare(
-            serve, make, f"/{how}", r"/(\w+)", headers_to_compare=("location",)
-        )
+        ours, _ = await compare(serve, make, f"/{how}", r"/(\w+)", headers_to_compare=("location",))
         assert ours.status_code == status
         assert ours.headers["location"] == location
 
@@ -891,13 +893,25 @@ async def test_query_and_body_arguments(serve: Any) -> None:
     srv = await serve(Application([(r"/", ArgsHandler)]))
     r = await get(srv, "/?a=q1&a=%20q2%20&b=z")
     assert r.json() == {
-        "arg": "q2", "args": ["q1", "q2"], "nostrip": ["q1", " q2 "],
-        "query": ["q1", "q2"], "query1": "q2", "body": [], "body1": None, "none": None,
+        "arg": "q2",
+        "args": ["q1", "q2"],
+        "nostrip": ["q1", " q2 "],
+        "query": ["q1", "q2"],
+        "query1": "q2",
+        "body": [],
+        "body1": None,
+        "none": None,
     }
     r = await get(srv, "/?a=q", "POST", data={"a": ["b1", "  b2\t"]})
     assert r.json() == {
-        "arg": "b2", "args": ["q", "b1", "b2"], "nostrip": ["q", "b1", "  b2\t"],
-        "query": ["q"], "query1": "q", "body": ["b1", "b2"], "body1": "b2", "none": None,
+        "arg": "b2",
+        "args": ["q", "b1", "b2"],
+        "nostrip": ["q", "b1", "  b2\t"],
+        "query": ["q"],
+        "query1": "q",
+        "body": ["b1", "b2"],
+        "body1": "b2",
+        "none": None,
     }
     r = await get(srv, "/", "POST", data={"a": "x"}, files={"f": ("n.txt", b"data")})
     assert r.json()["body"] == ["x"]
@@ -963,7 +977,11 @@ async def test_invalid_utf8_argument_is_400(serve: Any) -> None:
     ours, _ = await compare(serve, make, "/?a=%FF%FE")
     assert ours.status_code == 400
     ours, _ = await compare(
-        serve, make, "/", method="POST", content=b"a=%C3%28",
+        serve,
+        make,
+        "/",
+        method="POST",
+        content=b"a=%C3%28",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert ours.status_code == 400
@@ -990,7 +1008,9 @@ async def test_multipart_upload_files_and_fields(serve: Any) -> None:
 
     srv = await serve(Application([(r"/up", Upload)]))
     r = await get(
-        srv, "/up", "POST",
+        srv,
+        "/up",
+        "POST",
         data={"title": "Holiday", "tag": ["a", "b"]},
         files=[
             ("doc", ("notes.txt", b"line1\r\nline2", "text/plain")),
@@ -1048,8 +1068,15 @@ async def test_set_cookie_every_attribute(serve: Any) -> None:
             def get(self) -> None:
                 self.set_cookie("plain", "v")
                 self.set_cookie(
-                    "full", "value", domain="example.com", expires=when, path="/p",
-                    max_age=3600, httponly=True, secure=True, samesite="Strict",
+                    "full",
+                    "value",
+                    domain="example.com",
+                    expires=when,
+                    path="/p",
+                    max_age=3600,
+                    httponly=True,
+                    secure=True,
+                    samesite="Strict",
                 )
                 self.set_cookie("lax", "1", samesite="Lax")
                 self.set_cookie("none", "1", samesite="None", secure=True)
@@ -1067,8 +1094,14 @@ async def test_set_cookie_every_attribute(serve: Any) -> None:
     assert by_name["plain"] == "plain=v; Path=/"
     full = by_name["full"]
     for attr in (
-        "full=value", "Domain=example.com", "expires=Mon, 06 May 2030 07:08:09 GMT",
-        "Path=/p", "Max-Age=3600", "HttpOnly", "Secure", "SameSite=Strict",
+        "full=value",
+        "Domain=example.com",
+        "expires=Mon, 06 May 2030 07:08:09 GMT",
+        "Path=/p",
+        "Max-Age=3600",
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
     ):
         assert attr in full.split("; "), (attr, full)
     assert "SameSite=Lax" in by_name["lax"]
@@ -1110,8 +1143,17 @@ async def test_set_cookie_expires_days_and_latest_value_wins(serve: Any) -> None
         {"name": "c", "value": "v", "comment": "x;y"},
     ],
     ids=[
-        "crlf", "space", "name-space", "name-semicolon", "samesite", "samesite-smuggle",
-        "path-semicolon", "path-crlf", "domain-semicolon", "max-age-smuggle", "kwarg-semicolon",
+        "crlf",
+        "space",
+        "name-space",
+        "name-semicolon",
+        "samesite",
+        "samesite-smuggle",
+        "path-semicolon",
+        "path-crlf",
+        "domain-semicolon",
+        "max-age-smuggle",
+        "kwarg-semicolon",
     ],
 )
 async def test_set_cookie_invalid_values_rejected(serve: Any, kwargs: dict[str, Any]) -> None:
@@ -1222,7 +1264,7 @@ async def test_etag_matches_tornado(serve: Any) -> None:
 
         return H
 
-    ours, theirs = await compare(serve, make, "/", headers_to_compare=("etag",))
+    ours, _ = await compare(serve, make, "/", headers_to_compare=("etag",))
     inm = ours.headers["etag"]
     for value in (inm, "W/" + inm, "*", f'"x", {inm}'):
         await compare(
@@ -1243,9 +1285,7 @@ async def test_no_etag_on_post_or_error_or_custom_none(serve: Any) -> None:
             self.set_status(404)
             self.write("x")
 
-    srv = await serve(
-        Application([(r"/", EtagHandler), (r"/none", NoEtag), (r"/err", Err)])
-    )
+    srv = await serve(Application([(r"/", EtagHandler), (r"/none", NoEtag), (r"/err", Err)]))
     r = await get(srv, "/", "POST")
     assert r.status_code == 200 and "etag" not in r.headers
     # If-None-Match on a POST does not turn it into a 304.
@@ -1345,8 +1385,11 @@ async def test_request_attributes(serve: Any) -> None:
             srv.base_url + "/inspect/%C3%A9?q=1&q=2&z=%20",
             data={"f": "v", "q": "body"},
             headers=[
-                ("X-Custom", "yes"), ("X-Multi", "1"), ("X-Multi", "2"),
-                ("Cookie", "c1=v1; c2=v2"), ("Host", "Example.COM:8080"),
+                ("X-Custom", "yes"),
+                ("X-Multi", "1"),
+                ("X-Multi", "2"),
+                ("Cookie", "c1=v1; c2=v2"),
+                ("Host", "Example.COM:8080"),
             ],
         )
     assert r.status_code == 200, r.text
@@ -1385,7 +1428,7 @@ async def test_request_without_host_header_http10(serve: Any) -> None:
 
     srv = await serve(Application([(r"/", H)]))
     raw = await srv.raw(b"GET / HTTP/1.0\r\n\r\n")
-    status, headers, body = parse_raw(raw)
+    status, _, body = parse_raw(raw)
     assert status.startswith("HTTP/1.1 200")
     assert body == b"HTTP/1.0|127.0.0.1|127.0.0.1"
 
@@ -1420,8 +1463,11 @@ async def test_access_log_one_line_per_request_with_levels(
     await get(srv, "/nowhere")
     lines = [r for r in caplog.records if r.name == ACCESS]
     assert [(r.levelno, r.args[0]) for r in lines] == [  # type: ignore[index]
-        (logging.INFO, 200), (logging.INFO, 302), (logging.WARNING, 404),
-        (logging.ERROR, 503), (logging.WARNING, 404),
+        (logging.INFO, 200),
+        (logging.INFO, 302),
+        (logging.WARNING, 404),
+        (logging.ERROR, 503),
+        (logging.WARNING, 404),
     ]
     for r in lines:
         assert r.msg == "%d %s %.2fms"
@@ -1431,9 +1477,7 @@ async def test_access_log_one_line_per_request_with_levels(
     assert lines[-1].getMessage().startswith("404 GET /nowhere (127.0.0.1) ")
 
 
-async def test_log_function_setting_overrides(
-    serve: Any, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_log_function_setting_overrides(serve: Any, caplog: pytest.LogCaptureFixture) -> None:
     logged: list[tuple[int, str]] = []
 
     def log_function(handler: RequestHandler) -> None:
@@ -1476,7 +1520,8 @@ async def test_uncaught_exception_logged_and_server_keeps_serving(
             assert "boom" not in r.text  # no traceback without serve_traceback
             assert "<html><title>500: Internal Server Error</title>" in r.text
             recs = [
-                rec for rec in caplog.records
+                rec
+                for rec in caplog.records
                 if rec.name == APP and rec.exc_info and isinstance(rec.exc_info[1], exc)
             ]
             assert len(recs) == 1, path

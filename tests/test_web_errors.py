@@ -30,8 +30,13 @@ async def fetch(base_url: str, path: str, method: str = "GET", **kw: Any) -> htt
 
 
 async def both(
-    serve: Any, make: Any, path: str, method: str = "GET", pattern: str = r"/(\w*)",
-    settings: dict[str, Any] | None = None, **kw: Any,
+    serve: Any,
+    make: Any,
+    path: str,
+    method: str = "GET",
+    pattern: str = r"/(\w*)",
+    settings: dict[str, Any] | None = None,
+    **kw: Any,
 ) -> tuple[httpx.Response, httpx.Response]:
     """``make(base, HTTPError, Finish)`` served on tornadish and on Tornado."""
     import tornado.httpserver
@@ -141,8 +146,19 @@ def make_raiser(base: Any, http_error: Any, finish: Any) -> Any:
 
 @pytest.mark.parametrize(
     "what",
-    ["forbidden", "logged", "reason", "unknown", "badreason", "finish", "finishdict",
-     "finishempty", "senderror", "zero", "ok"],
+    [
+        "forbidden",
+        "logged",
+        "reason",
+        "unknown",
+        "badreason",
+        "finish",
+        "finishdict",
+        "finishempty",
+        "senderror",
+        "zero",
+        "ok",
+    ],
 )
 async def test_errors_match_tornado(serve: Any, what: str) -> None:
     ours, theirs = await both(serve, make_raiser, f"/{what}")
@@ -255,9 +271,7 @@ async def test_write_error_that_raises_still_finishes(
     r = await fetch(srv.base_url, "/")
     assert r.status_code == 400
     assert r.content == b""
-    assert any(
-        rec.name == APP and "write_error" in rec.getMessage() for rec in caplog.records
-    )
+    assert any(rec.name == APP and "write_error" in rec.getMessage() for rec in caplog.records)
     r = await fetch(srv.base_url, "/")  # and the server goes on
     assert r.status_code == 400
 
@@ -290,8 +304,12 @@ class Crash(RequestHandler):
 
 @pytest.mark.parametrize(
     "settings,shown",
-    [({}, False), ({"serve_traceback": True}, True), ({"debug": True}, True),
-     ({"debug": True, "serve_traceback": False}, False)],
+    [
+        ({}, False),
+        ({"serve_traceback": True}, True),
+        ({"debug": True}, True),
+        ({"debug": True, "serve_traceback": False}, False),
+    ],
     ids=["default", "serve_traceback", "debug", "debug-without-traceback"],
 )
 async def test_traceback_only_with_serve_traceback_or_debug(
@@ -362,9 +380,7 @@ async def test_405_with_allow_header(serve: Any) -> None:
 @pytest.mark.parametrize("method", ["PROPFIND", "TRACE", "CONNECTX", "get"])
 async def test_unknown_method_is_405_with_allow(serve: Any, method: str) -> None:
     srv = await serve(Application([(r"/", GetPost)]))
-    raw = await srv.raw(
-        f"{method} / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
-    )
+    raw = await srv.raw(f"{method} / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
     head = raw.split(b"\r\n\r\n")[0].decode()
     assert head.startswith("HTTP/1.1 405 Method Not Allowed"), head
     assert "\r\nAllow: GET, POST, DELETE\r\n" in head + "\r\n"
@@ -475,8 +491,12 @@ async def test_reason_phrase_cannot_split_the_response(serve: Any) -> None:
 
         return H
 
-    for what, expected in (("crlf", "Unknown"), ("lt", "Unknown"), ("wide", "Unknown"),
-                           ("tab", "A\tB")):
+    for what, expected in (
+        ("crlf", "Unknown"),
+        ("lt", "Unknown"),
+        ("wide", "Unknown"),
+        ("tab", "A\tB"),
+    ):
         ours, theirs = await both(serve, make, f"/{what}")
         assert_same(ours, theirs)
         assert ours.reason_phrase == expected
@@ -486,9 +506,7 @@ async def test_reason_phrase_cannot_split_the_response(serve: Any) -> None:
 # -- logging of uncaught exceptions ---------------------------------------------------------------
 
 
-async def test_uncaught_exception_log_record(
-    serve: Any, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_uncaught_exception_log_record(serve: Any, caplog: pytest.LogCaptureFixture) -> None:
     srv = await serve(Application([(r"/crash", Crash)]))
     r = await fetch(srv.base_url, "/crash?a=1")
     assert r.status_code == 500

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +49,7 @@ class _ApplicationRouter(ReversibleRuleRouter):
     def add_rules(self, rules: Sequence[Any]) -> None:
         specs = []
         for rule in rules:
-            if isinstance(rule, (tuple, list)) and isinstance(rule[0], str):
+            if isinstance(rule, (tuple, list)) and isinstance(rule[0], (str, re.Pattern)):
                 rule = URLSpec(*rule)
             specs.append(rule)
         super().add_rules(specs)
@@ -298,7 +299,16 @@ class _RequestDispatcher(HTTPMessageDelegate):
             conn.remote_ip,
             conn.scheme,
         )
-        self._route()
+        try:
+            self._route()
+        except Exception:
+            # A broken matcher or router target: a 500 for this request, not a dropped
+            # connection.
+            app_log.error("Uncaught exception routing %r", self.request, exc_info=True)
+            self.handler_class = ErrorHandler
+            self.handler_kwargs = {"status_code": 500}
+            self.delegate = None
+            self.stream = False
         if self.delegate is not None:
             return self.delegate.headers_received(start_line, headers)
         if self.stream:
@@ -347,6 +357,11 @@ class _RequestDispatcher(HTTPMessageDelegate):
         pending = handler._execute(*self.path_args, **self.path_kwargs)
         if pending is not None:
             self.application._track(asyncio.ensure_future(pending))
+        prepared = handler._prepared_future
+        if not prepared.done():
+            # Read no body before prepare() has run: it may change the body limits or
+            # refuse the request.
+            return prepared
         return None
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:

@@ -28,10 +28,10 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from . import _http1
-from ._headers import HTTPHeaders, HTTPOutputError
+from ._headers import HTTPHeaders, HTTPInputError, HTTPOutputError
 from ._httpparse import RequestStartLine, ResponseStartLine, responses
 from .httputil import HTTPConnection, HTTPMessageDelegate, HTTPServerConnectionDelegate
-from .log import gen_log
+from .log import app_log, gen_log
 
 if TYPE_CHECKING:
     from ._server_params import ServerParams
@@ -87,8 +87,10 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
 
     __slots__ = (
         "_body_bytes",
+        "_body_timeout",
         "_close_callback",
         "_deadline",
+        "_declared_length",
         "_delegate",
         "_done",
         "_drain_waiters",
@@ -99,6 +101,7 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
         "_max_body_size",
         "_params",
         "_peer_ip",
+        "_raw_output",
         "_read_block",
         "_registry",
         "_response_started",
@@ -138,8 +141,11 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
         self._keep_alive = True
         self._head_only = False
         self._response_started = False
+        self._raw_output = False
         self._body_bytes = 0
         self._max_body_size = params.max_body_size
+        self._body_timeout = params.body_timeout
+        self._declared_length = 0
         self._done: asyncio.Future[None] | None = None
         self.transport: asyncio.Transport | None = None
         self.address: Any = None
@@ -261,13 +267,23 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
                     self._protocol_error(e.status, e.message)
                     return
                 t = type(event)
-                if t is bytes:
-                    self._on_body(event)  # type: ignore[arg-type]
-                elif t is _http1.RequestHead:
-                    self._on_head(event)  # type: ignore[arg-type]
-                elif event is _http1.END:
-                    self._on_end()
-                elif event is _http1.NEED_DATA:
+                try:
+                    if t is bytes:
+                        self._on_body(event)  # type: ignore[arg-type]
+                        continue
+                    if t is _http1.RequestHead:
+                        self._on_head(event)  # type: ignore[arg-type]
+                        continue
+                    if event is _http1.END:
+                        self._on_end()
+                        continue
+                except HTTPInputError as e:  # the body could not be decoded
+                    self._bad_body(e)
+                    return
+                except Exception:
+                    self._delegate_failed()
+                    return
+                if event is _http1.NEED_DATA:
                     if state == _IDLE and self._timeout_kind != _T_HEADER:
                         if session.has_buffered_data:
                             self._set_deadline(_T_HEADER, self._params.header_timeout)
@@ -290,15 +306,14 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
         self._response_started = False
         self._body_bytes = 0
         self._max_body_size = params.max_body_size
+        self._body_timeout = params.body_timeout
         headers = HTTPHeaders._from_raw(head.headers)
         if params.xheaders:
             self._apply_xheaders(headers)
         else:
             self.remote_ip = self._peer_ip
         length = headers._dict.get("Content-Length")
-        if length is not None and _content_length(length) > self._max_body_size:
-            self._protocol_error(413, "Content-Length too long")
-            return
+        self._declared_length = 0 if length is None else _content_length(length)
         if length not in (None, "0") or "Transfer-Encoding" in headers._dict:
             self._set_deadline(_T_BODY, params.body_timeout)
         else:
@@ -309,10 +324,21 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
         result = delegate.headers_received(start_line, headers)
         if result is not None:
             self._wait_for(result)
-        if head.expect_continue and not self._response_started and self._state == _BODY:
-            transport = self.transport
-            if transport is not None and self._session.expecting_continue:
-                transport.write(self._session.continue_response())
+        if not self._read_block & _BLOCK_FLOW:
+            self._body_ready()
+
+    def _body_ready(self) -> None:
+        # The delegate is ready for the body (a streaming handler's prepare may have
+        # raised the limit): refuse a declared length over the limit before reading any
+        # of it, else send the 100 Continue the client may be waiting for.
+        if self._state != _BODY or self._response_started:
+            return
+        if self._declared_length > self._max_body_size:
+            self._protocol_error(413, "Content-Length too long")
+            return
+        transport = self.transport
+        if transport is not None and self._session.expecting_continue:
+            transport.write(self._session.continue_response())
 
     def _on_body(self, chunk: bytes) -> None:
         self._body_bytes += len(chunk)
@@ -320,7 +346,7 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
             self._protocol_error(413, "request body too large")
             return
         if self._timeout_kind:
-            self._set_deadline(_T_BODY, self._params.body_timeout)
+            self._set_deadline(_T_BODY, self._body_timeout)
         delegate = self._delegate
         if delegate is not None:
             result = delegate.data_received(chunk)
@@ -333,6 +359,19 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
         delegate = self._delegate
         if delegate is not None:
             delegate.finish()
+
+    def _delegate_failed(self) -> None:
+        # The application's delegate raised: log it, answer 500 if nothing was sent yet
+        # (else just close), and keep the exception away from the event loop.
+        app_log.error("Uncaught exception handling a request from %s", self._peer_ip, exc_info=True)
+        if self._state == _HANDLING and not self._response_started:
+            self._state = _BODY
+        self._protocol_error(500, "internal error while handling the request")
+
+    def _bad_body(self, exc: HTTPInputError) -> None:
+        if self._state == _HANDLING and not self._response_started:
+            self._state = _BODY
+        self._protocol_error(400, str(exc))
 
     def _wait_for(self, awaitable: Awaitable[None]) -> None:
         """Stop reading until the delegate's awaitable completes."""
@@ -347,11 +386,16 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
         if fut.cancelled():
             return
         exc = fut.exception()
+        if isinstance(exc, HTTPInputError):
+            self._bad_body(exc)
+            return
         if exc is not None:
             gen_log.error("Uncaught exception in request body handling", exc_info=exc)
             self._protocol_error(500, "internal error while reading the request")
             return
         self._unblock(_BLOCK_FLOW)
+        if self._body_bytes == 0:
+            self._body_ready()
         if self._state < _HANDLING:
             self._process()
 
@@ -512,6 +556,12 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
         """Change the body limit for the request being read (from a handler's prepare)."""
         self._max_body_size = max_body_size
 
+    def set_body_timeout(self, timeout: float) -> None:
+        """Change the body inactivity timeout for the request being read (Tornado API)."""
+        self._body_timeout = timeout
+        if self._timeout_kind == _T_BODY:
+            self._set_deadline(_T_BODY, timeout)
+
     def send_response(
         self,
         status: int,
@@ -620,8 +670,20 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
         return self.drain()
 
     def write(self, chunk: bytes) -> Awaitable[None]:
+        if self._raw_output or not self._response_started:
+            # Tornado's oldest interface: a callback that writes its own status line and
+            # headers. The bytes pass through as they are; the connection closes after.
+            self._raw_output = self._response_started = True
+            self._keep_alive = False
+            transport = self.transport
+            if transport is not None and self._state < _CLOSING:
+                transport.write(chunk)
+            return self.drain()
         self.send_body(chunk, False)
         return self.drain()
 
     def finish(self) -> None:
+        if self._raw_output:
+            self._request_done()
+            return
         self.send_body(b"", True)

@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from . import netutil, process
-from ._headers import HTTPHeaders
+from ._headers import HTTPHeaders, HTTPInputError
 from ._httpparse import RequestStartLine, ResponseStartLine
 from ._server_params import ServerParams
 from ._server_protocol import HTTP1ServerProtocol, StreamClosedError
@@ -118,6 +119,8 @@ class HTTPServer(HTTPServerConnectionDelegate):
             self._delegate: HTTPServerConnectionDelegate = request_callback  # type: ignore[assignment]
         else:
             self._delegate = _CallableAdapter(request_callback)
+        if decompress_request:
+            self._delegate = _GzipDelegates(self._delegate, chunk_size or 65536)
         self._connections = _ConnectionSet()
         self._sockets: list[socket.socket] = []
         self._pending_sockets: list[socket.socket] = []
@@ -319,3 +322,79 @@ class _CallableRequest(HTTPMessageDelegate):
             task = asyncio.ensure_future(result)
             _callback_tasks.add(task)
             task.add_done_callback(_callback_tasks.discard)
+
+
+class _GzipDelegates(HTTPServerConnectionDelegate):
+    """``decompress_request=True``: each request's delegate sees ``Content-Encoding:
+    gzip`` bodies decompressed, in pieces of at most ``chunk_size`` bytes."""
+
+    def __init__(self, delegate: HTTPServerConnectionDelegate, chunk_size: int) -> None:
+        self.delegate = delegate
+        self.chunk_size = chunk_size
+
+    def start_request(
+        self, server_conn: object, request_conn: HTTPConnection
+    ) -> HTTPMessageDelegate:
+        inner = self.delegate.start_request(server_conn, request_conn)
+        return _GzipMessageDelegate(inner, self.chunk_size)
+
+    def on_close(self, server_conn: object) -> None:
+        self.delegate.on_close(server_conn)
+
+
+class _GzipMessageDelegate(HTTPMessageDelegate):
+    def __init__(self, delegate: HTTPMessageDelegate, chunk_size: int) -> None:
+        self._delegate = delegate
+        self._chunk_size = chunk_size
+        self._decompressor: Any = None
+
+    def headers_received(
+        self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
+    ) -> Awaitable[None] | None:
+        if headers.get("Content-Encoding", "").lower() == "gzip":
+            from .util import GzipDecompressor
+
+            self._decompressor = GzipDecompressor()
+            # As Tornado: the delegate sees a plain body, and where it came from.
+            headers.add("X-Consumed-Content-Encoding", headers["Content-Encoding"])
+            del headers["Content-Encoding"]
+        return self._delegate.headers_received(start_line, headers)
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        if self._decompressor is None:
+            return self._delegate.data_received(chunk)
+        return self._feed(chunk)
+
+    def _feed(self, data: bytes) -> Awaitable[None] | None:
+        decompressor = self._decompressor
+        while data:
+            try:
+                out = decompressor.decompress(data, self._chunk_size)
+            except zlib.error as e:
+                raise HTTPInputError(f"invalid gzip request body: {e}") from None
+            tail = decompressor.unconsumed_tail
+            if not out and tail == data:
+                raise HTTPInputError("gzip request body makes no progress")
+            data = tail
+            if out:
+                result = self._delegate.data_received(out)
+                if result is not None:
+                    return self._after(result, data)
+        return None
+
+    async def _after(self, pending: Awaitable[None], data: bytes) -> None:
+        await pending
+        more = self._feed(data)
+        if more is not None:
+            await more
+
+    def finish(self) -> None:
+        if self._decompressor is not None:
+            try:
+                self._decompressor.flush()
+            except zlib.error as e:
+                raise HTTPInputError(f"truncated gzip request body: {e}") from None
+        self._delegate.finish()
+
+    def on_connection_close(self) -> None:
+        self._delegate.on_connection_close()
