@@ -97,6 +97,10 @@ _FRAMING = frozenset([b"content-length", b"transfer-encoding", b"connection"])
 _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]|^[ \t]|[ \t]$")
 _LOWER: dict[bytes, bytes] = {}
+# Validated, serialized header lines: most responses repeat the same Server,
+# Content-Type, Date (for a second) and Content-Length lines.
+_LINES: dict[tuple[bytes, bytes], bytes] = {}
+_LINES_LIMIT = 4096
 _REASONS: dict[str, bytes] = {}
 
 
@@ -125,13 +129,15 @@ def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
 class ServerSession:
     """One HTTP/1.1 server connection's protocol state, one request/response cycle at a time."""
 
-    __slots__ = ("_conn", "_head_limit", "_keep_alive_10", "_url_limit")
+    __slots__ = ("_conn", "_head_limit", "_keep_alive_10", "_url_limit", "partial_head")
 
     def __init__(self, max_header_size: int, max_url_size: int) -> None:
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=max_header_size)
         self._head_limit = max_header_size
         self._url_limit = max_url_size
         self._keep_alive_10 = False
+        #: Bytes of an incomplete request head buffered (as of the last NEED_DATA).
+        self.partial_head = 0
 
     # -- receiving --------------------------------------------------------------
 
@@ -208,8 +214,10 @@ class ServerSession:
         # as soon as it is evident, instead of h11's generic "buffer too long" later.
         conn = self._conn
         if conn.their_state is not h11.IDLE:
+            self.partial_head = 0
             return
         data, _closed = conn.trailing_data
+        self.partial_head = len(data)
         if len(data) > self._url_limit and b"\n" not in data[: self._url_limit + 16]:
             raise ProtocolError(414, "request line too long")
 
@@ -251,7 +259,12 @@ class ServerSession:
         """
         framing: list[tuple[bytes, bytes]] = []
         extra: list[bytes] = []
+        lines = _LINES
         for name, value in headers:
+            line = lines.get((name, value))
+            if line is not None:
+                extra.append(line)
+                continue
             lname = _LOWER.get(name)
             if lname is None:
                 lname = _check_name(name)
@@ -260,7 +273,11 @@ class ServerSession:
                 continue
             if _BAD_VALUE.search(value) is not None:
                 raise LocalError(f"illegal header value {value!r}")
-            extra.append(name + b": " + value + b"\r\n")
+            line = name + b": " + value + b"\r\n"
+            if len(lines) >= _LINES_LIMIT:
+                lines.clear()  # bounded: values such as ETags never repeat
+            lines[(name, value)] = line
+            extra.append(line)
         if self._keep_alive_10:
             self._enable_http10_keep_alive(framing)
         reason_bytes = _REASONS.get(reason)

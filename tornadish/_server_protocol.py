@@ -285,7 +285,7 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
                     return
                 if event is _http1.NEED_DATA:
                     if state == _IDLE and self._timeout_kind != _T_HEADER:
-                        if session.has_buffered_data:
+                        if session.partial_head:
                             self._set_deadline(_T_HEADER, self._params.header_timeout)
                     self._unblock(_BLOCK_PIPELINE)
                     return
