@@ -8,6 +8,7 @@ handler. Routing tables and settings-derived flags are computed once, at constru
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Sequence
@@ -33,6 +34,7 @@ from .routing import (
 )
 
 if TYPE_CHECKING:
+    from .asgi import ASGIAdapter
     from .httpserver import HTTPServer
 
 __all__ = ["Application"]
@@ -161,7 +163,19 @@ class Application(ReversibleRouter):
             flags=flags,
             reuse_port=reuse_port,
         )
+        if self.settings.get("autoreload"):
+            from . import autoreload
+
+            autoreload.start()
         return server
+
+    @functools.cached_property
+    def asgi(self) -> ASGIAdapter:
+        """This application as an ASGI 3 app (made once), for uvicorn and friends:
+        ``uvicorn mymodule:app.asgi`` does not parse, so export ``asgi_app = app.asgi``."""
+        from .asgi import ASGIAdapter
+
+        return ASGIAdapter(self)
 
     def add_handlers(self, host_pattern: str, host_handlers: Sequence[Any]) -> None:
         """Add handlers for hosts matching ``host_pattern``; host rules are tried in the

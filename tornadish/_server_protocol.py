@@ -537,6 +537,13 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
         self._notify_close()
         self._close()
 
+    def close_when_idle(self) -> None:
+        """Close now if no request is in progress, else right after the current response
+        (which then says ``Connection: close``); graceful shutdown uses it."""
+        self._keep_alive = False
+        if self.idle:
+            self.close()
+
     @property
     def closed(self) -> bool:
         """True once the transport has closed or is closing."""

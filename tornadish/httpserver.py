@@ -128,6 +128,7 @@ class HTTPServer(HTTPServerConnectionDelegate):
         self._starting: list[asyncio.Task[asyncio.AbstractServer]] = []
         self._started = False
         self._stopped = False
+        self._shutdown_hooks: list[Callable[[], object]] = []
 
     # -- listening --------------------------------------------------------------
 
@@ -261,6 +262,28 @@ class HTTPServer(HTTPServerConnectionDelegate):
         for conn in list(self._connections):
             conn.close()
         await waiter
+
+    async def shutdown(self, grace: float = 30.0) -> None:
+        """Stop gracefully: stop accepting, close idle connections, let requests in
+        progress finish for up to ``grace`` seconds, close the rest, then run the
+        shutdown hooks (see :mod:`tornadish._shutdown`)."""
+        from ._shutdown import shutdown_server
+
+        await shutdown_server(self, grace)
+
+    def add_shutdown_hook(self, hook: Callable[[], object]) -> None:
+        """Call ``hook()`` (awaited if it returns an awaitable) at the end of
+        :meth:`shutdown`, after the connections are gone."""
+        self._shutdown_hooks.append(hook)
+
+    @property
+    def port(self) -> int | None:
+        """The port of the first listening socket (the bound one after ``listen(0)``)."""
+        for sock in self._sockets + self._pending_sockets:
+            name = sock.getsockname()
+            if isinstance(name, tuple):
+                return int(name[1])
+        return None
 
     # -- HTTPServerConnectionDelegate --------------------------------------------
 

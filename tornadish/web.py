@@ -25,6 +25,7 @@ from .routing import URLSpec, url
 __all__ = [
     "Application",
     "ErrorHandler",
+    "FallbackHandler",
     "Finish",
     "HTTPError",
     "MissingArgumentError",
@@ -66,6 +67,26 @@ class RedirectHandler(RequestHandler):
                 ],
             )
         self.redirect(to_url, permanent=self._permanent)
+
+
+class FallbackHandler(RequestHandler):
+    """Hands the request to ``fallback``, a plain request callback such as a
+    :class:`~tornadish.wsgi.WSGIContainer`, which answers through the connection.
+
+    >>> Application([
+    ...     (r"/ws", MyWebSocketHandler),
+    ...     (r".*", FallbackHandler, {"fallback": WSGIContainer(flask_app)}),
+    ... ])                                                       # doctest: +SKIP
+    """
+
+    def initialize(self, fallback: Callable[[Any], object]) -> None:  # type: ignore[override]
+        self.fallback = fallback
+
+    def prepare(self) -> None:
+        self.fallback(self.request)
+        # The fallback owns the response from here on; the handler must not write one.
+        self._finished = True
+        self.on_finish()
 
 
 def removeslash(method: _F) -> _F:
