@@ -14,8 +14,12 @@ import re
 from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._compress import GZipContentEncoding
 from ._handler import RequestHandler
 from ._headers import HTTPHeaders
+from ._static import StaticFileHandler
+from ._uimodule import setup_application as setup_ui
+from ._uploads import DEFAULT_SPOOL_THRESHOLD, MultipartUpload
 from ._web_errors import HTTPError
 from .httputil import (
     HTTPConnection,
@@ -104,7 +108,13 @@ class Application(ReversibleRouter):
     Settings are Tornado's; those used by this module: ``debug`` (implies
     ``autoreload``, ``serve_traceback``, no template/static caching),
     ``default_handler_class``/``default_handler_args`` (for unmatched paths; 404
-    otherwise), ``log_function``, ``xsrf_cookies``, ``serve_traceback``.
+    otherwise), ``log_function``, ``xsrf_cookies``, ``serve_traceback``;
+    ``static_path`` (serve that directory under ``static_url_prefix``, default
+    ``/static/``, and ``/favicon.ico``, ``/robots.txt`` from it) with
+    ``static_handler_class``/``static_handler_args``/``static_hash_cache``;
+    ``compress_response`` (gzip responses, see ``GZipContentEncoding``);
+    ``upload_spool_threshold``/``upload_tmp_dir`` (multipart uploads, see
+    ``docs/static-and-uploads.md``).
     """
 
     def __init__(
@@ -114,16 +124,23 @@ class Application(ReversibleRouter):
         transforms: list[Any] | None = None,
         **settings: Any,
     ) -> None:
-        self.transforms = list(transforms or [])
+        if transforms is None:
+            transforms = []
+            if settings.get("compress_response") or settings.get("gzip"):
+                transforms.append(GZipContentEncoding)
+        self.transforms = list(transforms)
         self.default_host = default_host
         self.settings = settings
         self.ui_modules: dict[str, Any] = {}
         self.ui_methods: dict[str, Any] = {}
+        setup_ui(self)  # ui_modules/ui_methods settings, template loaders
         if settings.get("debug"):
             settings.setdefault("autoreload", True)
             settings.setdefault("compiled_template_cache", False)
             settings.setdefault("static_hash_cache", False)
             settings.setdefault("serve_traceback", True)
+        if settings.get("static_path"):
+            handlers = _static_routes(settings) + list(handlers or [])
         self._tasks: set[asyncio.Future[Any]] = set()
         self.wildcard_router = _ApplicationRouter(self, handlers)
         self.default_router = _ApplicationRouter(self, [Rule(AnyMatches(), self.wildcard_router)])
@@ -272,6 +289,18 @@ class Application(ReversibleRouter):
         task.add_done_callback(self._tasks.discard)
 
 
+def _static_routes(settings: dict[str, Any]) -> list[Any]:
+    """The routes the ``static_path`` setting implies (before the application's own)."""
+    handler_class = settings.get("static_handler_class", StaticFileHandler)
+    handler_args = dict(settings.get("static_handler_args", {}))
+    handler_args["path"] = settings["static_path"]
+    prefix = settings.get("static_url_prefix", "/static/")
+    return [
+        (pattern, handler_class, handler_args)
+        for pattern in (r"/(robots\.txt)", r"/(favicon\.ico)", re.escape(prefix) + r"(.*)")
+    ]
+
+
 class _RequestDispatcher(HTTPMessageDelegate):
     """Serves one request: route at head time, collect the body, run the handler."""
 
@@ -287,6 +316,7 @@ class _RequestDispatcher(HTTPMessageDelegate):
         "path_kwargs",
         "request",
         "stream",
+        "uploads",
     )
 
     def __init__(self, application: Application, connection: HTTPConnection) -> None:
@@ -301,6 +331,7 @@ class _RequestDispatcher(HTTPMessageDelegate):
         self.delegate: HTTPMessageDelegate | None = None
         self.chunks: list[bytes] | None = None
         self.stream = False
+        self.uploads: MultipartUpload | None = None
 
     def headers_received(self, start_line: Any, headers: HTTPHeaders) -> Awaitable[None] | None:
         conn: Any = self.connection
@@ -327,7 +358,24 @@ class _RequestDispatcher(HTTPMessageDelegate):
             return self.delegate.headers_received(start_line, headers)
         if self.stream:
             return self._start_streaming()
+        ctype = headers._dict.get("Content-Type")
+        if ctype is not None and ctype.startswith("multipart/form-data"):
+            self._start_multipart(ctype, headers)
         return None
+
+    def _start_multipart(self, ctype: str, headers: HTTPHeaders) -> None:
+        # Parsed as it arrives, files spooled to disk: see _uploads.
+        request = self.request
+        assert request is not None
+        settings = self.application.settings
+        self.uploads = MultipartUpload(
+            ctype,
+            headers,
+            request.body_arguments,
+            request.files,
+            settings.get("upload_spool_threshold", DEFAULT_SPOOL_THRESHOLD),
+            settings.get("upload_tmp_dir"),
+        )
 
     def _route(self) -> None:
         app = self.application
@@ -368,6 +416,8 @@ class _RequestDispatcher(HTTPMessageDelegate):
         handler = self.handler_class(self.application, request, **self.handler_kwargs)
         self.handler = handler
         handler._prepared_future = loop.create_future()
+        if self.application.transforms:
+            handler._transforms = [t(request) for t in self.application.transforms]
         pending = handler._execute(*self.path_args, **self.path_kwargs)
         if pending is not None:
             self.application._track(asyncio.ensure_future(pending))
@@ -383,6 +433,9 @@ class _RequestDispatcher(HTTPMessageDelegate):
             return self.delegate.data_received(chunk)
         if self.stream:
             return self._stream_chunk(chunk)
+        if self.uploads is not None:
+            self.uploads.feed(chunk)
+            return None
         if self.chunks is None:
             self.chunks = [chunk]
         else:
@@ -419,6 +472,8 @@ class _RequestDispatcher(HTTPMessageDelegate):
             if not fut.done():
                 fut.set_result(None)
             return
+        if self.uploads is not None:
+            request.body = self.uploads.end()
         chunks = self.chunks
         if chunks:
             # Form parsing happens in the handler's _execute, where a bad body becomes a
@@ -434,14 +489,20 @@ class _RequestDispatcher(HTTPMessageDelegate):
             handler = self.handler_class(self.application, self.request, **self.handler_kwargs)
         except Exception:
             app_log.error("Uncaught exception creating handler", exc_info=True)
+            if self.uploads is not None:
+                self.uploads.close()
             _fallback_500(self.connection)
             return None
         self.handler = handler
+        if self.uploads is not None:
+            handler._uploads = self.uploads  # checked, then closed with the request
         if self.application.transforms:
             handler._transforms = [t(self.request) for t in self.application.transforms]
         return handler._execute(*self.path_args, **self.path_kwargs)
 
     def on_connection_close(self) -> None:
+        if self.uploads is not None and self.handler is None:
+            self.uploads.close()  # abandoned mid-body: no handler will close them
         if self.delegate is not None:
             self.delegate.on_connection_close()
         elif self.stream and self.handler is not None and self.request is not None:

@@ -24,7 +24,10 @@ from . import escape
 from ._cookies import build_cookie, morsel_to_header
 from ._headers import HTTPHeaders, HTTPInputError, HTTPOutputError
 from ._httpparse import format_timestamp, responses
+from ._security import SecurityMixin
 from ._server_protocol import StreamClosedError
+from ._static_url import StaticURLMixin
+from ._templating import TemplateMixin
 from ._web_errors import Finish, HTTPError, MissingArgumentError
 from .httputil import HTTPServerRequest
 from .log import app_log, gen_log
@@ -76,7 +79,7 @@ def _done_future() -> asyncio.Future[None]:
     return fut
 
 
-class RequestHandler:
+class RequestHandler(SecurityMixin, StaticURLMixin, TemplateMixin):
     """Base class for HTTP request handlers.
 
     Subclasses implement ``get``, ``post``, ... (plain or ``async def``); path groups of
@@ -101,6 +104,10 @@ class RequestHandler:
 
     _stream_request_body = False
     _template_loader_lock = None
+    # A multipart body parsed as it arrived (_uploads.MultipartUpload), set by the
+    # dispatcher: its parse error is raised in _execute, its temporary files closed in
+    # _run_on_finish.
+    _uploads: Any = None
 
     path_args: list[Any]
     path_kwargs: dict[str, Any]
@@ -431,9 +438,8 @@ class RequestHandler:
         conn: Any = self.request.connection
         if not self._headers_written:
             self._headers_written = True
-            self._apply_transforms_head(finish)
             if self._transforms:
-                body = self._transform_chunk(body, finish)
+                body = self._transform_first_chunk(body, finish)
             try:
                 conn.send_response(
                     self._status_code, self._reason, self._header_list(), body, finish
@@ -451,11 +457,13 @@ class RequestHandler:
     # Output transforms (compression) hook in here; none by default.
     _transforms: list[Any] = []
 
-    def _apply_transforms_head(self, finishing: bool) -> None:
+    def _transform_first_chunk(self, body: bytes, finishing: bool) -> bytes:
+        # Tornado's OutputTransform interface: status, headers and first chunk together.
         for t in self._transforms:
-            self._status_code, self._headers = t.transform_first_chunk(
-                self._status_code, self._headers, finishing
+            self._status_code, self._headers, body = t.transform_first_chunk(
+                self._status_code, self._headers, body, finishing
             )
+        return body
 
     def _transform_chunk(self, body: bytes, finishing: bool) -> bytes:
         for t in self._transforms:
@@ -528,6 +536,9 @@ class RequestHandler:
         except Exception:
             app_log.error("Exception in on_finish", exc_info=True)
             return
+        finally:
+            if self._uploads is not None:
+                self._uploads.close()
         if result is not None:
             task = asyncio.ensure_future(result)
             task.add_done_callback(_log_on_finish_error)
@@ -742,7 +753,12 @@ class RequestHandler:
             method = self.request.method
             if method not in self.SUPPORTED_METHODS:
                 raise HTTPError(405)
-            if self.request.body and not self._stream_request_body:
+            if self._uploads is not None:  # parsed while it arrived
+                try:
+                    self._uploads.check()
+                except HTTPInputError as e:
+                    raise HTTPError(400, "Invalid body: %s", e) from e
+            elif self.request.body and not self._stream_request_body:
                 try:
                     self.request._parse_body()
                 except HTTPInputError as e:
@@ -753,7 +769,7 @@ class RequestHandler:
                 k: decode(v, name=k) if v is not None else None for k, v in kwargs.items()
             }
             if method not in ("GET", "HEAD", "OPTIONS") and self.application._xsrf_cookies:
-                self.check_xsrf_cookie()  # type: ignore[attr-defined]
+                self.check_xsrf_cookie()
             result = self.prepare()
             if result is not None or self._stream_request_body:
                 return self._continue_async(result, after_prepare=True)
@@ -807,9 +823,6 @@ class RequestHandler:
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         """With :func:`stream_request_body`, called for each body chunk (may be async)."""
-        raise NotImplementedError()
-
-    def _ui_module(self, name: str, module: Any) -> Any:  # pragma: no cover - templates
         raise NotImplementedError()
 
     def __await__(self) -> Generator[Any, None, None]:  # pragma: no cover - guard

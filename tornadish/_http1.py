@@ -329,6 +329,19 @@ class ServerSession:
             raise LocalError(str(e)) from None
         return out or b""
 
+    def accept_upgrade(self, headers: list[tuple[bytes, bytes]]) -> tuple[bytes, bytes]:
+        """Answer the request's ``Upgrade`` with ``101 Switching Protocols``.
+
+        Returns the bytes of the 101 response and the bytes the peer already sent past
+        its request (they belong to the new protocol). h11 checks that the request did
+        ask for an upgrade; afterwards this session is done with the connection.
+        """
+        try:
+            out = self._conn.send(h11.InformationalResponse(status_code=101, headers=headers))
+        except h11.LocalProtocolError as e:
+            raise LocalError(str(e)) from None
+        return out or b"", bytes(self._conn.trailing_data[0])
+
     def error_response(self, status: int, reason: str, body: bytes) -> bytes:
         """A complete ``Connection: close`` response for a protocol error, or ``b""`` when
         the state machine can no longer send one (a response was already under way)."""

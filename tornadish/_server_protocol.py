@@ -36,7 +36,7 @@ from .log import app_log, gen_log
 if TYPE_CHECKING:
     from ._server_params import ServerParams
 
-__all__ = ["HTTP1ServerProtocol", "StreamClosedError"]
+__all__ = ["HTTP1ServerProtocol", "StreamClosedError", "UpgradedProtocol"]
 
 
 class StreamClosedError(OSError):
@@ -49,6 +49,29 @@ class StreamClosedError(OSError):
     def __init__(self, real_error: BaseException | None = None) -> None:
         super().__init__("Stream is closed")
         self.real_error = real_error
+
+
+class UpgradedProtocol(asyncio.Protocol):
+    """A protocol that takes a connection over after ``101 Switching Protocols``
+    (WebSocket); see :meth:`HTTP1ServerProtocol.upgrade`."""
+
+    __slots__ = ()
+
+    def take_over(
+        self,
+        transport: asyncio.Transport,
+        data: bytes,
+        writing_paused: bool,
+        on_lost: Callable[[], None],
+    ) -> None:
+        """Start on ``transport``: ``data`` was already read past the HTTP request, the
+        transport is above its high-water mark if ``writing_paused``; call ``on_lost``
+        once the connection is gone."""
+        raise NotImplementedError
+
+    def shutdown(self) -> None:
+        """The server is closing: end the connection promptly."""
+        raise NotImplementedError
 
 
 # Connection states.
@@ -110,6 +133,7 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
         "_state",
         "_timeout_kind",
         "_timer",
+        "_upgraded",
         "_writing_paused",
         "address",
         "remote_ip",
@@ -147,6 +171,7 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
         self._body_timeout = params.body_timeout
         self._declared_length = 0
         self._done: asyncio.Future[None] | None = None
+        self._upgraded: UpgradedProtocol | None = None
         self.transport: asyncio.Transport | None = None
         self.address: Any = None
         self._peer_ip: str | None = None
@@ -371,7 +396,8 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
     def _bad_body(self, exc: HTTPInputError) -> None:
         if self._state == _HANDLING and not self._response_started:
             self._state = _BODY
-        self._protocol_error(400, str(exc))
+        # 400 unless the error says otherwise (a gzip body inflating past the limit: 413).
+        self._protocol_error(getattr(exc, "status_code", 400), str(exc))
 
     def _wait_for(self, awaitable: Awaitable[None]) -> None:
         """Stop reading until the delegate's awaitable completes."""
@@ -534,6 +560,9 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
 
     def close(self) -> None:
         """Close the connection now (buffered output is still flushed)."""
+        if self._upgraded is not None:
+            self._upgraded.shutdown()
+            return
         self._notify_close()
         self._close()
 
@@ -541,7 +570,7 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
         """Close now if no request is in progress, else right after the current response
         (which then says ``Connection: close``); graceful shutdown uses it."""
         self._keep_alive = False
-        if self.idle:
+        if self.idle or self._upgraded is not None:
             self.close()
 
     @property
@@ -662,6 +691,41 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
             # A later tick, so the next request does not run inside this one's call stack
             # (and context).
             self._loop.call_soon(self._process)
+
+    def upgrade(self, headers: list[tuple[bytes, bytes]], protocol: UpgradedProtocol) -> None:
+        """Answer ``101 Switching Protocols`` with ``headers`` and hand the transport,
+        with any bytes read past the request, to ``protocol``.
+
+        This object stays in the server's registry (so shutdown reaches the new
+        protocol through :meth:`close`) until ``protocol`` reports the connection lost.
+        """
+        transport = self.transport
+        if transport is None or self._state >= _CLOSING:
+            raise StreamClosedError()
+        try:
+            data, trailing = self._session.accept_upgrade(headers)
+        except _http1.LocalError as e:
+            raise HTTPOutputError(str(e)) from None
+        transport.write(data)
+        self._response_started = True
+        self._close_callback = None
+        self._delegate = None
+        self._timeout_kind = _T_NONE
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._upgraded = protocol
+        transport.set_protocol(protocol)
+        if self._read_block:
+            self._read_block = 0
+            transport.resume_reading()
+        protocol.take_over(transport, trailing, self._writing_paused, self._upgrade_lost)
+
+    def _upgrade_lost(self) -> None:
+        self._state = _CLOSED
+        self._upgraded = None
+        self.transport = None
+        self._registry.discard(self)
 
     # -- Tornado's HTTPConnection interface ---------------------------------------
 

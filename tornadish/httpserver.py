@@ -359,17 +359,27 @@ class _GzipDelegates(HTTPServerConnectionDelegate):
         self, server_conn: object, request_conn: HTTPConnection
     ) -> HTTPMessageDelegate:
         inner = self.delegate.start_request(server_conn, request_conn)
-        return _GzipMessageDelegate(inner, self.chunk_size)
+        return _GzipMessageDelegate(inner, self.chunk_size, request_conn)
 
     def on_close(self, server_conn: object) -> None:
         self.delegate.on_close(server_conn)
 
 
+class _BodyTooLarge(HTTPInputError):
+    """A request body over the limit once decompressed (answered 413, not 400)."""
+
+    status_code = 413
+
+
 class _GzipMessageDelegate(HTTPMessageDelegate):
-    def __init__(self, delegate: HTTPMessageDelegate, chunk_size: int) -> None:
+    def __init__(
+        self, delegate: HTTPMessageDelegate, chunk_size: int, conn: HTTPConnection
+    ) -> None:
         self._delegate = delegate
         self._chunk_size = chunk_size
         self._decompressor: Any = None
+        self._conn = conn
+        self._inflated = 0
 
     def headers_received(
         self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
@@ -400,6 +410,13 @@ class _GzipMessageDelegate(HTTPMessageDelegate):
                 raise HTTPInputError("gzip request body makes no progress")
             data = tail
             if out:
+                # The limit applies to what the application gets: a few kilobytes of
+                # gzip can inflate to gigabytes (a "gzip bomb"). Read each time, since a
+                # streaming handler's prepare() may have changed it.
+                self._inflated += len(out)
+                limit = getattr(self._conn, "_max_body_size", None)
+                if limit is not None and self._inflated > limit:
+                    raise _BodyTooLarge("request body too large once decompressed")
                 result = self._delegate.data_received(out)
                 if result is not None:
                     return self._after(result, data)

@@ -285,7 +285,8 @@ class AsyncHTTPTestCase(AsyncTestCase):
         async def do_fetch() -> HTTPResponse:
             return await self.http_client.fetch(url, raise_error=raise_error, **kwargs)
 
-        return self.io_loop.run_sync(do_fetch, timeout=get_async_test_timeout())
+        response: HTTPResponse = self.io_loop.run_sync(do_fetch, timeout=get_async_test_timeout())
+        return response
 
     def tearDown(self) -> None:
         self.http_server.stop()

@@ -17,8 +17,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from ._application import Application, ErrorHandler
+from ._compress import GZipContentEncoding, OutputTransform
 from ._handler import RequestHandler, stream_request_body
+from ._security import authenticated
 from ._server_protocol import StreamClosedError
+from ._signing import create_signed_value, decode_signed_value
+from ._static import StaticFileHandler
+from ._uimodule import TemplateModule, UIModule
 from ._web_errors import Finish, HTTPError, MissingArgumentError
 from .routing import URLSpec, url
 
@@ -27,13 +32,21 @@ __all__ = [
     "ErrorHandler",
     "FallbackHandler",
     "Finish",
+    "GZipContentEncoding",
     "HTTPError",
     "MissingArgumentError",
+    "OutputTransform",
     "RedirectHandler",
     "RequestHandler",
+    "StaticFileHandler",
     "StreamClosedError",
+    "TemplateModule",
+    "UIModule",
     "URLSpec",
     "addslash",
+    "authenticated",
+    "create_signed_value",
+    "decode_signed_value",
     "removeslash",
     "stream_request_body",
     "url",
@@ -58,13 +71,10 @@ class RedirectHandler(RequestHandler):
         if self.request.query_arguments:
             from .httputil import url_concat
 
+            # Raw bytes values: urlencode re-quotes them as they came (UTF-8 or not).
             to_url = url_concat(
                 to_url,
-                [
-                    (k, v.decode("latin-1"))
-                    for k, vs in self.request.query_arguments.items()
-                    for v in vs
-                ],
+                [(k, v) for k, vs in self.request.query_arguments.items() for v in vs],
             )
         self.redirect(to_url, permanent=self._permanent)
 
@@ -123,5 +133,48 @@ def addslash(method: _F) -> _F:
                 return None
             raise HTTPError(404)
         return method(self, *args, **kwargs)  # type: ignore[no-any-return]
+
+    return wrapper  # type: ignore[return-value]
+
+
+def asynchronous(method: _F) -> _F:
+    """Deprecated compatibility shim for Tornado < 6's ``@tornado.web.asynchronous``.
+
+    Tornado 6 removed it (use coroutines instead). The wrapped method runs with
+    ``self._auto_finish = False``: the response stays open after it returns until the
+    handler calls :meth:`~RequestHandler.finish` itself. If the method returns an
+    awaitable, it is scheduled on the loop; when it completes the request is finished
+    (if it is not already) and an exception it raises is handled like one raised by the
+    method (as Tornado 5 did).
+    """
+    import asyncio
+    import inspect
+    import warnings
+
+    warnings.warn(
+        "@asynchronous is deprecated (removed in Tornado 6); use coroutines instead",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+
+    @functools.wraps(method)
+    def wrapper(self: RequestHandler, *args: Any, **kwargs: Any) -> None:
+        self._auto_finish = False
+        result = method(self, *args, **kwargs)
+        if result is not None and inspect.isawaitable(result):
+            from .gen import convert_yielded
+
+            future = asyncio.ensure_future(convert_yielded(result))
+
+            def complete(f: asyncio.Future[Any]) -> None:
+                if f.cancelled():
+                    return
+                exc = f.exception()
+                if exc is not None:
+                    self._handle_request_exception(exc)
+                elif not self._finished:
+                    self.finish()
+
+            future.add_done_callback(complete)
 
     return wrapper  # type: ignore[return-value]

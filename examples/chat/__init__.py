@@ -1,0 +1,1 @@
+"""A chat room on WebSockets: ``python -m examples.chat``."""

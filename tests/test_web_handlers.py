@@ -1,0 +1,59 @@
+"""RedirectHandler and FallbackHandler over real sockets, compared with Tornado."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tornadish.httputil import HTTPServerRequest
+from tornadish.web import Application, FallbackHandler, RedirectHandler
+
+
+async def get(srv: Any, path: str) -> httpx.Response:
+    async with httpx.AsyncClient(follow_redirects=False) as client:
+        return await client.get(srv.base_url + path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/old/a/b",
+        "/old/x?q=1&q=2",
+        "/old/y?name=%C3%A9t%C3%A9&empty=",  # UTF-8 values survive as they came
+        "/old/%7Ez",
+        "/kw/42",
+    ],
+)
+async def test_redirect_handler_matches_tornado(serve, path) -> None:
+    import tornado.web
+    from test_web import serve_tornado
+
+    routes: list[Any] = [
+        (r"/old/(.*)", RedirectHandler, {"url": "/new/{0}"}),
+        (r"/kw/(?P<id>\d+)", RedirectHandler, {"url": "/item/{id}", "permanent": False}),
+    ]
+    ours = await serve(Application(routes))
+    theirs = await serve_tornado([(p, tornado.web.RedirectHandler, kw) for p, _, kw in routes])
+    try:
+        a, b = await get(ours, path), await get(theirs, path)
+        assert (a.status_code, a.headers["location"]) == (b.status_code, b.headers["location"])
+    finally:
+        await theirs.stop()
+
+
+async def test_fallback_handler_calls_legacy_callable(serve) -> None:
+    seen: list[str] = []
+
+    def legacy(request: HTTPServerRequest) -> None:
+        seen.append(request.uri)
+        body = b"legacy " + request.uri.encode()
+        conn: Any = request.connection
+        conn.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        conn.finish()
+
+    srv = await serve(Application([(r".*", FallbackHandler, {"fallback": legacy})]))
+    r = await get(srv, "/some/path?x=1")
+    assert r.text == "legacy /some/path?x=1"
+    assert seen == ["/some/path?x=1"]

@@ -1,0 +1,589 @@
+"""HTTP client: Tornado's ``AsyncHTTPClient`` and ``HTTPClient`` on asyncio and h11.
+
+.. code-block:: python
+
+    from tornadish.httpclient import AsyncHTTPClient
+
+    async def get_weather(url: str) -> bytes:
+        response = await AsyncHTTPClient().fetch(url)
+        return response.body
+
+Unlike Tornado's simple client, connections are kept alive and reused per origin
+(:mod:`._client_pool`); the protocol work is h11's, driven by :mod:`._client_conn`.
+``max_clients`` bounds the requests in flight; the others queue in arrival order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import io
+import math
+import ssl
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from ._client_conn import BodyProducer, RequestTimeout, ResponseReader, StreamClosed
+from ._client_pool import ConnectionPool
+from ._client_request import PreparedRequest, redirect_request
+from ._headers import HTTPHeaders
+from ._httpparse import format_timestamp, responses
+from .ioloop import IOLoop, _current_asyncio_loop, _running_loop
+from .util import import_object
+
+__all__ = [
+    "AsyncHTTPClient",
+    "HTTPClient",
+    "HTTPClientError",
+    "HTTPError",
+    "HTTPRequest",
+    "HTTPResponse",
+    "HTTPStreamClosedError",
+    "HTTPTimeoutError",
+]
+
+
+class HTTPClientError(Exception):
+    """A request failed: an HTTP error status, or ``599`` for a timeout or lost connection.
+
+    ``code`` is the status, ``message`` its text, ``response`` the :class:`HTTPResponse`
+    when there was one (``None`` for 599 errors). Also available as ``HTTPError``.
+    """
+
+    def __init__(
+        self, code: int, message: str | None = None, response: HTTPResponse | None = None
+    ) -> None:
+        self.code = code
+        self.message = message or responses.get(code, "Unknown")
+        self.response = response
+        super().__init__(code, message, response)
+
+    def __str__(self) -> str:
+        return f"HTTP {self.code}: {self.message}"
+
+    # Tornado shows the same text for both; tracebacks and logs read better for it.
+    __repr__ = __str__
+
+
+HTTPError = HTTPClientError
+
+
+class HTTPTimeoutError(HTTPClientError):
+    """Code 599: connecting, waiting in the queue, or the request itself took too long."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(599, message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class HTTPStreamClosedError(HTTPClientError):
+    """Code 599: the connection closed (or the response was unusable) before it ended."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(599, message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class HTTPRequest:
+    """One HTTP request and the options for fetching it; Tornado's arguments and names.
+
+    Arguments left at ``None`` take the client's ``defaults``, then these: connect and
+    request timeouts of 20 s, ``follow_redirects=True``, ``max_redirects=5``,
+    ``decompress_response=True`` (``use_gzip`` is its old name), ``validate_cert=True``.
+
+    - ``headers``: a dict or :class:`HTTPHeaders`; ``body``: str (UTF-8) or bytes, or a
+      ``body_producer``, ``async def producer(write)`` calling ``await write(chunk)``
+      (sent chunked unless a ``Content-Length`` header is given).
+    - ``auth_username``/``auth_password``/``auth_mode`` (``"basic"`` only);
+      ``if_modified_since`` (timestamp or datetime); ``user_agent``.
+    - ``connect_timeout``, ``request_timeout`` in seconds (0 or None: no limit).
+    - ``streaming_callback(chunk)`` receives the body instead of ``response.body``;
+      ``header_callback(line)`` each header line, the status line first, ``"\\r\\n"`` last.
+    - ``validate_cert``, ``ca_certs``, ``client_cert``, ``client_key``, or
+      ``ssl_options`` (an ``ssl.SSLContext`` or dict, which overrides them);
+      ``network_interface`` (a local address to connect from); ``allow_ipv6``.
+    - ``allow_nonstandard_methods`` allows a body with GET or none with POST;
+      ``expect_100_continue`` sends the body only after the server's ``100 Continue``.
+    - ``proxy_*`` and ``prepare_curl_callback`` are not supported (``NotImplementedError``).
+    """
+
+    _DEFAULTS: ClassVar[dict[str, Any]] = {
+        "connect_timeout": 20.0,
+        "request_timeout": 20.0,
+        "follow_redirects": True,
+        "max_redirects": 5,
+        "decompress_response": True,
+        "proxy_password": "",
+        "allow_nonstandard_methods": False,
+        "validate_cert": True,
+    }
+
+    def __init__(
+        self,
+        url: str,
+        method: str = "GET",
+        headers: dict[str, str] | HTTPHeaders | None = None,
+        body: str | bytes | None = None,
+        auth_username: str | None = None,
+        auth_password: str | None = None,
+        auth_mode: str | None = None,
+        connect_timeout: float | None = None,
+        request_timeout: float | None = None,
+        if_modified_since: Any = None,
+        follow_redirects: bool | None = None,
+        max_redirects: int | None = None,
+        user_agent: str | None = None,
+        use_gzip: bool | None = None,
+        network_interface: str | None = None,
+        streaming_callback: Callable[[bytes], None] | None = None,
+        header_callback: Callable[[str], None] | None = None,
+        prepare_curl_callback: Callable[[Any], None] | None = None,
+        proxy_host: str | None = None,
+        proxy_port: int | None = None,
+        proxy_username: str | None = None,
+        proxy_password: str | None = None,
+        proxy_auth_mode: str | None = None,
+        allow_nonstandard_methods: bool | None = None,
+        validate_cert: bool | None = None,
+        ca_certs: str | None = None,
+        allow_ipv6: bool | None = None,
+        client_key: str | None = None,
+        client_cert: str | None = None,
+        body_producer: BodyProducer | None = None,
+        expect_100_continue: bool = False,
+        decompress_response: bool | None = None,
+        ssl_options: dict[str, Any] | ssl.SSLContext | None = None,
+    ) -> None:
+        self.headers = headers
+        if if_modified_since:
+            self.headers["If-Modified-Since"] = format_timestamp(if_modified_since)
+        self.url = url
+        self.method = method
+        self.body = body
+        self.body_producer = body_producer
+        self.auth_username = auth_username
+        self.auth_password = auth_password
+        self.auth_mode = auth_mode
+        self.connect_timeout = connect_timeout
+        self.request_timeout = request_timeout
+        self.follow_redirects = follow_redirects
+        self.max_redirects = max_redirects
+        self.user_agent = user_agent
+        self.decompress_response = use_gzip if decompress_response is None else decompress_response
+        self.network_interface = network_interface
+        self.streaming_callback = streaming_callback
+        self.header_callback = header_callback
+        self.prepare_curl_callback = prepare_curl_callback
+        self.proxy_host = proxy_host
+        self.proxy_port = proxy_port
+        self.proxy_username = proxy_username
+        self.proxy_password = proxy_password
+        self.proxy_auth_mode = proxy_auth_mode
+        self.allow_nonstandard_methods = allow_nonstandard_methods
+        self.validate_cert = validate_cert
+        self.ca_certs = ca_certs
+        self.allow_ipv6 = allow_ipv6
+        self.client_key = client_key
+        self.client_cert = client_cert
+        self.expect_100_continue = expect_100_continue
+        self.ssl_options = ssl_options
+        self.start_time = time.time()
+
+    @property
+    def headers(self) -> HTTPHeaders:
+        """The request headers (always an :class:`HTTPHeaders`)."""
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: dict[str, str] | HTTPHeaders | None) -> None:
+        if value is None:
+            self._headers = HTTPHeaders()
+        elif isinstance(value, HTTPHeaders):
+            self._headers = value
+        else:
+            self._headers = HTTPHeaders(value)
+
+    @property
+    def body(self) -> bytes | None:
+        """The request body as bytes (a str is stored UTF-8 encoded)."""
+        return self._body
+
+    @body.setter
+    def body(self, value: str | bytes | None) -> None:
+        self._body = value.encode("utf-8") if isinstance(value, str) else value
+
+
+class _RequestProxy:
+    """A request whose unset (``None``) options read through to the client's defaults."""
+
+    __slots__ = ("defaults", "request")
+
+    def __init__(self, request: HTTPRequest, defaults: dict[str, Any] | None) -> None:
+        self.request = request
+        self.defaults = defaults
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.request, name)
+        if value is not None:
+            return value
+        if self.defaults is not None:
+            return self.defaults.get(name)
+        return HTTPRequest._DEFAULTS.get(name)
+
+
+class HTTPResponse:
+    """The answer to a fetch.
+
+    ``code``, ``reason``, ``headers`` (:class:`HTTPHeaders`), ``body`` (bytes, read from
+    ``buffer``, a ``BytesIO``), ``effective_url`` (after redirects), ``request`` (what was
+    asked for), ``error`` (an :class:`HTTPClientError` for a status outside 2xx, else
+    ``None``), ``request_time`` (seconds, redirects included), ``start_time`` (a
+    ``time.time()`` value) and ``time_info`` (always empty: curl's timing breakdown).
+    """
+
+    def __init__(
+        self,
+        request: HTTPRequest | _RequestProxy,
+        code: int,
+        headers: HTTPHeaders | None = None,
+        buffer: io.BytesIO | None = None,
+        effective_url: str | None = None,
+        error: BaseException | None = None,
+        request_time: float | None = None,
+        time_info: dict[str, float] | None = None,
+        reason: str | None = None,
+        start_time: float | None = None,
+    ) -> None:
+        self.request = request.request if isinstance(request, _RequestProxy) else request
+        self.code = code
+        self.reason = reason or responses.get(code, "Unknown")
+        self.headers = headers if headers is not None else HTTPHeaders()
+        self.buffer = buffer
+        self._body: bytes | None = None
+        self.effective_url = self.request.url if effective_url is None else effective_url
+        self._error_is_response_code = False
+        if error is None and not 200 <= code < 300:
+            self._error_is_response_code = True
+            error = HTTPClientError(code, message=self.reason, response=self)
+        self.error = error
+        self.start_time = start_time
+        self.request_time = request_time
+        self.time_info = time_info or {}
+
+    @property
+    def body(self) -> bytes:
+        """The response body (``b""`` when there is none or it was streamed)."""
+        if self.buffer is None:
+            return b""
+        if self._body is None:
+            self._body = self.buffer.getvalue()
+        return self._body
+
+    def rethrow(self) -> None:
+        """Raise ``error`` if the request failed."""
+        if self.error:
+            raise self.error
+
+    def __repr__(self) -> str:
+        args = ",".join(f"{name}={value!r}" for name, value in sorted(vars(self).items()))
+        return f"{type(self).__name__}({args})"
+
+
+class AsyncHTTPClient:
+    """A non-blocking HTTP client with a keep-alive connection pool.
+
+    ``AsyncHTTPClient()`` returns the same instance for every call on one event loop;
+    ``force_instance=True`` gives a private one (then :meth:`close` it when done).
+    Constructor keywords (or :meth:`configure` ones): ``max_clients`` (10) requests at
+    once, the rest queue; ``defaults`` for unset :class:`HTTPRequest` options;
+    ``max_body_size`` and ``max_buffer_size`` (100 MiB); ``max_header_size`` (64 KiB);
+    ``hostname_mapping`` ({host or (host, port): replacement}); and
+    ``idle_connection_timeout`` (15 s), how long an unused connection is kept.
+
+    .. code-block:: python
+
+        client = AsyncHTTPClient()
+        responses = await gen.multi([client.fetch(url) for url in urls])
+    """
+
+    _impl_class: ClassVar[type[AsyncHTTPClient] | None] = None
+    _impl_kwargs: ClassVar[dict[str, Any]] = {}
+    # The shared instances Tornado's API demands: one per (event loop, client class).
+    _instances: ClassVar[
+        weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[type, AsyncHTTPClient]]
+    ] = weakref.WeakKeyDictionary()
+
+    defaults: dict[str, Any]
+    max_clients: int
+    _loop: asyncio.AbstractEventLoop | None
+
+    def __new__(cls, force_instance: bool = False, **kwargs: Any) -> AsyncHTTPClient:
+        impl = cls
+        if cls is AsyncHTTPClient and AsyncHTTPClient._impl_class is not None:
+            impl = AsyncHTTPClient._impl_class
+        merged = {**AsyncHTTPClient._impl_kwargs, **kwargs}
+        if force_instance:
+            client = object.__new__(impl)
+            client._loop = None
+            client.initialize(**merged)
+            return client
+        loop = _current_asyncio_loop()
+        per_loop = cls._instances.setdefault(loop, {})
+        existing = per_loop.get(impl)
+        if existing is not None:
+            return existing
+        client = object.__new__(impl)
+        client._loop = loop
+        client.initialize(**merged)
+        per_loop[impl] = client
+        return client
+
+    def __init__(self, force_instance: bool = False, **kwargs: Any) -> None:
+        pass  # all set up in __new__/initialize: a shared instance must not be reset
+
+    def initialize(
+        self,
+        max_clients: int = 10,
+        defaults: dict[str, Any] | None = None,
+        hostname_mapping: dict[Any, Any] | None = None,
+        max_buffer_size: int = 104857600,
+        resolver: Any = None,
+        max_header_size: int | None = None,
+        max_body_size: int | None = None,
+        idle_connection_timeout: float = 15.0,
+    ) -> None:
+        """Set the client up (Tornado's ``Configurable`` hook; subclasses may extend it)."""
+        if resolver is not None:
+            raise NotImplementedError("resolver is not supported; use hostname_mapping")
+        self.max_clients = max_clients
+        self.defaults = dict(HTTPRequest._DEFAULTS)
+        if defaults is not None:
+            self.defaults.update(defaults)
+        self.hostname_mapping = dict(hostname_mapping or {})
+        self.max_buffer_size = max_buffer_size
+        self.max_header_size = max_header_size or 65536
+        self.max_body_size = max_buffer_size if max_body_size is None else max_body_size
+        self.idle_connection_timeout = idle_connection_timeout
+        self._closed = False
+        self._pool: ConnectionPool | None = None
+        self._ssl_contexts: dict[Any, ssl.SSLContext] = {}
+
+    @classmethod
+    def configure(cls, impl: type[AsyncHTTPClient] | str | None, **kwargs: Any) -> None:
+        """Choose the class ``AsyncHTTPClient()`` makes (``None``: this one) and the
+        keyword arguments every new instance gets, e.g. ``configure(None, max_clients=50)``.
+        """
+        if isinstance(impl, str):
+            impl = import_object(impl)
+        if impl is not None and not (isinstance(impl, type) and issubclass(impl, cls)):
+            raise ValueError(f"Invalid subclass of {cls.__name__}: {impl!r}")
+        AsyncHTTPClient._impl_class = impl
+        AsyncHTTPClient._impl_kwargs = dict(kwargs)
+
+    @classmethod
+    def configured_class(cls) -> type[AsyncHTTPClient]:
+        """The class ``AsyncHTTPClient()`` instantiates."""
+        return AsyncHTTPClient._impl_class or AsyncHTTPClient
+
+    def close(self) -> None:
+        """Close idle connections and stop accepting fetches (in-flight ones finish)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._pool is not None:
+            self._pool.close()
+        if self._loop is not None:
+            per_loop = self._instances.get(self._loop)
+            if per_loop is not None and per_loop.get(type(self)) is self:
+                del per_loop[type(self)]
+
+    def fetch(
+        self, request: str | HTTPRequest, raise_error: bool = True, **kwargs: Any
+    ) -> asyncio.Future[HTTPResponse]:
+        """Fetch a URL or :class:`HTTPRequest`; the result is an awaitable future.
+
+        ``kwargs`` build the request from a URL (``fetch(url, method="POST", body=...)``).
+        A status outside 2xx raises :class:`HTTPClientError` (with ``.response``) unless
+        ``raise_error=False``; timeouts and connection failures raise even then.
+        """
+        if self._closed:
+            raise RuntimeError("fetch() called on closed AsyncHTTPClient")
+        if not isinstance(request, HTTPRequest):
+            request = HTTPRequest(url=request, **kwargs)
+        elif kwargs:
+            raise ValueError("kwargs can't be used if request is an HTTPRequest object")
+        else:
+            # The caller's request gets its own copy of the headers, as in Tornado.
+            request.headers = HTTPHeaders(request.headers)
+        return _current_asyncio_loop().create_task(self._fetch(request, raise_error))
+
+    # -- one fetch --------------------------------------------------------------------
+
+    async def _fetch(self, request: HTTPRequest, raise_error: bool) -> HTTPResponse:
+        loop = asyncio.get_running_loop()
+        pool = self._pool_for(loop)
+        start_time = time.time()
+        started = loop.time()
+        current = _RequestProxy(request, self.defaults)
+        try:
+            while True:
+                reader = await self._fetch_once(pool, current)
+                if not reader.redirect:
+                    break
+                location = reader.headers["Location"]
+                following = redirect_request(current, reader.code, location)
+                current = _RequestProxy(following, self.defaults)
+        except RequestTimeout as e:
+            raise HTTPTimeoutError(e.message) from None
+        except StreamClosed as e:
+            if isinstance(e.real_error, OSError):
+                raise e.real_error from None
+            raise HTTPStreamClosedError(e.message) from None
+        response = HTTPResponse(
+            request,
+            reader.code,
+            reason=reader.reason,
+            headers=reader.headers,
+            buffer=io.BytesIO(reader.body),
+            effective_url=current.url,
+            request_time=loop.time() - started,
+            start_time=start_time,
+        )
+        if response.error is not None and (raise_error or not response._error_is_response_code):
+            raise response.error
+        return response
+
+    def _pool_for(self, loop: asyncio.AbstractEventLoop) -> ConnectionPool:
+        pool = self._pool
+        if pool is not None and pool.loop is loop:
+            return pool
+        if pool is not None:
+            if pool.active:
+                raise RuntimeError("this AsyncHTTPClient is busy on another event loop")
+            try:
+                pool.close()
+            except RuntimeError:
+                pass  # that loop is closed, and its connections with it
+        self._loop = self._loop or loop
+        pool = self._pool = ConnectionPool(
+            self.max_clients, self.idle_connection_timeout, self.max_header_size
+        )
+        return pool
+
+    async def _fetch_once(self, pool: ConnectionPool, req: Any) -> ResponseReader:
+        """One request/response exchange (no redirects), queued behind ``max_clients``."""
+        prepared = PreparedRequest(req, self.hostname_mapping, self._ssl_contexts)
+        max_redirects: int = req.max_redirects
+        connect_timeout: float | None = req.connect_timeout or None
+        request_timeout: float | None = req.request_timeout or None
+        loop = pool.loop
+        now = loop.time()
+        deadline = now + request_timeout if request_timeout else None
+        # As in Tornado, the wait in the queue is bounded by the shorter timeout.
+        queue_limit = min(connect_timeout or math.inf, request_timeout or math.inf)
+        await pool.acquire(now + queue_limit if queue_limit != math.inf else None)
+        try:
+            for attempt in range(2):
+                # A retry goes to a new connection: the other idle ones may be stale too.
+                conn = pool.checkout(prepared.origin) if attempt == 0 else None
+                if conn is None:
+                    limit = connect_timeout
+                    if deadline is not None:
+                        left = deadline - loop.time()
+                        limit = left if limit is None else min(limit, left)
+                    conn = await pool.connect(prepared.origin, limit)
+                reader = ResponseReader(
+                    decompress=bool(req.decompress_response),
+                    max_body_size=self.max_body_size,
+                    header_callback=req.header_callback,
+                    streaming_callback=req.streaming_callback,
+                    redirect_ok=bool(req.follow_redirects) and max_redirects > 0,
+                )
+                try:
+                    reusable = await conn.exchange(
+                        prepared.method,
+                        prepared.target,
+                        prepared.headers,
+                        prepared.body,
+                        prepared.producer,
+                        req.expect_100_continue,
+                        reader,
+                        deadline,
+                    )
+                except StreamClosed as e:
+                    # A kept-alive connection the server dropped just as we used it: the
+                    # request never reached it, so one retry on a fresh one is safe.
+                    retry = prepared.retry_ok and conn.exchanges and not e.response_started
+                    if attempt == 0 and retry:
+                        continue
+                    raise
+                if reusable:
+                    pool.checkin(conn)
+                return reader
+            raise AssertionError("unreachable")
+        finally:
+            pool.release()
+
+
+class HTTPClient:
+    """A blocking HTTP client: each :meth:`fetch` runs a private event loop to completion.
+
+    For scripts and threads without an event loop; inside a coroutine, ``await
+    AsyncHTTPClient().fetch(...)`` instead (calling this there raises ``RuntimeError``).
+
+    >>> client = HTTPClient()  # doctest: +SKIP
+    >>> client.fetch("http://www.example.com/").code  # doctest: +SKIP
+    200
+    >>> client.close()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, async_client_class: type[AsyncHTTPClient] | None = None, **kwargs: Any
+    ) -> None:
+        self._closed = True
+        _refuse_in_running_loop()
+        self._io_loop = IOLoop(make_current=False)
+        cls = async_client_class or AsyncHTTPClient
+        self._async_client = cls(force_instance=True, **kwargs)
+        self._closed = False
+
+    def fetch(self, request: str | HTTPRequest, **kwargs: Any) -> HTTPResponse:
+        """Fetch a URL or :class:`HTTPRequest` and return the response; errors as
+        :meth:`AsyncHTTPClient.fetch` raises them (``raise_error=False`` works too)."""
+        if self._closed:
+            raise RuntimeError("fetch() called on closed HTTPClient")
+        _refuse_in_running_loop()
+        call = functools.partial(self._async_client.fetch, request, **kwargs)
+        response: HTTPResponse = self._io_loop.run_sync(call)
+        return response
+
+    def close(self) -> None:
+        """Close the connections and the private event loop."""
+        if self._closed:
+            return
+        self._closed = True
+        self._async_client.close()
+        # One more turn of the loop lets the closed transports finish closing.
+        self._io_loop.run_sync(lambda: asyncio.sleep(0))
+        self._io_loop.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True) and _running_loop() is None:
+            try:
+                self.close()
+            except Exception:
+                pass  # at interpreter exit the loop machinery may be gone already
+
+
+def _refuse_in_running_loop() -> None:
+    if _running_loop() is not None:
+        raise RuntimeError(
+            "HTTPClient cannot be used inside a running event loop; "
+            "use 'await AsyncHTTPClient().fetch(...)' instead"
+        )
