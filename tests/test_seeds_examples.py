@@ -294,11 +294,6 @@ async def test_s000_call_blocking() -> None:
     assert mod.calls[-1] == ("payload", False)  # ran, on an executor thread
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tornadish bug: a handler method returning a non-awaitable (here an async "
-    "generator) is ignored and the request finishes 200; Tornado awaits it -> TypeError, 500",
-)
 async def test_s000_interleaving_async_generator_fails_like_tornado(serve: Any) -> None:
     (pair,) = await fetch_both(serve, "s000_interleaving", [("GET", "/", {})])
     same(pair, 500)  # the slide's ``async def`` + ``yield`` is an async generator

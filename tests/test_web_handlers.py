@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tornadish.httputil import HTTPServerRequest
-from tornadish.web import Application, FallbackHandler, RedirectHandler
+from tornadish.web import Application, FallbackHandler, RedirectHandler, RequestHandler
 
 
 async def get(srv: Any, path: str) -> httpx.Response:
@@ -57,3 +57,21 @@ async def test_fallback_handler_calls_legacy_callable(serve) -> None:
     r = await get(srv, "/some/path?x=1")
     assert r.text == "legacy /some/path?x=1"
     assert seen == ["/some/path?x=1"]
+
+
+async def test_method_returning_a_non_awaitable_is_a_500(serve: Any) -> None:
+    class Gen(RequestHandler):
+        async def get(self) -> Any:  # an async generator: calling it awaits nothing
+            yield 1
+
+    class Value(RequestHandler):
+        def prepare(self) -> Any:
+            return 42
+
+        def get(self) -> None:
+            self.write("unreachable")
+
+    srv = await serve(Application([(r"/gen", Gen), (r"/value", Value)]))
+    async with httpx.AsyncClient(base_url=srv.base_url) as c:
+        assert (await c.get("/gen")).status_code == 500
+        assert (await c.get("/value")).status_code == 500

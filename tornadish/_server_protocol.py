@@ -230,13 +230,19 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
             # response: a half-closed client may be waiting for it.
             self._keep_alive = False
             self._notify_close()
-            return True
+            return self._can_half_close()
         try:
             self._session.receive_data(b"")
         except _http1.ProtocolError:
             pass
         self._process()
-        return True
+        return self._can_half_close()
+
+    def _can_half_close(self) -> bool:
+        # TLS cannot stay half-open: asyncio closes the transport anyway (and warns if
+        # eof_received asks otherwise).
+        transport = self.transport
+        return transport is not None and transport.get_extra_info("sslcontext") is None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._state = _CLOSED

@@ -44,6 +44,7 @@ __all__ = [
     "UIModule",
     "URLSpec",
     "addslash",
+    "asynchronous",
     "authenticated",
     "create_signed_value",
     "decode_signed_value",
