@@ -590,3 +590,130 @@ def test_h11_private_state_still_exists() -> None:
     conn = h11.Connection(h11.SERVER)
     assert hasattr(conn, "_cstate")
     assert hasattr(conn._cstate, "keep_alive") and isinstance(conn._cstate.states, dict)
+
+
+# -- the whole-response path -------------------------------------------------------------
+
+GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def read_request(s: ServerSession, data: bytes) -> RequestHead:
+    s.receive_data(data)
+    evs = events(s)
+    assert evs[-1] is END, evs
+    return head_of(evs)
+
+
+def parse_response(data: bytes, method: bytes = b"GET") -> tuple[h11.Response, bytes]:
+    """What an independent client (h11 in the client role) makes of ``data``."""
+    client = h11.Connection(h11.CLIENT)
+    client.send(h11.Request(method=method, target="/", headers=[(b"Host", b"x")]))
+    client.send(h11.EndOfMessage())
+    client.receive_data(data)
+    resp = client.next_event()
+    assert isinstance(resp, h11.Response), resp
+    body = b""
+    while True:
+        ev = client.next_event()
+        if isinstance(ev, h11.Data):
+            body += ev.data
+        else:
+            assert isinstance(ev, h11.EndOfMessage), ev
+            return resp, body
+
+
+def test_whole_response_matches_what_h11_would_frame() -> None:
+    s = session()
+    read_request(s, GET)
+    headers = [(b"Server", b"t"), (b"Content-Type", b"text/plain"), (b"Content-Length", b"5")]
+    data = s.whole_response(200, "OK", list(headers), b"hello")
+    assert data is not None
+    resp, body = parse_response(data)
+    assert (resp.status_code, resp.reason, body) == (200, b"OK", b"hello")
+    assert dict(resp.headers)[b"content-length"] == b"5"
+    assert data.count(b"Content-Length") == 1
+    # The same response through h11 has the same lines (h11 orders them differently).
+    h = session()
+    read_request(h, GET)
+    via_h11 = respond(h, b"hello", headers)
+    assert sorted(data.split(b"\r\n")) == sorted(via_h11.split(b"\r\n"))
+
+
+def test_whole_response_adds_content_length_when_missing() -> None:
+    s = session()
+    read_request(s, GET)
+    data = s.whole_response(201, "Created", [], b"abc")
+    assert data == b"HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\nabc"
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "headers"),
+    [
+        (b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", 200, []),
+        (b"GET / HTTP/1.0\r\n\r\n", 200, []),
+        (b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 200, []),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200, []),
+        (GET, 204, []),
+        (GET, 304, []),
+        (GET, 200, [(b"Content-Length", b"99")]),
+        (GET, 200, [(b"Transfer-Encoding", b"chunked")]),
+        (GET, 200, [(b"Connection", b"close")]),
+    ],
+)
+def test_whole_response_leaves_the_rest_to_h11(
+    request_bytes: bytes, status: int, headers: list[tuple[bytes, bytes]]
+) -> None:
+    s = session()
+    read_request(s, request_bytes)
+    assert s.whole_response(status, "X", headers, b"") is None
+    s.response_head(status, "X", headers)  # h11 still in charge: nothing was sent
+
+
+def test_whole_response_not_before_the_request_body_is_read() -> None:
+    s = session()
+    s.receive_data(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab")
+    assert isinstance(s.next_event(), RequestHead)
+    assert s.whole_response(200, "OK", [], b"early") is None
+
+
+def test_whole_response_refuses_bad_headers_and_reasons() -> None:
+    s = session()
+    read_request(s, GET)
+    with pytest.raises(LocalError):
+        s.whole_response(200, "OK", [(b"X", b"a\r\nInjected: 1")], b"")
+    with pytest.raises(LocalError):
+        s.whole_response(200, "OK\r\nX: y", [], b"")
+    with pytest.raises(LocalError):
+        s.whole_response(200, "OK", [(b"Bad Name", b"v")], b"")
+
+
+def test_next_cycle_after_whole_response_keeps_pipelined_bytes() -> None:
+    s = session()
+    read_request(s, GET + b"GET /second HTTP/1.1\r\nHost: x\r\n\r\nGET /th")
+    assert s.whole_response(200, "OK", [], b"1") is not None
+    assert s.next_cycle()
+    assert head_of(events(s)).target == "/second"
+    assert s.whole_response(200, "OK", [], b"2") is not None
+    assert s.next_cycle() and s.has_buffered_data
+    s.receive_data(b"ird HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert head_of(events(s)).target == "/third"
+
+
+def test_next_cycle_after_whole_response_keeps_the_peer_close() -> None:
+    s = session()
+    read_request(s, GET)
+    s.receive_data(b"")
+    assert s.whole_response(200, "OK", [], b"1") is not None
+    assert s.next_cycle()
+    assert s.next_event() is CLOSED
+
+
+def test_whole_response_limits_carry_over_to_the_next_cycle() -> None:
+    s = session(max_header_size=200)
+    read_request(s, GET)
+    assert s.whole_response(200, "OK", [], b"") is not None
+    assert s.next_cycle()
+    with pytest.raises(ProtocolError) as info:
+        s.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 300)
+        events(s)
+    assert info.value.status == 431

@@ -118,6 +118,52 @@ for _code, _phrase in __import__("http.client").client.responses.items():
     _REASONS[_phrase] = _phrase.encode("latin-1")
 
 
+def _split_headers(
+    headers: list[tuple[bytes, bytes]],
+) -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
+    """``(framing, lines)``: the headers h11 must see (Content-Length,
+    Transfer-Encoding, Connection) and the serialized lines of the others, validated
+    (token names, no CR/LF/NUL in values)."""
+    framing: list[tuple[bytes, bytes]] = []
+    extra: list[bytes] = []
+    lines = _LINES
+    for name, value in headers:
+        line = lines.get((name, value))
+        if line is not None:
+            extra.append(line)
+            continue
+        lname = _LOWER.get(name)
+        if lname is None:
+            lname = _check_name(name)
+        if lname in _FRAMING:
+            framing.append((name, value))
+            continue
+        if _BAD_VALUE.search(value) is not None:
+            raise LocalError(f"illegal header value {value!r}")
+        line = name + b": " + value + b"\r\n"
+        if len(lines) >= _LINES_LIMIT:
+            lines.clear()  # bounded: values such as ETags never repeat
+        lines[(name, value)] = line
+        extra.append(line)
+    return framing, extra
+
+
+_STATUS_LINES: dict[tuple[int, str], bytes] = {}
+
+
+def _status_line(status: int, reason: str) -> bytes:
+    try:
+        reason_bytes = reason.encode("latin-1")
+    except UnicodeEncodeError as e:
+        raise LocalError(str(e)) from None
+    if not 100 <= status <= 999 or _BAD_VALUE.search(reason_bytes) is not None:
+        raise LocalError(f"illegal status line {status} {reason!r}")
+    line = b"HTTP/1.1 %d %s\r\n" % (status, reason_bytes)
+    if len(_STATUS_LINES) < 256:
+        _STATUS_LINES[(status, reason)] = line
+    return line
+
+
 def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
     tokens: set[bytes] = set()
     for name, value in headers:
@@ -129,13 +175,27 @@ def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
 class ServerSession:
     """One HTTP/1.1 server connection's protocol state, one request/response cycle at a time."""
 
-    __slots__ = ("_conn", "_head_limit", "_keep_alive_10", "_url_limit", "partial_head")
+    __slots__ = (
+        "_conn",
+        "_head_limit",
+        "_keep_alive_10",
+        "_max_head",
+        "_plain",
+        "_renew",
+        "_url_limit",
+        "partial_head",
+    )
 
     def __init__(self, max_header_size: int, max_url_size: int) -> None:
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=max_header_size)
+        self._max_head = max_header_size
         self._head_limit = max_header_size
         self._url_limit = max_url_size
         self._keep_alive_10 = False
+        # The request allows the whole-response path (HTTP/1.1, keep-alive, not HEAD).
+        self._plain = False
+        # A whole response was sent past h11: the next cycle starts on a fresh connection.
+        self._renew = False
         #: Bytes of an incomplete request head buffered (as of the last NEED_DATA).
         self.partial_head = 0
 
@@ -200,6 +260,9 @@ class ServerSession:
         if version == "HTTP/1.0":
             keep_alive = tokens is not None and b"keep-alive" in tokens and keep_alive
             self._keep_alive_10 = keep_alive
+            self._plain = False
+        else:
+            self._plain = keep_alive and req.method != b"HEAD"
         return RequestHead(
             req.method.decode("ascii"),
             target.decode("latin-1"),
@@ -257,27 +320,7 @@ class ServerSession:
         into h11's output, which spares h11's per-header validation, done twice per
         response, on headers that cannot affect its state.
         """
-        framing: list[tuple[bytes, bytes]] = []
-        extra: list[bytes] = []
-        lines = _LINES
-        for name, value in headers:
-            line = lines.get((name, value))
-            if line is not None:
-                extra.append(line)
-                continue
-            lname = _LOWER.get(name)
-            if lname is None:
-                lname = _check_name(name)
-            if lname in _FRAMING:
-                framing.append((name, value))
-                continue
-            if _BAD_VALUE.search(value) is not None:
-                raise LocalError(f"illegal header value {value!r}")
-            line = name + b": " + value + b"\r\n"
-            if len(lines) >= _LINES_LIMIT:
-                lines.clear()  # bounded: values such as ETags never repeat
-            lines[(name, value)] = line
-            extra.append(line)
+        framing, extra = _split_headers(headers)
         if self._keep_alive_10:
             self._enable_http10_keep_alive(framing)
         reason_bytes = _REASONS.get(reason)
@@ -295,6 +338,35 @@ class ServerSession:
             # h11's head ends with the blank line; ours go just before it.
             head = head[:-2] + b"".join(extra) + b"\r\n"
         return head
+
+    def whole_response(
+        self, status: int, reason: str, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> bytes | None:
+        """The complete response (head and body) in one piece, or ``None`` where h11 must
+        frame it (see :meth:`response_head`).
+
+        Most responses are a keep-alive HTTP/1.1 answer to a request read in full, with
+        a body of known length: h11's framing is then plainly ``Content-Length``, and
+        serializing it here spares three trips through h11's state machine. h11 stays
+        in charge of everything else; the next cycle starts on a fresh h11 connection
+        fed with any bytes read past this request (:meth:`next_cycle`).
+        """
+        if not self._plain or status < 200 or status == 204 or status == 304:
+            return None
+        if self._conn.their_state is not h11.DONE:
+            return None
+        framing, extra = _split_headers(headers)
+        length = b"%d" % len(body)
+        for name, value in framing:
+            # Only a Content-Length that agrees; anything else is h11's to judge.
+            if name.lower() != b"content-length" or value.strip() != length:
+                return None
+        status_line = _STATUS_LINES.get((status, reason))
+        if status_line is None:
+            status_line = _status_line(status, reason)
+        self._renew = True
+        extra.append(b"Content-Length: " + length + b"\r\n\r\n")
+        return status_line + b"".join(extra) + body
 
     def _enable_http10_keep_alive(self, headers: list[tuple[bytes, bytes]]) -> None:
         # h11 treats every HTTP/1.0 exchange as close-delimited. HTTP/1.0 keep-alive is
@@ -388,6 +460,16 @@ class ServerSession:
     def next_cycle(self) -> bool:
         """Reset for the next request if both sides finished cleanly; False if the
         connection cannot carry another request."""
+        if self._renew:
+            self._renew = False
+            old = self._conn
+            data, closed = old.trailing_data
+            conn = self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_head)
+            if data:
+                conn.receive_data(data)
+            if closed:
+                conn.receive_data(b"")
+            return True
         try:
             self._conn.start_next_cycle()
         except h11.LocalProtocolError:

@@ -622,6 +622,12 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
         if not self._keep_alive:
             headers.append((b"Connection", b"close"))
         try:
+            whole = session.whole_response(status, reason, headers, body) if finish else None
+            if whole is not None:
+                self._response_started = True
+                transport.write(whole)
+                self._request_done()
+                return
             data = session.response_head(status, reason, headers)
             if body and not self._head_only:
                 data += session.response_data(body)
