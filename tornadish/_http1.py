@@ -178,6 +178,7 @@ class ServerSession:
     __slots__ = (
         "_conn",
         "_head_limit",
+        "_idle",
         "_keep_alive_10",
         "_max_head",
         "_plain",
@@ -196,6 +197,8 @@ class ServerSession:
         self._plain = False
         # A whole response was sent past h11: the next cycle starts on a fresh connection.
         self._renew = False
+        # That fresh connection has been given nothing yet: h11 could only say NEED_DATA.
+        self._idle = False
         #: Bytes of an incomplete request head buffered (as of the last NEED_DATA).
         self.partial_head = 0
 
@@ -203,6 +206,7 @@ class ServerSession:
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes read from the peer; ``b""`` means the peer closed its side."""
+        self._idle = False
         try:
             self._conn.receive_data(data)
         except RuntimeError as e:  # data after close: treat as a protocol violation
@@ -210,6 +214,9 @@ class ServerSession:
 
     def next_event(self) -> Event:
         """The next thing the peer said: a :class:`RequestHead`, body bytes or a marker."""
+        if self._idle:
+            self.partial_head = 0
+            return NEED_DATA
         try:
             event = self._conn.next_event()
         except h11.RemoteProtocolError as e:
@@ -302,7 +309,7 @@ class ServerSession:
     @property
     def has_buffered_data(self) -> bool:
         """Bytes of a following (pipelined) request are already buffered."""
-        return bool(self._conn.trailing_data[0])
+        return not self._idle and bool(self._conn.trailing_data[0])
 
     # -- sending ----------------------------------------------------------------
 
@@ -469,6 +476,7 @@ class ServerSession:
                 conn.receive_data(data)
             if closed:
                 conn.receive_data(b"")
+            self._idle = not data and not closed
             return True
         try:
             self._conn.start_next_cycle()
