@@ -26,8 +26,12 @@ lint: venv
 	$(BIN)/ruff format --check tornadish
 	$(BIN)/mypy tornadish
 
+# Throughput (hello, JSON) first, then static files and uploads, WebSockets, the client.
 bench: venv
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.web_bench
+	$(BIN)/python -m bench.ws_bench
+	$(BIN)/python -m bench.client_bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
