@@ -148,7 +148,9 @@ class Application(ReversibleRouter):
 
     def _settings_changed(self) -> None:
         # Flags read on every request, resolved once.
-        self._xsrf_cookies = bool(self.settings.get("xsrf_cookies"))
+        self._check_unsafe = bool(
+            self.settings.get("xsrf_cookies") or self.settings.get("cross_origin_protection")
+        )
         self._log_function = self.settings.get("log_function")
 
     def listen(

@@ -637,8 +637,8 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
             self.path_kwargs = {
                 k: decode(v, name=k) if v is not None else None for k, v in kwargs.items()
             }
-            if method not in ("GET", "HEAD", "OPTIONS") and self.application._xsrf_cookies:
-                self.check_xsrf_cookie()
+            if method not in ("GET", "HEAD", "OPTIONS") and self.application._check_unsafe:
+                self._check_unsafe_request()
             result = self.prepare()
             if result is not None or self._stream_request_body:
                 return self._continue_async(result, after_prepare=True)

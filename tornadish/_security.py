@@ -59,8 +59,9 @@ class SecurityMixin:
     Settings read: ``cookie_secret`` (a string, or ``{key_version: secret}`` with the
     ``key_version`` setting naming the one to sign with), ``xsrf_cookies``,
     ``xsrf_cookie_version`` (2, or 1 for old clients), ``xsrf_cookie_kwargs`` (extra
-    ``set_cookie`` arguments such as ``secure=True``), ``xsrf_cookie_name`` and
-    ``login_url``.
+    ``set_cookie`` arguments such as ``secure=True``), ``xsrf_cookie_name``,
+    ``cross_origin_protection`` and ``trusted_origins`` (see
+    :meth:`check_trusted_origin`) and ``login_url``.
     """
 
     if TYPE_CHECKING:
@@ -269,6 +270,54 @@ class SecurityMixin:
         if not hmac.compare_digest(presented, expected):
             raise HTTPError(403, "XSRF cookie does not match POST argument")
 
+    # -- cross-origin protection (Tornado 6.5's ``cross_origin_protection``) -----------
+
+    def _check_unsafe_request(self) -> None:
+        # Run before prepare() for every method but GET/HEAD/OPTIONS when either
+        # protection is on.
+        settings = self.application.settings
+        if settings.get("xsrf_cookies"):
+            self.check_xsrf_cookie()
+        if settings.get("cross_origin_protection"):
+            error = self._cross_origin_error(self.check_trusted_origin)
+            if error is not None:
+                raise HTTPError(403, error)
+
+    def _cross_origin_error(self, trusted: Callable[[str], bool]) -> str | None:
+        """Why the request looks like a forbidden cross-origin one, or None.
+
+        Browsers say where a request comes from with ``Sec-Fetch-Site``; older ones (or
+        plain-HTTP pages) only with ``Origin``. Requests with neither are not from a
+        browser, so no other site can have made a user's browser send them.
+        """
+        headers = self.request.headers
+        site = headers.get("Sec-Fetch-Site")
+        origin = headers.get("Origin")
+        if site in ("same-origin", "none"):
+            return None
+        if site is None:
+            if origin is None:
+                return None
+            host = headers.get("Host", "").lower()
+            if urllib.parse.urlsplit(origin).netloc.lower() == host or trusted(origin):
+                return None
+            return f"Origin {origin!r} not allowed"
+        if origin and trusted(origin):
+            return None
+        return f"Sec-Fetch-Site {site} and Origin {origin!r} not allowed"
+
+    def check_trusted_origin(self, origin: str) -> bool:
+        """Whether a cross-origin, state-changing request from ``origin`` (such as
+        ``"https://example.com"``) may go ahead.
+
+        Called only with the ``cross_origin_protection`` setting on, for POST, PUT,
+        PATCH, DELETE... requests that look cross-origin, before :meth:`prepare` (so it
+        must judge the request alone, not the user). By default, ``origin`` must be in
+        the ``trusted_origins`` setting. Override to return True for endpoints meant to
+        be called from anywhere, which then must not rely on cookies for authentication.
+        """
+        return origin in self.application.settings.get("trusted_origins", ())
+
     def xsrf_form_html(self) -> str:
         """A hidden ``<input>`` carrying the XSRF token, for every POST form.
 
@@ -295,6 +344,7 @@ def authenticated(method: _F) -> _F:
     query otherwise); other methods get 403, as a redirect would lose their body. A
     login URL that already has a query string is used as it is.
 
+    >>> from tornadish.web import RequestHandler
     >>> class ProfileHandler(RequestHandler):
     ...     @authenticated
     ...     def get(self):
