@@ -75,3 +75,32 @@ async def test_method_returning_a_non_awaitable_is_a_500(serve: Any) -> None:
     async with httpx.AsyncClient(base_url=srv.base_url) as c:
         assert (await c.get("/gen")).status_code == 500
         assert (await c.get("/value")).status_code == 500
+
+
+async def test_body_longer_than_declared_content_length_is_an_output_error(serve: Any) -> None:
+    from tornadish.httputil import HTTPOutputError
+
+    seen: list[BaseException] = []
+
+    class TooLong(RequestHandler):
+        async def get(self) -> None:
+            self.set_header("Content-Length", "2")
+            self.write("hello")
+            try:
+                await self.flush()
+            except HTTPOutputError as e:
+                seen.append(e)
+                raise
+
+    class Fine(RequestHandler):
+        def get(self) -> None:
+            self.write("fine")
+
+    srv = await serve(Application([(r"/long", TooLong), (r"/fine", Fine)]))
+    # As with Tornado, nothing can be answered on that connection: it is closed...
+    raw = await srv.raw(b"GET /long HTTP/1.1\r\nHost: x\r\n\r\n", half_close=True)
+    assert b"hello" not in raw
+    assert len(seen) == 1
+    # ... and the server goes on serving.
+    async with httpx.AsyncClient(base_url=srv.base_url) as c:
+        assert (await c.get("/fine")).text == "fine"
