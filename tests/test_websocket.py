@@ -433,7 +433,7 @@ async def test_server_shutdown_closes_sockets_with_1001(serve: Any) -> None:
     assert ("close", 1001, None) in events
 
 
-async def test_wss_with_validate_cert_off(serve: Any) -> None:
+async def test_wss_with_validate_cert_off(serve: Any, loop_factory: Any) -> None:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(CERTS / "test.crt", CERTS / "test.key")
     srv = await serve(Application([(r"/ws", Echo)]), ssl_options=context)
