@@ -1,142 +1,120 @@
-"""The demo behind ``make run``: a small guestbook on SQLite, served on port 8888.
+"""The demo behind ``make run``: the blog, chat and upload examples on one port.
 
-    python -m examples.demo [--port=8888] [--db=PATH]
+    python -m examples.demo [--port=8888] [--data=demo-data]
 
-Shows the everyday pieces: routing with path arguments, a form posted back, JSON output,
-blocking database work moved off the event loop with ``run_in_executor``.
+``/`` is a short index page; ``/blog/``, ``/chat/`` and ``/upload/`` are the three example
+applications, each a complete :class:`~tornadish.web.Application` with its own settings
+(templates, XSRF, cookie secret...), mounted under its prefix by an outer application
+whose rules point at them. The blog's SQLite file, the uploaded files and the cookie
+secret (so sign-ins survive a restart) live in the ``--data`` directory.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import html
 import logging
-import sqlite3
-import threading
-import time
+import os
+import secrets
+from pathlib import Path
 from typing import Any
 
+from examples.blog import app as blog
+from examples.blog.store import Store
+from examples.chat import app as chat
+from examples.upload import app as upload
 from tornadish.log import enable_pretty_logging
-from tornadish.web import Application, HTTPError, RequestHandler
+from tornadish.web import Application, RedirectHandler, RequestHandler
 
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>tornadish guestbook</title>
-<style>body{{font-family:sans-serif;max-width:40em;margin:2em auto}}li{{margin:.3em 0}}</style>
-</head><body>
+INDEX = b"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>tornadish demo</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em;line-height:1.5}
+li{margin:.6em 0}
+</style></head>
+<body>
 <h1>Hello, world</h1>
-<p>This is the tornadish demo: a guestbook stored in SQLite.</p>
-<form method="post" action="/">
-  <input name="name" placeholder="Your name" required maxlength="40">
-  <input name="message" placeholder="Say something" required maxlength="200">
-  <button>Sign</button>
-</form>
-<ul>{entries}</ul>
-<p><a href="/api/entries">JSON</a></p>
+<p>This is tornadish, a Tornado-shaped web framework on asyncio. Three example
+applications are running in this one process:</p>
+<ul>
+<li><a href="/blog/">Blog</a>: templates with inheritance and UI modules, SQLite, sign-in
+with signed cookies, XSRF protection, English, German and French.</li>
+<li><a href="/chat/">Chat</a>: WebSockets, with a long-polling fallback
+(<a href="/chat/?transport=poll">try it</a>); open it in two windows.</li>
+<li><a href="/upload/">Uploads</a>: files streamed to disk, with a progress bar.</li>
+</ul>
+<p>The code is in <code>examples/</code>.</p>
 </body></html>
 """
 
+WELCOME = """\
+This blog is one of the tornadish examples. Its pages are Tornado templates that extend \
+a base layout; each post on them is rendered by a UI module, and the posts live in SQLite.
 
-class Guestbook:
-    """A tiny SQLite store; every call blocks, so handlers run it in an executor."""
+To write here, sign in: as long as no author exists, the sign-in page offers to create \
+the first account. Then try the language picker at the top, or your browser's language \
+settings: the blog speaks English, German and French.
 
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._local = threading.local()
-        with self._db() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS entries ("
-                "id INTEGER PRIMARY KEY, name TEXT, message TEXT, created REAL)"
-            )
-
-    def _db(self) -> sqlite3.Connection:
-        # One connection per executor thread: sqlite3 objects stay in their thread.
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = sqlite3.connect(self._path)
-        return db
-
-    def add(self, name: str, message: str) -> int:
-        with self._db() as db:
-            cur = db.execute(
-                "INSERT INTO entries (name, message, created) VALUES (?, ?, ?)",
-                (name, message, time.time()),
-            )
-            return int(cur.lastrowid or 0)
-
-    def latest(self, limit: int = 50) -> list[dict[str, Any]]:
-        rows = self._db().execute(
-            "SELECT id, name, message, created FROM entries ORDER BY id DESC LIMIT ?",
-            (limit,),
-        )
-        return [dict(zip(("id", "name", "message", "created"), row, strict=True)) for row in rows]
-
-    def get(self, entry_id: int) -> dict[str, Any] | None:
-        row = (
-            self._db()
-            .execute("SELECT id, name, message, created FROM entries WHERE id = ?", (entry_id,))
-            .fetchone()
-        )
-        return dict(zip(("id", "name", "message", "created"), row, strict=True)) if row else None
+The source is in examples/blog/, and the Tornado documentation at \
+https://www.tornadoweb.org/ describes the API it uses."""
 
 
-class BaseHandler(RequestHandler):
-    def initialize(self, book: Guestbook) -> None:  # type: ignore[override]
-        self.book = book
-
-    async def blocking(self, func: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(None, func, *args)
+class IndexHandler(RequestHandler):
+    def get(self) -> None:
+        self.write(INDEX)
 
 
-class HomeHandler(BaseHandler):
-    async def get(self) -> None:
-        entries = await self.blocking(self.book.latest)
-        items = "".join(
-            f"<li><b>{html.escape(e['name'])}</b>: {html.escape(e['message'])}</li>"
-            for e in entries
-        )
-        self.write(PAGE.format(entries=items or "<li>No entries yet.</li>"))
-
-    async def post(self) -> None:
-        name = self.get_body_argument("name")[:40]
-        message = self.get_body_argument("message")[:200]
-        if not name or not message:
-            raise HTTPError(400, reason="name and message are required")
-        await self.blocking(self.book.add, name, message)
-        self.redirect("/", status=303)
+def _cookie_secret(data: Path) -> str:
+    """A secret kept in the data directory, so sign-ins outlive a restart."""
+    path = data / "cookie_secret"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
-class EntriesHandler(BaseHandler):
-    async def get(self) -> None:
-        self.write({"entries": await self.blocking(self.book.latest)})
+def _welcome(store: Store) -> None:
+    """A first post, so the blog is not empty (its author cannot sign in)."""
+    if store.recent_posts(1):
+        return
+    author = store.create_author("tornadish", "")
+    if author is None:
+        found = store.author_by_name("tornadish")
+        assert found is not None
+        author = found["id"]
+    store.create_post(author, "Welcome to the tornadish blog", WELCOME)
 
 
-class EntryHandler(BaseHandler):
-    async def get(self, entry_id: str) -> None:
-        entry = await self.blocking(self.book.get, int(entry_id))
-        if entry is None:
-            raise HTTPError(404)
-        self.write(entry)
-
-
-def make_app(db_path: str = "demo.sqlite3", **settings: Any) -> Application:
-    """The demo application on the SQLite file ``db_path``."""
-    book = Guestbook(db_path)
-    args = {"book": book}
+def make_app(
+    data_dir: str | os.PathLike[str] = "demo-data", *, store: Store | None = None, **settings: Any
+) -> Application:
+    """The index page with the three examples mounted under ``/blog/``, ``/chat/`` and
+    ``/upload/``, keeping their data in ``data_dir`` (the blog's in ``store`` if given)."""
+    data = Path(data_dir)
+    data.mkdir(parents=True, exist_ok=True)
+    if store is None:
+        store = Store(str(data / "blog.sqlite3"))
+    store.executor.submit(_welcome, store).result()  # start-up work: blocking is fine
+    mounted = {
+        "blog": blog.make_app(store=store, prefix="/blog", cookie_secret=_cookie_secret(data)),
+        "chat": chat.make_app(prefix="/chat"),
+        "upload": upload.make_app(data / "uploads", prefix="/upload"),
+    }
     return Application(
         [
-            (r"/", HomeHandler, args),
-            (r"/api/entries", EntriesHandler, args),
-            (r"/api/entries/(\d+)", EntryHandler, args, "entry"),
+            (r"/", IndexHandler),
+            (r"/(blog|chat|upload)", RedirectHandler, {"url": "/{0}/"}),
+            *[(rf"/{name}/.*", app) for name, app in mounted.items()],
         ],
         **settings,
     )
 
 
-async def main(port: int, db_path: str) -> None:
-    app = make_app(db_path)
-    app.listen(port, "127.0.0.1")
-    logging.getLogger("tornadish.general").info("Listening on http://127.0.0.1:%d", port)
+async def main(port: int, data_dir: str) -> None:
+    make_app(data_dir).listen(port, "127.0.0.1")
+    logging.getLogger("tornadish.general").info("data in %s", os.path.abspath(data_dir))
     print(f"tornadish demo on http://127.0.0.1:{port}/  (Ctrl-C to stop)", flush=True)
     await asyncio.Event().wait()
 
@@ -144,7 +122,7 @@ async def main(port: int, db_path: str) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8888)
-    parser.add_argument("--db", default="demo.sqlite3")
+    parser.add_argument("--data", default="demo-data", help="directory for the demo's data")
     ns = parser.parse_args()
     enable_pretty_logging()
     try:
@@ -154,6 +132,6 @@ if __name__ == "__main__":
     except ImportError:
         runner = asyncio.run
     try:
-        runner(main(ns.port, ns.db))
+        runner(main(ns.port, ns.data))
     except KeyboardInterrupt:
         pass

@@ -669,7 +669,17 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
                 if self._finished:
                     return
                 if self._stream_request_body:
-                    await self.request._body_future  # type: ignore[attr-defined]
+                    try:
+                        await self.request._body_future  # type: ignore[attr-defined]
+                    except StreamClosedError:
+                        # The body never completed: the client went away, or the server
+                        # refused it (413). Nobody is left to answer and nothing went
+                        # wrong in the handler, so no error page and no error log (as
+                        # in Tornado); on_finish still runs, for clean-up.
+                        if not self._finished:
+                            self._finished = True
+                            self._run_on_finish()
+                        return
                 result = getattr(self, self.request.method.lower())(
                     *self.path_args, **self.path_kwargs
                 )

@@ -1,0 +1,1 @@
+"""Streaming uploads to disk with a progress bar: ``python -m examples.upload``."""
