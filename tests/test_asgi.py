@@ -1,6 +1,7 @@
 """ASGI both ways and WSGI, over real sockets: a tornadish Application under uvicorn
 answers like tornadish's own server; Starlette and raw ASGI apps mounted with
-ASGIHandler; a WSGI app through FallbackHandler + WSGIContainer."""
+ASGIHandler; a WSGI app through FallbackHandler + WSGIContainer. WebSockets over ASGI,
+both ways: tests/test_asgi_websocket.py."""
 
 from __future__ import annotations
 
@@ -31,11 +32,17 @@ uvicorn = pytest.importorskip("uvicorn")
 
 
 @asynccontextmanager
-async def uvicorn_serving(asgi_app: Any) -> AsyncIterator[str]:
+async def uvicorn_serving(asgi_app: Any, interface: str = "auto") -> AsyncIterator[str]:
     """Run ``asgi_app`` under a real uvicorn server in the test's loop."""
     port = free_port()
     config = uvicorn.Config(
-        asgi_app, host="127.0.0.1", port=port, loop="none", lifespan="on", log_level="warning"
+        asgi_app,
+        host="127.0.0.1",
+        port=port,
+        loop="none",
+        lifespan="on",
+        log_level="warning",
+        interface=interface,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -194,15 +201,20 @@ async def test_lifespan_runs_startup_and_shutdown_hooks() -> None:
     assert events == ["startup", "shutdown"]
 
 
+@pytest.mark.parametrize("interface", ["auto", "asgi3"])
+async def test_application_object_itself_is_an_asgi_app(interface: str) -> None:
+    # ``uvicorn module:app``: auto-detection treats it as ASGI 2, asgi3 calls it with three
+    # arguments; both must reach the same adapter.
+    async with uvicorn_serving(make_app(), interface) as base, httpx.AsyncClient() as client:
+        r = await client.get(base + "/hello?name=direct")
+        assert r.status_code == 200 and r.json()["hello"] == "direct"
+        assert (await client.post(base + "/echo", data={"x": "2"})).text == "form=2 body=3"
+
+
 def test_application_asgi_is_cached() -> None:
     app = make_app()
     assert isinstance(app.asgi, ASGIAdapter)
     assert app.asgi is app.asgi
-
-
-@pytest.mark.skip(reason="needs tornadish.websocket (WebSocket issue) to bridge ASGI websockets")
-def test_websocket_over_asgi() -> None:
-    raise NotImplementedError
 
 
 # -- ASGIHandler: ASGI apps mounted under a route ------------------------------------

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,14 +23,23 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals a
 APP_MODULE = """
 import asyncio, os
 from tornadish.web import Application, RequestHandler
+from tornadish.websocket import WebSocketHandler
 
 class Slow(RequestHandler):
     async def get(self):
         await asyncio.sleep(float(self.get_argument("t", "0")))
         self.write("ok %d" % os.getpid())
 
+class Echo(WebSocketHandler):
+    def on_message(self, message):
+        self.write_message(message)
+
+class Loop(RequestHandler):
+    def get(self):
+        self.write(type(asyncio.get_running_loop()).__module__.split(".")[0])
+
 def make_app():
-    return Application([(r"/", Slow)])
+    return Application([(r"/", Slow), (r"/ws", Echo), (r"/loop", Loop)])
 
 app = make_app()
 """
@@ -42,8 +51,11 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def spawn(args: list[str], cwd: Path) -> subprocess.Popen[bytes]:
+def spawn(
+    args: list[str], cwd: Path, env_extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
+    env.update(env_extra or {})
     with open(cwd / "server.log", "wb") as log:  # a file, not a pipe nobody drains
         return subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, stdout=log, stderr=log)
 
@@ -117,10 +129,17 @@ async def _one_request(port: int) -> tuple[str, float | None]:
 async def test_sigterm_mid_stream_answers_every_accepted_request(
     project: Path, procs: list[subprocess.Popen[bytes]]
 ) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
     port = free_port()
     proc = spawn(run_args("appmod:make_app", port, "--grace", "5"), project)
     procs.append(proc)
     await asyncio.get_running_loop().run_in_executor(None, wait_listening, port, proc, project)
+    # An open WebSocket is closed with 1001 (going away) by the graceful shutdown.
+    ws = await connect(f"ws://127.0.0.1:{port}/ws", proxy=None, open_timeout=5)
+    await ws.send("still here")
+    assert await asyncio.wait_for(ws.recv(), 5) == "still here"
 
     tasks: list[asyncio.Task[tuple[str, float | None]]] = []
     sigterm_at = 0.0
@@ -132,6 +151,9 @@ async def test_sigterm_mid_stream_answers_every_accepted_request(
             proc.send_signal(signal.SIGTERM)
         await asyncio.sleep(0.02)
     results = await asyncio.gather(*tasks)
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
     for _ in range(100):
         if proc.poll() is not None:
             break
@@ -186,6 +208,53 @@ def test_workers_restart_after_sigkill_and_exit_zero_on_sigterm(
             os.kill(pid, 0)
 
 
+@pytest.mark.parametrize(
+    ("flags", "no_uvloop_env", "expected"),
+    [([], "", "uvloop"), ([], "1", "asyncio"), (["--no-uvloop"], "", "asyncio")],
+)
+def test_cli_runs_on_uvloop_unless_switched_off(
+    project: Path,
+    procs: list[subprocess.Popen[bytes]],
+    flags: list[str],
+    no_uvloop_env: str,
+    expected: str,
+) -> None:
+    if expected == "uvloop":
+        pytest.importorskip("uvloop")
+    port = free_port()
+    env = {"TORNADISH_NO_UVLOOP": no_uvloop_env}
+    proc = spawn(run_args("appmod:app", port, *flags), project, env)
+    procs.append(proc)
+    wait_listening(port, proc, project)
+    assert get(port, "/loop") == (200, expected)
+
+
+def test_fork_processes_gives_up_after_max_restarts(tmp_path: Path) -> None:
+    (tmp_path / "crashy.py").write_text(
+        textwrap.dedent(
+            """
+            import os, sys
+            from tornadish import process
+
+            try:
+                process.fork_processes(1, max_restarts=2)
+            except RuntimeError as e:
+                print("supervisor:", e)
+                sys.exit(3)
+            with open("starts.txt", "a") as f:  # in a worker: record, then crash
+                f.write("%d\\n" % os.getpid())
+            os._exit(1)
+            """
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, "crashy.py"], cwd=tmp_path, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 3, result.stderr
+    assert "Too many child restarts" in result.stdout
+    assert len(set((tmp_path / "starts.txt").read_text().split())) == 3  # 1 + 2 restarts
+
+
 def test_cli_rejects_a_target_without_colon(project: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tornadish", "run", "appmod"],
@@ -232,8 +301,37 @@ def _bump(path: Path, text: str) -> None:
     os.utime(path, (later, later))
 
 
+def _change_until(path: Path, text: str, done: Callable[[], bool], log: Path) -> None:
+    """Write ``text`` to ``path`` until ``done()``: a change made before the watcher
+    has started (a loaded machine) is made again."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        _bump(path, text)
+        bumped = time.monotonic()
+        while time.monotonic() - bumped < 1.2:
+            if done():
+                return
+            time.sleep(0.1)
+    pytest.fail("no reload: " + log.read_text())
+
+
+# Both ways of noticing changes: watchfiles' notifications (when installed) and polling.
+RELOADERS = [
+    pytest.param("watchfiles", id="watchfiles"),
+    pytest.param("polling", id="polling"),
+]
+
+
+def reloader_env(reloader: str) -> dict[str, str]:
+    if reloader == "watchfiles":
+        pytest.importorskip("watchfiles")
+        return {"TORNADISH_RELOAD_POLL": ""}
+    return {"TORNADISH_RELOAD_POLL": "1"}
+
+
+@pytest.mark.parametrize("reloader", RELOADERS)
 def test_reload_reexecs_when_an_imported_module_changes(
-    project: Path, procs: list[subprocess.Popen[bytes]]
+    project: Path, procs: list[subprocess.Popen[bytes]], reloader: str
 ) -> None:
     (project / "message.py").write_text('TEXT = "one"\n')
     (project / "msgapp.py").write_text(
@@ -251,23 +349,62 @@ def test_reload_reexecs_when_an_imported_module_changes(
         )
     )
     port = free_port()
-    proc = spawn(run_args("msgapp:app", port, "--reload"), project)
+    proc = spawn(run_args("msgapp:app", port, "--reload"), project, reloader_env(reloader))
     procs.append(proc)
     wait_listening(port, proc, project)
     assert get(port) == (200, "one")
-    time.sleep(0.6)  # one check has recorded the original mtimes
-    _bump(project / "message.py", 'TEXT = "two"\n')
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+
+    def answers_two() -> bool:
         try:
-            if get(port, timeout=1) == (200, "two"):
-                break
+            return get(port, timeout=1) == (200, "two")
         except OSError:
-            pass
-        time.sleep(0.1)
-    else:
-        pytest.fail("no reload: " + (project / "server.log").read_text())
+            return False
+
+    log = project / "server.log"
+    _change_until(project / "message.py", 'TEXT = "two"\n', answers_two, log)
     assert proc.poll() is None  # same process (exec keeps the pid)
+    expected = "watching for changes with" if reloader == "watchfiles" else "polling for"
+    assert f"Autoreload: {expected}" in log.read_text()
+
+
+@pytest.mark.parametrize("reloader", RELOADERS)
+def test_debug_cli_restarts_when_a_template_changes(
+    project: Path, procs: list[subprocess.Popen[bytes]], reloader: str
+) -> None:
+    (project / "templates").mkdir()
+    (project / "templates" / "page.html").write_text("v1 {{ 1 + 1 }}")
+    (project / "tplapp.py").write_text(
+        textwrap.dedent(
+            """
+            import os
+            from tornadish.web import Application, RequestHandler
+
+            with open("starts.txt", "a") as f:
+                f.write("start\\n")
+
+            class Page(RequestHandler):
+                def get(self):
+                    self.render("page.html")
+
+            def make_app():
+                here = os.path.dirname(os.path.abspath(__file__))
+                return Application([(r"/", Page)], template_path=os.path.join(here, "templates"))
+            """
+        )
+    )
+    port = free_port()
+    proc = spawn(run_args("tplapp:make_app", port, "--debug"), project, reloader_env(reloader))
+    procs.append(proc)
+    wait_listening(port, proc, project)
+    assert get(port) == (200, "v1 2")
+
+    def restarted() -> bool:
+        return (project / "starts.txt").read_text().count("start") >= 2
+
+    page = project / "templates" / "page.html"
+    _change_until(page, "v2 {{ 2 + 2 }}", restarted, project / "server.log")
+    wait_listening(port, proc, project)
+    assert get(port) == (200, "v2 4")
 
 
 def test_debug_application_listen_watches_extra_files(

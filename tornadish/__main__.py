@@ -4,6 +4,7 @@
 
     python -m tornadish run myproject.web:app --port 8000 --workers 4
     python -m tornadish run myproject.web:make_app --reload --debug
+    python -m tornadish run myproject.web:app --no-uvloop      # asyncio's own loop
 
 ``module:app`` names an ``Application`` (or any request callback) or a function that
 takes no arguments and returns one. The current directory is importable, as with
@@ -68,12 +69,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--address", default=None, help="address to bind (all interfaces)")
     run.add_argument("--workers", type=int, default=1, help="worker processes (0: one per CPU)")
     run.add_argument("--grace", type=float, default=30.0, help="shutdown grace period, seconds")
-    run.add_argument("--reload", action="store_true", help="restart when source files change")
+    run.add_argument(
+        "--reload", action="store_true", help="restart when source files or templates change"
+    )
     run.add_argument(
         "--debug", action="store_true", help="the application's debug mode (implies --reload)"
     )
     run.add_argument(
         "--xheaders", action="store_true", help="trust X-Forwarded-For/-Proto from a proxy"
+    )
+    run.add_argument(
+        "--no-uvloop",
+        action="store_true",
+        help="run on asyncio's own event loop even if uvloop is installed",
     )
     run.add_argument("--log-level", default="info", help="logging level (info)")
     return parser
@@ -99,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         grace=args.grace,
         reload=args.reload or args.debug,
         xheaders=args.xheaders,
+        uvloop=False if args.no_uvloop else None,
     )
 
 

@@ -183,15 +183,25 @@ class Application(ReversibleRouter):
             reuse_port=reuse_port,
         )
         if self.settings.get("autoreload"):
-            from . import autoreload
-
-            autoreload.start()
+            self._start_autoreload()
         return server
+
+    def _start_autoreload(self) -> None:
+        # The development loop: restart on a change to a module or a template.
+        from . import autoreload
+
+        template_path = self.settings.get("template_path")
+        if template_path:
+            autoreload.watch(template_path)
+        autoreload.start()
 
     @functools.cached_property
     def asgi(self) -> ASGIAdapter:
-        """This application as an ASGI 3 app (made once), for uvicorn and friends:
-        ``uvicorn mymodule:app.asgi`` does not parse, so export ``asgi_app = app.asgi``."""
+        """This application as an ASGI 3 app (made once), for uvicorn and friends.
+
+        The application itself answers ASGI calls too (``uvicorn mymodule:app``), but
+        servers that tell ASGI from WSGI by an ``async def __call__`` (hypercorn) need
+        this one: export ``asgi_app = app.asgi`` and serve ``mymodule:asgi_app``."""
         from .asgi import ASGIAdapter
 
         return ASGIAdapter(self)
@@ -223,8 +233,17 @@ class Application(ReversibleRouter):
     def on_close(self, server_conn: object) -> None:
         pass
 
-    def __call__(self, request: HTTPServerRequest) -> Awaitable[None] | None:
-        """Serve an already-built request (legacy Tornado entry point)."""
+    def __call__(
+        self, request: HTTPServerRequest | dict[str, Any], receive: Any = None, send: Any = None
+    ) -> Any:
+        """Serve an already-built request (legacy Tornado entry point), or, called with
+        an ASGI scope, be an ASGI application: ``app(scope, receive, send)`` (ASGI 3)
+        or ``app(scope)(receive, send)`` (ASGI 2, what ``uvicorn module:app`` uses for
+        an object whose ``__call__`` is not ``async``). See :attr:`asgi`."""
+        if isinstance(request, dict):
+            if receive is not None:
+                return self.asgi(request, receive, send)
+            return functools.partial(self.asgi, request)
         dispatcher = _RequestDispatcher(self, request.connection)  # type: ignore[arg-type]
         dispatcher.request = request
         dispatcher._route()

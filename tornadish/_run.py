@@ -34,15 +34,19 @@ def run(
     workers: int = 1,
     grace: float = 30.0,
     reload: bool = False,
+    uvloop: bool | None = None,
     **server_kwargs: Any,
 ) -> None:
     """Serve ``app`` on ``address``:``port`` until SIGTERM or SIGINT, then shut down
     gracefully (requests in progress get ``grace`` seconds) and return.
 
     ``workers``: the number of processes (``0`` or ``None``: one per CPU).
-    ``reload``: restart the process when a source file changes
+    ``reload``: restart the process when a source file or template changes
     (:mod:`tornadish.autoreload`; single process only); also on with the application's
-    ``debug``/``autoreload`` setting. Other keyword arguments go to the ``HTTPServer``
+    ``debug``/``autoreload`` setting. ``uvloop``: run on uvloop (``None``: when it is
+    installed, unless ``TORNADISH_NO_UVLOOP`` is set; see
+    :meth:`~tornadish.ioloop.IOLoop.configure_uvloop`). Other keyword arguments go to the
+    ``HTTPServer``
     constructor (``xheaders=True`` behind a proxy, ``max_body_size``, ...).
 
     >>> import tornadish
@@ -63,6 +67,8 @@ def run(
         sockets = netutil.bind_sockets(port, address=address, reuse_port=True)
     from .ioloop import IOLoop
 
+    if uvloop is not None:
+        IOLoop.configure_uvloop(uvloop)
     io_loop = IOLoop()
     try:
         io_loop.run_sync(lambda: _serve(app, sockets, grace, reload, server_kwargs))
@@ -87,9 +93,12 @@ async def _serve(
         server.add_sockets(sockets)
         await server.wait_started()
         if reload:
-            from . import autoreload
+            start_autoreload = getattr(app, "_start_autoreload", None)
+            if start_autoreload is None:  # a plain request callback
+                from . import autoreload
 
-            autoreload.start()
+                start_autoreload = autoreload.start
+            start_autoreload()
         names = ", ".join(str(s.getsockname()[:2]) for s in sockets)
         gen_log.info("Serving on %s", names)
         await stopping.wait()

@@ -238,6 +238,12 @@ class WebSocketProtocol(UpgradedProtocol):
         transport = self.transport
         return transport.get_write_buffer_size() if transport is not None else 0
 
+    @property
+    def close_received(self) -> bool:
+        """True once the peer's close frame has arrived (not when the connection just
+        dropped): what tells an ASGI app 1005 from 1006."""
+        return self._conn.state in (ConnectionState.REMOTE_CLOSING, ConnectionState.CLOSED)
+
     # -- asyncio.Protocol ---------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:

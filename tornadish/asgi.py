@@ -18,8 +18,10 @@ route::
     Application([(r"/api/.*", ASGIHandler, {"asgi_app": starlette_app,
                                              "root_path": "/api"})])
 
-WebSocket scopes are not bridged yet (they need ``tornadish.websocket``): the adapter
-refuses them with close code 1000 before accepting, and the handler serves HTTP only.
+WebSockets cross in both directions too (:mod:`._asgi_ws`): a ``WebSocketHandler``
+served by an ASGI server sees the same ``open``/``on_message``/``write_message``/``close``
+as under tornadish's own server, and ``ASGIHandler`` forwards WebSocket requests to the
+mounted app's ``websocket`` scope.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import asyncio
 import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from ._handler import RequestHandler, stream_request_body
@@ -37,6 +39,9 @@ from ._httpparse import RequestStartLine, ResponseStartLine, responses
 from ._server_protocol import StreamClosedError
 from .httputil import HTTPConnection, HTTPServerConnectionDelegate
 from .log import app_log, gen_log
+
+if TYPE_CHECKING:
+    from ._asgi_ws import MountedWebSocket
 
 __all__ = [
     "ASGIAdapter",
@@ -316,8 +321,9 @@ class ASGIAdapter:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
-            # Refusing before accept makes the server answer the handshake with 403.
-            await send({"type": "websocket.close", "code": 1000})
+            from ._asgi_ws import serve_websocket
+
+            await serve_websocket(self.application, scope, receive, send)
         else:
             raise ValueError(f"unsupported ASGI scope type {kind!r}")
 
@@ -344,17 +350,7 @@ class ASGIAdapter:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         conn = ASGIConnection(scope, send)
-        headers = HTTPHeaders()
-        for name, value in scope.get("headers", ()):
-            headers.add(name.decode("latin-1"), value.decode("latin-1"))
-        raw_path = scope.get("raw_path")
-        target = raw_path.decode("latin-1") if raw_path else quote(scope["path"])
-        query = scope.get("query_string", b"")
-        if query:
-            target += "?" + query.decode("latin-1")
-        start_line = RequestStartLine(
-            scope["method"], target, "HTTP/" + scope.get("http_version", "1.1")
-        )
+        start_line, headers = request_head(scope, scope["method"])
         delegate = self.application.start_request(conn, conn)
         try:
             pending = delegate.headers_received(start_line, headers)
@@ -398,6 +394,19 @@ class ASGIAdapter:
             # The response cannot be completed; only failing the call makes the server
             # drop the connection instead of ending the body cleanly.
             raise StreamClosedError()
+
+
+def request_head(scope: Scope, method: str) -> tuple[RequestStartLine, HTTPHeaders]:
+    """The request line and headers an ASGI ``http`` or ``websocket`` scope describes."""
+    headers = HTTPHeaders()
+    for name, value in scope.get("headers", ()):
+        headers.add(name.decode("latin-1"), value.decode("latin-1"))
+    raw_path = scope.get("raw_path")
+    target = raw_path.decode("latin-1") if raw_path else quote(scope["path"])
+    query = scope.get("query_string", b"")
+    if query:
+        target += "?" + query.decode("latin-1")
+    return RequestStartLine(method, target, "HTTP/" + scope.get("http_version", "1.1")), headers
 
 
 class _TooLarge(Exception):
@@ -513,7 +522,9 @@ class ASGIHandler(RequestHandler):
     The request path is passed through whole; ``root_path`` tells the ASGI app which
     prefix is the mount point (Starlette and FastAPI route on what follows it). The
     request body streams into the app as it arrives, and each body part the app sends
-    is flushed to the client as it comes (a streaming response).
+    is flushed to the client as it comes (a streaming response). A WebSocket request
+    (``GET`` with ``Upgrade: websocket``) runs the app's ``websocket`` scope instead,
+    over tornadish's WebSocket protocol (see :class:`._asgi_ws.MountedWebSocket`).
     """
 
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
@@ -524,6 +535,7 @@ class ASGIHandler(RequestHandler):
         self._channel = _BodyChannel()
         self._app_task: asyncio.Task[None] | None = None
         self._response_started = False
+        self._websocket: MountedWebSocket | None = None
 
     def check_xsrf_cookie(self) -> None:
         # The mounted application enforces its own CSRF policy.
@@ -534,6 +546,12 @@ class ASGIHandler(RequestHandler):
         return None
 
     def prepare(self) -> None:
+        request = self.request
+        if request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket":
+            from ._asgi_ws import MountedWebSocket, websocket_scope
+
+            self._websocket = MountedWebSocket(self, websocket_scope(self._scope()))
+            return
         self._app_task = asyncio.get_running_loop().create_task(self._run_app())
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
@@ -542,6 +560,8 @@ class ASGIHandler(RequestHandler):
     def on_connection_close(self) -> None:
         super().on_connection_close()
         self._channel.disconnect()
+        if self._websocket is not None:
+            self._websocket.connection_lost()
 
     def _scope(self) -> Scope:
         request = self.request
@@ -602,6 +622,9 @@ class ASGIHandler(RequestHandler):
                 self._channel.disconnect()
 
     async def _serve(self) -> None:
+        if self._websocket is not None:
+            await self._websocket.run(self.asgi_app)
+            return
         self._channel.end()
         task = self._app_task
         assert task is not None

@@ -5,16 +5,24 @@
 >>> autoreload.watch("templates/home.html")  # doctest: +SKIP
 
 ``Application(debug=True)`` (or ``autoreload=True``) starts it when the application
-starts listening (``app.listen`` or :func:`tornadish.run`). Every ``check_time``
-milliseconds a timer on the event loop compares the modification times of the files of
-all imported modules and of the watched files with what it saw first; on a change it
-runs the reload hooks and re-executes the process with the same interpreter and
-arguments (``python -m pkg`` is restarted as ``-m pkg``). Listening sockets are closed
-by ``exec`` (they are not inheritable), so the new process can bind the port again;
-connections in progress are dropped, which is fine for development and why this is not
-for production.
+starts listening (``app.listen`` or :func:`tornadish.run`), and then also watches the
+``template_path`` directory. What is watched: the files of all imported modules, and the
+files and directories given to :func:`watch`. On a change it runs the reload hooks and
+re-executes the process with the same interpreter and arguments (``python -m pkg`` is
+restarted as ``-m pkg``). Listening sockets are closed by ``exec`` (they are not
+inheritable), so the new process can bind the port again; connections in progress are
+dropped, which is fine for development and why this is not for production.
 
-Module-level state (watched files, hooks, the loops being watched) mirrors Tornado's
+Two ways to notice a change:
+
+- with the optional `watchfiles <https://watchfiles.helpmanual.io>`_ package
+  (``pip install tornadish[reload]``), the operating system reports changes to a daemon
+  thread, which asks the event loop to restart: no polling, changes seen at once;
+- without it (or with the environment variable ``TORNADISH_RELOAD_POLL`` set to ``1``),
+  a timer on the event loop compares modification times every ``check_time``
+  milliseconds.
+
+Module-level state (watched paths, hooks, the loops being watched) mirrors Tornado's
 API, which is a set of module functions; it is per process by nature, since the
 reaction is to replace the process.
 """
@@ -24,8 +32,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import threading
+import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .log import gen_log
 
@@ -33,12 +44,13 @@ __all__ = ["add_reload_hook", "start", "wait", "watch"]
 
 _watched: set[str] = set()
 _reload_hooks: list[Callable[[], object]] = []
-# Loops with a checker running, so start() twice on one loop is one checker.
+# Loops with a watcher running, so start() twice on one loop is one watcher.
 _loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 
 
 def watch(filename: str) -> None:
-    """Also restart when ``filename`` (not a module: a template, a config file) changes."""
+    """Also restart when ``filename`` changes: a file that is not a module (a template,
+    a config file), or a directory (anything under it)."""
     _watched.add(os.path.abspath(filename))
 
 
@@ -49,15 +61,23 @@ def add_reload_hook(fn: Callable[[], object]) -> None:
 
 
 def start(check_time: int = 500) -> None:
-    """Begin checking for changed files every ``check_time`` milliseconds on the current
-    event loop (the running one, else the one ``IOLoop.current()`` would run)."""
+    """Begin watching for changed files on the current event loop (the running one,
+    else the one ``IOLoop.current()`` would run); ``check_time`` is the polling interval
+    in milliseconds, and how often the notification watcher looks for newly imported
+    modules."""
     from .ioloop import IOLoop
 
     loop = IOLoop.current().asyncio_loop
     if loop in _loops:
         return
     _loops.add(loop)
-    _Checker(loop, check_time / 1000.0).schedule()
+    interval = check_time / 1000.0
+    if _use_notifications():
+        gen_log.info("Autoreload: watching for changes with watchfiles")
+        _NotifyWatcher(loop, interval).start()
+    else:
+        gen_log.info("Autoreload: polling for changes every %.2fs", interval)
+        _Checker(loop, interval).schedule()
 
 
 def wait() -> None:
@@ -70,8 +90,18 @@ def wait() -> None:
     io_loop.start()
 
 
+def _use_notifications() -> bool:
+    if os.environ.get("TORNADISH_RELOAD_POLL", "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    try:
+        import watchfiles  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 class _Checker:
-    """A self-rescheduling loop timer; no thread is involved."""
+    """Polling: a self-rescheduling loop timer comparing modification times."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, interval: float) -> None:
         self.loop = loop
@@ -97,15 +127,130 @@ class _Checker:
         self.schedule()
 
 
-def _files() -> list[str]:
-    files = list(_watched)
+class _NotifyWatcher(threading.Thread):
+    """Notifications: a daemon thread blocked in :func:`watchfiles.watch`.
+
+    Each directory holding a watched file is watched on its own (not recursively: the
+    directories of the standard library and site-packages hold far more than is
+    imported), as is every directory under a watched directory. The thread wakes every
+    ``interval`` to pick up directories of modules imported since, and hands a relevant
+    change to the event loop, which restarts the process.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, interval: float) -> None:
+        super().__init__(name="tornadish-autoreload", daemon=True)
+        self.loop = loop
+        self.timeout_ms = max(50, int(interval * 1000))
+
+    def run(self) -> None:
+        try:
+            self._watch()
+        except Exception:
+            gen_log.error("Autoreload: watchfiles failed; polling instead", exc_info=True)
+            try:
+                self.loop.call_soon_threadsafe(_Checker(self.loop, self.timeout_ms / 1000).schedule)
+            except RuntimeError:
+                pass  # the loop is closed
+
+    def _watch(self) -> None:
+        import watchfiles
+
+        while not self.loop.is_closed():
+            files, trees = _watch_sets()
+            dirs = _directories(files, trees)
+            try:
+                for changes in watchfiles.watch(
+                    *sorted(dirs),
+                    watch_filter=_Relevant(files, trees),
+                    recursive=False,
+                    rust_timeout=self.timeout_ms,
+                    yield_on_timeout=True,
+                    raise_interrupt=False,
+                    ignore_permission_denied=True,
+                ):
+                    if changes:
+                        path = min(path for _, path in changes)
+                        self._restart(path)
+                        return
+                    if self.loop.is_closed():
+                        return
+                    new_files, new_trees = _watch_sets()
+                    if new_trees != trees or _directories(new_files, new_trees) != dirs:
+                        break  # new modules in new places, or new watch() calls
+                    files.update(new_files)
+            except OSError:
+                # A directory vanished between listing and watching: list again.
+                gen_log.debug("autoreload watcher restarting", exc_info=True)
+                time.sleep(self.timeout_ms / 1000.0)
+
+    def _restart(self, path: str) -> None:
+        def restart() -> None:
+            gen_log.info("%s modified; restarting server", path)
+            _reload()
+
+        try:
+            self.loop.call_soon_threadsafe(restart)
+        except RuntimeError:
+            pass  # the loop is closed: nobody to restart
+
+
+class _Relevant:
+    """The watchfiles filter: a change matters if it is to a watched file or under a
+    watched directory (``files`` may grow while watching)."""
+
+    def __init__(self, files: set[str], trees: set[str]) -> None:
+        self.files = files
+        self.prefixes = tuple(t + os.sep for t in trees)
+
+    def __call__(self, change: Any, path: str) -> bool:
+        return path in self.files or (bool(self.prefixes) and path.startswith(self.prefixes))
+
+
+def _watch_sets() -> tuple[set[str], set[str]]:
+    """(watched files, watched directory trees)."""
+    files: set[str] = set()
+    trees: set[str] = set()
+    for path in _module_files():
+        files.add(path)
+    for path in list(_watched):
+        if os.path.isdir(path):
+            trees.add(path)
+        else:
+            files.add(path)
+    return files, trees
+
+
+def _directories(files: Iterable[str], trees: Iterable[str]) -> set[str]:
+    dirs = {os.path.dirname(path) for path in files}
+    for tree in trees:
+        for root, subdirs, _ in os.walk(tree):
+            subdirs[:] = [d for d in subdirs if not d.startswith(".") and d != "__pycache__"]
+            dirs.add(root)
+    return {d for d in dirs if os.path.isdir(d)}
+
+
+def _module_files() -> list[str]:
+    out = []
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
         if not path:
             continue
         if path.endswith((".pyc", ".pyo")):
             path = path[:-1]
-        files.append(path)
+        out.append(os.path.abspath(path))
+    return out
+
+
+def _files() -> list[str]:
+    """Every file to poll: the modules' and the watched ones (directories expanded)."""
+    files = _module_files()
+    for path in list(_watched):
+        if not os.path.isdir(path):
+            files.append(path)
+            continue
+        for root, subdirs, names in os.walk(path):
+            subdirs[:] = [d for d in subdirs if not d.startswith(".") and d != "__pycache__"]
+            files.extend(os.path.join(root, name) for name in names)
     return files
 
 

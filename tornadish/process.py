@@ -65,7 +65,13 @@ def fork_processes(num_processes: int | None, max_restarts: int | None = None) -
         if tid is not None:
             return tid
 
+    stopping = False
+
     def forward(signum: int, _frame: object) -> None:
+        # Asked to stop: workers that exit from now on, however they exit, are not
+        # replaced.
+        nonlocal stopping
+        stopping = True
         for pid in list(children):
             try:
                 os.kill(pid, signum)
@@ -75,7 +81,6 @@ def fork_processes(num_processes: int | None, max_restarts: int | None = None) -
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     restarts = 0
-    stopping = False
     while children:
         try:
             pid, status = os.wait()
@@ -89,19 +94,16 @@ def fork_processes(num_processes: int | None, max_restarts: int | None = None) -
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             stopping = stopping or sig in (signal.SIGTERM, signal.SIGINT)
-            gen_log.warning("child %d (pid %d) killed by signal %d, restarting", i, pid, sig)
+            how = f"killed by signal {sig}"
         elif os.WEXITSTATUS(status) != 0:
-            gen_log.warning(
-                "child %d (pid %d) exited with status %d, restarting",
-                i,
-                pid,
-                os.WEXITSTATUS(status),
-            )
+            how = f"exited with status {os.WEXITSTATUS(status)}"
         else:
             gen_log.info("child %d (pid %d) exited normally", i, pid)
             continue
         if stopping:
+            gen_log.warning("child %d (pid %d) %s while stopping", i, pid, how)
             continue
+        gen_log.warning("child %d (pid %d) %s, restarting", i, pid, how)
         restarts += 1
         if restarts > max_restarts:
             raise RuntimeError("Too many child restarts, giving up")

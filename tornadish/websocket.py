@@ -56,6 +56,7 @@ from ._ws_protocol import (
 from .log import app_log, gen_log
 
 if TYPE_CHECKING:
+    from ._asgi_ws import ASGIWebSocket
     from .httpclient import HTTPRequest
 
 __all__ = [
@@ -102,7 +103,7 @@ class WebSocketHandler(RequestHandler):
     """
 
     def __init__(self, application: Any, request: Any, **kwargs: Any) -> None:
-        self.ws_connection: WebSocketProtocol | None = None
+        self.ws_connection: WebSocketProtocol | ASGIWebSocket | None = None
         self.close_code: int | None = None
         self.close_reason: str | None = None
         self.open_args: tuple[Any, ...] = ()
@@ -164,6 +165,24 @@ class WebSocketHandler(RequestHandler):
                     raise ValueError(f"select_subprotocol returned {selected!r}, not offered")
                 self._selected_subprotocol = selected
                 extra.append((b"Sec-WebSocket-Protocol", selected.encode("ascii")))
+        conn: Any = self.request.connection
+        accept_asgi = getattr(conn, "accept_websocket", None)
+        if accept_asgi is not None:
+            # Served by an ASGI server (tornadish.asgi), which has done the handshake
+            # and frames the messages (compression included); the handler cannot tell.
+            self.set_status(101)
+            self.clear_header("Content-Type")
+            self._headers_written = True
+            self._finished = True
+            try:
+                bridged = accept_asgi(
+                    self, self._selected_subprotocol, self._header_list(), self.max_message_size
+                )
+            except StreamClosedError:
+                self._run_on_finish()  # the client left during prepare: nothing to open
+                return
+            self._opened(bridged)
+            return
         extensions: list[Extension] = []
         options = self.get_compression_options()
         if options is not None:
@@ -178,7 +197,6 @@ class WebSocketHandler(RequestHandler):
                 extra.append((b"Sec-WebSocket-Extensions", value.encode("ascii")))
                 extensions.append(ext)
                 break
-        conn: Any = self.request.connection
         if conn is None or not hasattr(conn, "upgrade"):
             self._refuse(400, "WebSocket upgrade not supported on this connection")
             return
@@ -206,6 +224,9 @@ class WebSocketHandler(RequestHandler):
         except StreamClosedError:
             self._run_on_finish()  # the client left during prepare: nothing to open
             return
+        self._opened(protocol)
+
+    def _opened(self, protocol: WebSocketProtocol | ASGIWebSocket) -> None:
         self.ws_connection = protocol
         self.request._finish_time = time.time()
         self.application.log_request(self)
