@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: venv run test lint bench clean
+.PHONY: venv run test lint bench docs stress clean
 
 venv: $(STAMP)
 
@@ -33,5 +34,26 @@ bench: venv
 	$(BIN)/python -m bench.ws_bench
 	$(BIN)/python -m bench.client_bench
 
+# Reliability under load, faults and attack (tests/stress, issue 9): the heavy tests
+# (TORNADISH_STRESS=1 selects them; `make test` runs only their smoke versions), then the
+# table of figures they recorded, tornadish next to Tornado. Under 10 minutes on 2 cores.
+STRESS_RESULTS ?= build/stress-results.json
+stress: venv
+	rm -f $(STRESS_RESULTS)
+	$(BIN)/python -m pip install -q -e '.[fuzz]' || \
+		echo "atheris could not be installed: the fuzzer runs its random-mutation fallback"
+	TORNADISH_STRESS=1 TORNADISH_STRESS_RESULTS=$(STRESS_RESULTS) \
+		$(BIN)/python -m pytest -q -p no:cacheprovider tests/stress; status=$$?; \
+	$(BIN)/python -m tests.stress.report --results $(STRESS_RESULTS); exit $$status
+
+# The documentation site (mkdocs.yml) into site/; a warning fails the build.
+# NO_MKDOCS_2_WARNING silences mkdocs-material's banner about MkDocs 2.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[docs]'
+	touch $(DOCS_STAMP)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site

@@ -183,12 +183,21 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
             self.on_connection_close()
         finally:
             if self._parked and not self._finished:
-                self._run_on_finish()
+                self._park_ended()
 
     def _park(self) -> None:
         self._parked = True
         if self._connection_lost:
-            self._run_on_finish()
+            self._park_ended()
+
+    def _park_ended(self) -> None:
+        # The client left and nothing in the request path will finish the response:
+        # the request is over, and so is the connection (a half-closed one would sit in
+        # CLOSE_WAIT for good). A late finish() is still harmless.
+        self._run_on_finish()
+        conn: Any = self.request.connection
+        if conn is not None:
+            conn.close()
 
     def clear(self) -> None:
         """Reset headers and body to the defaults for a new response."""
@@ -696,8 +705,7 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
             self._handle_request_exception(e)
         except asyncio.CancelledError:
             if not self._finished:
-                self._finished = True
-                self._run_on_finish()
+                self._abandon()  # no response is coming: close, don't leave it open
             raise
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:

@@ -265,7 +265,9 @@ class ServerSession:
             keep_alive = False
         self._keep_alive_10 = False
         if version == "HTTP/1.0":
-            keep_alive = tokens is not None and b"keep-alive" in tokens and keep_alive
+            # RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 makes the framing suspect;
+            # close after this message (no keep-alive) so nothing after it is read.
+            keep_alive = tokens is not None and b"keep-alive" in tokens and keep_alive and not te
             self._keep_alive_10 = keep_alive
             self._plain = False
         else:
@@ -433,11 +435,12 @@ class ServerSession:
             (b"Connection", b"close"),
         ]
         try:
-            parts = [
-                conn.send(h11.Response(status_code=status, headers=headers, reason=reason)),
-                conn.send(h11.Data(data=body)),
-                conn.send(_EOM),
-            ]
+            parts = [conn.send(h11.Response(status_code=status, headers=headers, reason=reason))]
+            # The answer to HEAD has no body (h11 refuses one): without this a HEAD with
+            # a broken body got no answer at all. (h11 private, pinned by the tests.)
+            if getattr(conn, "_request_method", None) != b"HEAD":
+                parts.append(conn.send(h11.Data(data=body)))
+            parts.append(conn.send(_EOM))
         except h11.LocalProtocolError:
             return b""
         return b"".join(p for p in parts if p)

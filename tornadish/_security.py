@@ -40,11 +40,39 @@ if TYPE_CHECKING:
     from ._application import Application
     from .httputil import HTTPServerRequest
 
-__all__ = ["SecurityMixin", "authenticated"]
+__all__ = ["SecurityMixin", "authenticated", "is_protocol_relative"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 # Tornado used "_xsrf" before the cookie name became a setting; keep that default.
 _DEFAULT_XSRF_COOKIE = "_xsrf"
+
+
+# What browsers (the WHATWG URL parser) drop before reading a URL: leading and trailing
+# C0 controls and spaces; tabs and newlines anywhere.
+_URL_STRIP = "".join(chr(i) for i in range(0x21))
+_URL_DROP = str.maketrans("", "", "\t\n\r")
+
+
+def is_protocol_relative(url: str) -> bool:
+    """True if a browser would read ``url`` as ``//host/...``: another site.
+
+    Browsers clean a URL up before parsing it (controls and spaces trimmed, tabs and
+    newlines removed) and treat ``\\`` as ``/`` in http(s) URLs, so ``/\\evil.com``
+    and ``" //evil.com"`` name a host just as ``//evil.com`` does. A redirect to such
+    a URL built from the request is an open redirect.
+
+    >>> is_protocol_relative("/\\\\evil.com"), is_protocol_relative("/a//b")
+    (True, False)
+    """
+    cleaned = url.strip(_URL_STRIP).translate(_URL_DROP).replace("\\", "/")
+    return cleaned.startswith("//")
+
+
+def _same_site_path(uri: str) -> str:
+    """``uri`` (a request target) as a path a browser cannot read as another host."""
+    if not is_protocol_relative(uri):
+        return uri
+    return "/" + uri.strip(_URL_STRIP).translate(_URL_DROP).lstrip("/\\")
 
 
 def _mask(mask: bytes, data: bytes) -> bytes:
@@ -341,8 +369,11 @@ def authenticated(method: _F) -> _F:
 
     Anonymous GET and HEAD requests are redirected to ``get_login_url()`` with the page
     they wanted in ``next`` (the full URL when the login URL is absolute, the path and
-    query otherwise); other methods get 403, as a redirect would lose their body. A
-    login URL that already has a query string is used as it is.
+    query otherwise, with leading slashes collapsed so that ``//evil.com`` becomes
+    ``/evil.com``); other methods get 403, as a redirect would lose their body. A
+    login URL that already has a query string is used as it is. The login handler
+    must still check ``next`` before redirecting to it: anyone can link to
+    ``/login?next=https://evil.com`` (see ``docs/deployment.md``, "Hostile input").
 
     >>> from tornadish.web import RequestHandler
     >>> class ProfileHandler(RequestHandler):
@@ -361,7 +392,9 @@ def authenticated(method: _F) -> _F:
                         # Another host: it needs our full URL to send the user back.
                         next_url = self.request.full_url()
                     else:
-                        next_url = self.request.uri
+                        # GET //evil.com/ reaches a catch-all route; a login page that
+                        # redirects to ``next`` must not be sent to another site.
+                        next_url = _same_site_path(self.request.uri)
                     url += "?" + urllib.parse.urlencode({"next": next_url})
                 self.redirect(url)
                 return None

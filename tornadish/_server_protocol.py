@@ -14,7 +14,9 @@ here:
   goes away is noticed at once (``on_connection_close``) — what long polling needs.
 - One timer per connection, re-armed lazily: moving a deadline is a float assignment,
   and the timer re-schedules itself when it fires early. Idle keep-alive, header read,
-  body inactivity and blocked-write deadlines all share it.
+  body inactivity, blocked-write and flush-on-close deadlines all share it. A peer that
+  reads nothing is dropped after the idle timeout, whether or not the response was
+  finished, and its pipelined requests wait meanwhile (memory stays bounded).
 - Protocol errors get the status :mod:`._http1` chose, a log line, a
   ``Connection: close`` response and a lingering close, so the peer can read the answer
   even while it is still sending.
@@ -93,6 +95,7 @@ _T_HEADER = 2
 _T_BODY = 3
 _T_WRITE = 4
 _T_LINGER = 5
+_T_FLUSH = 6  # closed with output still queued: abort if the peer never takes it
 
 _LINGER_SECONDS = 2.0
 
@@ -279,6 +282,8 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
                 if not w.done():
                     w.set_result(None)
         self._unblock(_BLOCK_WRITE)
+        if self._state == _IDLE and self._session.has_buffered_data:
+            self._loop.call_soon(self._process)  # a pipelined request held back
 
     # -- the read loop ----------------------------------------------------------
 
@@ -291,6 +296,10 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
             while True:
                 state = self._state
                 if state >= _HANDLING or self._read_block & _BLOCK_FLOW:
+                    return
+                if state == _IDLE and self._writing_paused:
+                    # The peer is not reading our answers: a pipelined request would only
+                    # pile another one up in memory. resume_writing() comes back for it.
                     return
                 try:
                     event = session.next_event()
@@ -484,7 +493,7 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
     def _on_timer(self) -> None:
         self._timer = None
         kind = self._timeout_kind
-        if not kind or self._state == _CLOSED:
+        if not kind or (self._state == _CLOSED and kind != _T_FLUSH):
             return
         if self._loop.time() < self._deadline:
             self._timer = self._loop.call_at(self._deadline, self._on_timer)
@@ -492,7 +501,7 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
         self._timeout_kind = _T_NONE
         if kind == _T_IDLE:
             self._close()
-        elif kind == _T_LINGER:
+        elif kind == _T_LINGER or kind == _T_FLUSH:
             self._abort()
         elif kind == _T_WRITE:
             gen_log.info("Closing connection to %s: client is not reading", self._peer_ip)
@@ -525,6 +534,10 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
         if transport is not None and self._state != _CLOSED:
             self._state = _CLOSED
             transport.close()
+            if transport.get_write_buffer_size():
+                # close() waits for the queued output to be sent; a peer that never
+                # reads would hold the connection (and its buffer) forever.
+                self._set_deadline(_T_FLUSH, self._params.idle_connection_timeout)
 
     def _abort(self) -> None:
         transport = self.transport
@@ -695,7 +708,10 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
             return
         self._state = _IDLE
         self._response_started = False  # a bad next request must still get its 4xx
-        self._set_deadline(_T_IDLE, self._params.idle_connection_timeout)
+        if self._timeout_kind != _T_WRITE:
+            # (A blocked write keeps its own deadline: the answer may sit in our buffer
+            # with the peer reading nothing, and that must end the connection.)
+            self._set_deadline(_T_IDLE, self._params.idle_connection_timeout)
         if self._in_process:
             return  # the read loop in progress goes on with any pipelined request
         self._unblock(_BLOCK_PIPELINE)

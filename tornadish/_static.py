@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from ._handler import RequestHandler
+from ._security import is_protocol_relative
 from ._server_protocol import StreamClosedError
 from ._web_errors import HTTPError
 from .log import gen_log
@@ -286,7 +287,7 @@ class StaticFileHandler(RequestHandler):
             # request.path, not self.path: the route may have consumed a prefix, and the
             # file path of the root directory itself is empty.
             if not self.request.path.endswith("/"):
-                if self.request.path.startswith("//"):
+                if is_protocol_relative(self.request.path):
                     # "//host/..." would be a protocol-relative URL: an open redirect.
                     raise HTTPError(403, "cannot redirect path with two initial slashes")
                 self.redirect(self.request.path + "/", permanent=True)

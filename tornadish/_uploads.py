@@ -12,7 +12,10 @@ upload of any size (up to ``max_body_size``) costs a bounded amount of memory:
 - the raw body is kept as ``request.body`` only while it is small (at most the spool
   threshold): past that ``request.body`` is ``b""``;
 - temporary files are closed (and so deleted) when the request finishes, fails, or the
-  client goes away mid-body.
+  client goes away mid-body;
+- a spool that cannot be written (a full disk) is not a crash: the error is logged once
+  and the request is answered ``507 Insufficient Storage`` (``500`` for other I/O
+  errors) when its handler would run.
 
 A malformed body is not refused on the spot: the error is kept and raised when the
 handler would run, so the 400 goes through the handler's own ``write_error``.
@@ -20,6 +23,7 @@ handler would run, so the 400 goes through the handler's own ``write_error``.
 
 from __future__ import annotations
 
+import errno
 import io
 import tempfile
 from typing import IO, Any
@@ -27,6 +31,8 @@ from typing import IO, Any
 from . import _httpparse
 from ._headers import HTTPHeaders, HTTPInputError
 from ._httpparse import HTTPFile, MultipartFormDataParser, _parse_header
+from ._web_errors import HTTPError
+from .log import gen_log
 
 __all__ = ["MultipartUpload", "UploadedFile"]
 
@@ -185,7 +191,7 @@ class MultipartUpload:
         threshold: int,
         tmp_dir: str | None,
     ) -> None:
-        self.error: HTTPInputError | None = None
+        self.error: HTTPInputError | HTTPError | None = None
         self._parser: _SpoolingParser | None = None
         self._body_chunks: list[bytes] | None = []
         self._body_size = 0
@@ -230,6 +236,17 @@ class MultipartUpload:
                 parser.feed(chunk)
             except HTTPInputError as e:
                 self._fail(e)
+            except OSError as e:
+                self._spool_failed(e)
+
+    def _spool_failed(self, e: OSError) -> None:
+        # Creating or writing a temporary file failed: the server's problem, not the
+        # client's. One line for the operator (no traceback: the cause is all there is
+        # to know); the handler answers with a 5xx through its own write_error.
+        gen_log.error("Could not spool an upload to disk: %s", e)
+        full = e.errno in (errno.ENOSPC, errno.EDQUOT)
+        self._fail(HTTPInputError(str(e)))
+        self.error = HTTPError(507 if full else 500)
 
     def end(self) -> bytes:
         """The body is complete: check it was, and return what ``request.body`` holds."""
@@ -243,7 +260,8 @@ class MultipartUpload:
         return b"".join(chunks) if chunks else b""
 
     def check(self) -> None:
-        """Raise the body's parse error, if it had one."""
+        """Raise the body's parse error (``HTTPInputError``) or the spooling failure
+        (``HTTPError``), if it had one."""
         if self.error is not None:
             raise self.error
 

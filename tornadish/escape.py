@@ -248,10 +248,18 @@ def json_decode(value: str | bytes) -> Any:
 
     >>> json_decode(b'{"a": [1, 2]}')
     {'a': [1, 2]}
+
+    Malformed input, including bytes that are not UTF-8 and nesting too deep to parse,
+    raises :class:`ValueError`.
     """
     if isinstance(value, bytes):
         value = value.decode("utf-8")
-    return json.loads(value)
+    try:
+        return json.loads(value)
+    except RecursionError:
+        # "[[[[..." nested deeper than the interpreter's stack: bad input like any
+        # other (a ValueError a handler turns into 400), not a crash.
+        raise json.JSONDecodeError("JSON nested too deeply", value, 0) from None
 
 
 # -- text ------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ Override the ``app`` fixture and use the others:
 
 Fixtures: ``io_loop`` (an ``IOLoop``), ``io_loop_factory`` (override to choose the
 loop; uvloop when installed), ``app``, ``http_server``, ``http_server_port``,
-``base_url``, ``http_client``, ``fetch``. The timeout per async test is
+``base_url``, ``http_client``, ``fetch``, ``ws_connect``. The timeout per async test is
 ``ASYNC_TEST_TIMEOUT`` (5 s by default) or ``@pytest.mark.timeout_async(seconds)``.
 """
 
@@ -36,6 +36,7 @@ from .testing import _new_loop, bind_unused_port, get_async_test_timeout
 
 if TYPE_CHECKING:
     from .httpclient import AsyncHTTPClient, HTTPResponse
+    from .websocket import WebSocketClientConnection
 
 __all__ = [
     "app",
@@ -46,6 +47,7 @@ __all__ = [
     "http_server_port",
     "io_loop",
     "io_loop_factory",
+    "ws_connect",
 ]
 
 
@@ -159,3 +161,35 @@ def fetch(http_client: AsyncHTTPClient, base_url: str) -> Callable[..., Awaitabl
         return await http_client.fetch(url, raise_error=raise_error, **kwargs)
 
     return _fetch
+
+
+@pytest.fixture
+def ws_connect(
+    io_loop: IOLoop, base_url: str
+) -> Iterator[Callable[..., Awaitable[WebSocketClientConnection]]]:
+    """``await ws_connect(path, **kwargs)``: a WebSocket to the test server (keyword
+    arguments go to :func:`~tornadish.websocket.websocket_connect`); the connections
+    still open are closed after the test."""
+    from .websocket import websocket_connect
+
+    opened: list[WebSocketClientConnection] = []
+
+    async def _connect(path: str, **kwargs: Any) -> WebSocketClientConnection:
+        url = path if path.startswith(("ws://", "wss://")) else "ws" + base_url[4:] + path
+        conn = await websocket_connect(url, **kwargs)
+        opened.append(conn)
+        return conn
+
+    yield _connect
+
+    async def close_all() -> None:
+        for conn in opened:
+            conn.close(1000, "test finished")
+        for conn in opened:
+            try:
+                while await conn.read_message() is not None:
+                    pass  # drain until the closing handshake is done
+            except RuntimeError:
+                pass  # on_message_callback connections cannot be read from
+
+    io_loop.run_sync(close_all, timeout=get_async_test_timeout())

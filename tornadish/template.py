@@ -186,6 +186,8 @@ class Template:
             code = env.compile(source, name=name, filename=name)
         except jinja2.TemplateSyntaxError as e:
             raise _parse_error(e) from None
+        except (SyntaxError, RecursionError) as e:
+            raise _too_deep(e, name) from None
         self.compiled: jinja2.Template = env.template_class.from_code(
             env, code, env.make_globals(None), None
         )
@@ -217,6 +219,14 @@ def _parse_error(e: jinja2.TemplateSyntaxError) -> ParseError:
     err = ParseError(e.message or "syntax error", e.filename or e.name, e.lineno)
     err.source = e.source
     return err
+
+
+def _too_deep(e: Exception, name: str) -> ParseError:
+    # Jinja2 parses recursively and compiles each block to an indented Python block, so
+    # extreme nesting fails inside its parser (RecursionError) or in Python's compiler
+    # (SyntaxError: too many indentation levels). Either way the template is at fault:
+    # report it as the template's syntax error, not an internal crash.
+    return ParseError(f"template nested too deeply ({type(e).__name__}: {e})", name)
 
 
 class BaseLoader:
@@ -278,6 +288,8 @@ class BaseLoader:
             compiled = self.environment.get_template(name)
         except jinja2.TemplateSyntaxError as e:
             raise _parse_error(e) from None
+        except (SyntaxError, RecursionError) as e:
+            raise _too_deep(e, name) from None
         if t is None or t.compiled is not compiled:
             t = self.templates[name] = Template._wrap(compiled, name, self)
         return t

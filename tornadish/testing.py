@@ -327,7 +327,7 @@ class ExpectLog(logging.Filter):
     """Context manager asserting that a matching log message is emitted (and hiding it).
 
     >>> with ExpectLog("tornadish.general", "Malformed HTTP request"):
-    ...     ...  # something that logs it
+    ...     logging.getLogger("tornadish.general").warning("Malformed HTTP request from x")
 
     ``required=False`` allows zero matches; ``level`` restricts to one log level.
     """
@@ -380,3 +380,7 @@ class ExpectLog(logging.Filter):
 def main(**kwargs: Any) -> None:
     """Run tests like ``unittest.main`` (``python -m tornadish.testing module``)."""
     unittest.main(module=None, **kwargs)
+
+
+if __name__ == "__main__":
+    main()
