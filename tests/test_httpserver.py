@@ -1148,3 +1148,69 @@ async def test_decompress_request_bad_gzip_400(serve, caplog) -> None:
     assert await conn.is_closed()
     conn.close()
     assert_logged(caplog, 400)
+
+
+async def _trickle(conn: RawConn, nbytes: int, every: float) -> None:
+    for _ in range(nbytes):
+        await asyncio.sleep(every)
+        try:
+            conn.send(b"a")
+        except (ConnectionError, OSError, RuntimeError):
+            return
+
+
+@pytest.mark.parametrize("path", ["/buffered", "/streaming"])
+async def test_trickled_body_is_408_once_too_slow(serve, caplog, path) -> None:
+    # Never silent for body_timeout, but far below min_body_rate: closed once the body
+    # has taken body_timeout (Tornado's default holds it for ever).
+    capture_general(caplog)
+    srv = await serve(limits_app(), body_timeout=0.5, min_body_rate=100)
+    conn = await RawConn.open(srv.port)
+    conn.send(request("PUT", path, {"Content-Length": "1000"}))
+    started = time.monotonic()
+    trickle = asyncio.ensure_future(_trickle(conn, 1000, 0.1))
+    resp = await conn.response(timeout=5)
+    assert resp.status == 408
+    assert time.monotonic() - started < 3
+    trickle.cancel()
+    conn.close()
+    assert_logged(caplog, 408)
+
+
+async def test_min_body_rate_zero_allows_trickles(serve) -> None:
+    srv = await serve(limits_app(), body_timeout=0.3, min_body_rate=0)
+    conn = await RawConn.open(srv.port)
+    conn.send(request("PUT", "/buffered", {"Content-Length": "10"}))
+    for _ in range(10):
+        await asyncio.sleep(0.1)
+        conn.send(b"a")
+    resp = await conn.response(timeout=5)
+    assert (resp.status, resp.body) == (200, b"10")
+    conn.close()
+
+
+async def test_time_the_handler_spends_is_not_held_against_the_body(serve) -> None:
+    # A streaming handler that takes its time with each chunk pauses reading; the rate
+    # is judged only while the server is reading.
+    class Slow(RequestHandler):
+        def initialize(self) -> None:
+            self.size = 0
+
+        async def data_received(self, chunk: bytes) -> None:
+            self.size += len(chunk)
+            await asyncio.sleep(0.4)
+
+        def put(self) -> None:
+            self.write(str(self.size))
+
+    srv = await serve(
+        Application([(r"/slow", stream_request_body(Slow))]), body_timeout=0.3, min_body_rate=1e6
+    )
+    conn = await RawConn.open(srv.port)
+    conn.send(request("PUT", "/slow", {"Content-Length": "3"}))
+    for _ in range(3):
+        conn.send(b"a")
+        await asyncio.sleep(0.05)
+    resp = await conn.response(timeout=10)
+    assert (resp.status, resp.body) == (200, b"3")
+    conn.close()

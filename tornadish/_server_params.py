@@ -15,7 +15,9 @@ class ServerParams:
     Defaults follow Tornado where it has one, and common server practice where it has
     none: 64 KiB of request head (431 beyond), 8 KiB of request line (414), 100 MiB of
     body (413), one hour of keep-alive idleness, 60 s to send a request head (against
-    slowloris) and 60 s of silence in the middle of a body.
+    slowloris) and 60 s of silence in the middle of a body; past those 60 s a body must
+    also average 240 bytes/s (``min_body_rate``), against bodies trickled a byte at a
+    time to hold a connection (R.U.D.Y.).
     """
 
     __slots__ = (
@@ -26,6 +28,7 @@ class ServerParams:
         "max_body_size",
         "max_header_size",
         "max_url_size",
+        "min_body_rate",
         "no_keep_alive",
         "scheme",
         "trusted_downstream",
@@ -48,6 +51,7 @@ class ServerParams:
         scheme: str = "http",
         decompress: bool = False,
         write_buffer_limits: tuple[int, int] | None = None,
+        min_body_rate: float | None = None,
     ) -> None:
         self.max_header_size = max_header_size or 64 * KiB
         self.max_url_size = max_url_size or 8 * KiB
@@ -57,6 +61,7 @@ class ServerParams:
         )
         self.header_timeout = 60.0 if header_timeout is None else header_timeout
         self.body_timeout = 60.0 if body_timeout is None else body_timeout
+        self.min_body_rate = 240.0 if min_body_rate is None else min_body_rate
         self.no_keep_alive = no_keep_alive
         self.xheaders = xheaders
         self.trusted_downstream = set(trusted_downstream or ())

@@ -127,6 +127,8 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
         "_max_body_size",
         "_params",
         "_peer_ip",
+        "_rate_bytes",
+        "_rate_start",
         "_raw_output",
         "_read_block",
         "_registry",
@@ -172,6 +174,9 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
         self._body_bytes = 0
         self._max_body_size = params.max_body_size
         self._body_timeout = params.body_timeout
+        # The window over which a body's average rate is judged (min_body_rate).
+        self._rate_start = 0.0
+        self._rate_bytes = 0
         self._declared_length = 0
         self._done: asyncio.Future[None] | None = None
         self._upgraded: UpgradedProtocol | None = None
@@ -356,6 +361,8 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
         self._declared_length = 0 if length is None else _content_length(length)
         if length not in (None, "0") or "Transfer-Encoding" in headers._dict:
             self._set_deadline(_T_BODY, params.body_timeout)
+            self._rate_start = self._loop.time()
+            self._rate_bytes = 0
         else:
             self._timeout_kind = _T_NONE
         delegate = self._server_delegate.start_request(self, self)
@@ -387,6 +394,17 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
             return
         if self._timeout_kind:
             self._set_deadline(_T_BODY, self._body_timeout)
+            rate = self._params.min_body_rate
+            timeout = self._body_timeout
+            if rate and timeout:
+                # A body trickled in (a byte now and then, never silent for long) would
+                # hold the connection for ever: once it has taken body_timeout, it must
+                # average min_body_rate since reading (last) resumed.
+                self._rate_bytes += len(chunk)
+                elapsed = self._loop.time() - self._rate_start
+                if elapsed > timeout and self._rate_bytes < rate * elapsed:
+                    self._protocol_error(408, "request body too slow")
+                    return
         delegate = self._delegate
         if delegate is not None:
             result = delegate.data_received(chunk)
@@ -474,6 +492,13 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
                 transport = self.transport
                 if transport is not None and self._state != _CLOSED:
                     transport.resume_reading()
+                if self._state == _BODY:
+                    # Time spent not reading was ours, not the client's: judge the
+                    # body's silence and rate afresh from here.
+                    self._rate_start = self._loop.time()
+                    self._rate_bytes = 0
+                    if self._timeout_kind == _T_BODY:
+                        self._set_deadline(_T_BODY, self._body_timeout)
 
     # -- timeouts ---------------------------------------------------------------
 
@@ -497,6 +522,11 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
             return
         if self._loop.time() < self._deadline:
             self._timer = self._loop.call_at(self._deadline, self._on_timer)
+            return
+        if kind == _T_BODY and self._read_block & _BLOCK_FLOW:
+            # The silence is ours (the handler is still busy with the last chunk), not
+            # the client's: look again later; reading resumes with a fresh deadline.
+            self._set_deadline(_T_BODY, self._body_timeout)
             return
         self._timeout_kind = _T_NONE
         if kind == _T_IDLE:

@@ -69,6 +69,8 @@ class HTTPServer(HTTPServerConnectionDelegate):
     defaults): ``max_header_size`` (→ 431), ``max_url_size`` (→ 414), ``max_body_size``
     (→ 413, refused from ``Content-Length`` before reading), ``idle_connection_timeout``,
     ``header_timeout`` (slowloris), ``body_timeout`` (silence inside a body; 408),
+    ``min_body_rate`` (bytes/s a body must average once it has taken ``body_timeout``;
+    408; 0 turns it off),
     ``write_buffer_limits`` (high, low) for the per-connection output buffer.
     ``xheaders=True`` trusts ``X-Real-Ip``/``X-Forwarded-For``/``X-Forwarded-Proto`` from a
     proxy in front; ``trusted_downstream`` lists proxies to skip in ``X-Forwarded-For``.
@@ -93,6 +95,7 @@ class HTTPServer(HTTPServerConnectionDelegate):
         header_timeout: float | None = None,
         max_url_size: int | None = None,
         write_buffer_limits: tuple[int, int] | None = None,
+        min_body_rate: float | None = None,
     ) -> None:
         self.request_callback = request_callback
         self.ssl_options = ssl_options
@@ -114,6 +117,7 @@ class HTTPServer(HTTPServerConnectionDelegate):
             scheme=protocol or ("https" if self._ssl_context is not None else "http"),
             decompress=decompress_request,
             write_buffer_limits=write_buffer_limits,
+            min_body_rate=min_body_rate,
         )
         if hasattr(request_callback, "start_request"):
             self._delegate: HTTPServerConnectionDelegate = request_callback  # type: ignore[assignment]

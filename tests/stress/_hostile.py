@@ -6,7 +6,7 @@ client's latency alone, then again while these attackers run:
 - ``slowloris``: a request head sent one byte at a time, never finished;
 - ``slow-body``: a complete head promising a body, a few bytes of it, then silence;
 - ``trickle-body``: a body sent one byte every half second (faster than the silence
-  allowed by ``body_timeout``, slower than any useful upload);
+  allowed by ``body_timeout``, slower than any useful upload: ``min_body_rate``);
 - ``never-reads``: pipelined requests for 1 MiB answers, with a tiny receive window,
   and nothing ever read;
 - ``half-open``: connections that never send a byte;
@@ -76,8 +76,9 @@ def close_limits(impl: str, t: Timeouts) -> dict[str, float | None]:
         # Tornado bounds the request head with its idle timeout.
         "slowloris": t.idle if tornado else t.header,
         "slow-body": t.body,
-        # tornadish's body_timeout is a silence limit (documented), Tornado's a total.
-        "trickle-body": t.body if tornado else None,
+        # Tornado's body_timeout bounds the whole body; tornadish's bounds silence, and
+        # past it a body must average min_body_rate (240 B/s): either way, body_timeout.
+        "trickle-body": t.body,
         "never-reads": t.idle,
         "half-open": t.idle,
         "half-closed": t.idle,
