@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,25 @@ def loop_factory(request: pytest.FixtureRequest) -> Callable[[], asyncio.Abstrac
         uvloop = pytest.importorskip("uvloop")
         return uvloop.new_event_loop  # type: ignore[no-any-return]
     return asyncio.new_event_loop
+
+
+@pytest.fixture(scope="session")
+def self_signed_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A fresh self-signed certificate for 127.0.0.1 and localhost: (cert path, key path).
+
+    Made with the openssl CLI; the tests that need it are skipped without one.
+    """
+    where = tmp_path_factory.mktemp("tls")
+    cert, key = where / "cert.pem", where / "key.pem"
+    command = ["openssl", "req", "-x509", "-newkey", "ec"]
+    command += ["-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"]
+    command += ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"]
+    command += ["-keyout", str(key), "-out", str(cert)]
+    try:
+        subprocess.run(command, check=True, capture_output=True, timeout=30)
+    except (FileNotFoundError, subprocess.CalledProcessError) as e:
+        pytest.skip(f"needs a working openssl CLI to make a certificate: {e}")
+    return str(cert), str(key)
 
 
 def free_port() -> int:

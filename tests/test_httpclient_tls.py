@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import ssl
-import subprocess
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,29 +17,9 @@ pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs o
 
 
 @pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+def certificate(self_signed_cert: tuple[str, str]) -> tuple[str, str]:
     """A self-signed certificate for 127.0.0.1 and localhost: (cert path, key path)."""
-    where = tmp_path_factory.mktemp("tls")
-    cert, key = where / "cert.pem", where / "key.pem"
-    command = [
-        "openssl",
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=tornadish-test",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost",
-    ]
-    command += ["-keyout", str(key), "-out", str(cert)]
-    subprocess.run(command, check=True, capture_output=True)
-    return str(cert), str(key)
+    return self_signed_cert
 
 
 class PeerHandler(RequestHandler):

@@ -499,81 +499,8 @@ async def test_xheaders_do_not_leak_between_requests(serve) -> None:
 
 
 @pytest.fixture(scope="module")
-def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    d = tmp_path_factory.mktemp("tls")
-    certfile, keyfile = str(d / "cert.pem"), str(d / "key.pem")
-    try:
-        from cryptography import x509  # noqa: F401
-    except ImportError:
-        pass
-    else:  # pragma: no cover - not installed in this venv
-        return _cert_with_cryptography(certfile, keyfile)
-    try:
-        subprocess.run(
-            [
-                "openssl",
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                keyfile,
-                "-out",
-                certfile,
-                "-days",
-                "2",
-                "-subj",
-                "/CN=127.0.0.1",
-                "-addext",
-                "subjectAltName=IP:127.0.0.1",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=30,
-        )
-    except (FileNotFoundError, subprocess.CalledProcessError) as e:
-        pytest.skip(f"neither cryptography nor a working openssl CLI: {e}")
-    return certfile, keyfile
-
-
-def _cert_with_cryptography(certfile: str, keyfile: str) -> tuple[str, str]:  # pragma: no cover
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    c = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    Path(certfile).write_bytes(c.public_bytes(serialization.Encoding.PEM))
-    Path(keyfile).write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return certfile, keyfile
+def cert(self_signed_cert: tuple[str, str]) -> tuple[str, str]:
+    return self_signed_cert
 
 
 @pytest.mark.parametrize("as_context", [False, True], ids=["dict", "SSLContext"])
