@@ -76,13 +76,14 @@ class ClientError(Exception):
     """The server broke the exchange (closed, answered garbage, or too late)."""
 
 
-class HTTPClient(asyncio.Protocol):
-    """A keep-alive HTTP/1.1 connection: ``status, body = await conn.request(raw)``."""
+class _Exchanges(asyncio.Protocol):
+    """What both clients share: bytes collect in a buffer, ``_deliver`` (the
+    subclass's) resolves the pending waiter from it, and the server closing fails it."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self._buf = bytearray()
-        self._waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self._waiter: asyncio.Future[Any] | None = None
         self.lost = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -105,6 +106,13 @@ class HTTPClient(asyncio.Protocol):
         if w is not None and not w.done():
             w.set_exception(ClientError(why))
         self._waiter = None
+
+    def _deliver(self) -> None:
+        raise NotImplementedError
+
+
+class HTTPClient(_Exchanges):
+    """A keep-alive HTTP/1.1 connection: ``status, body = await conn.request(raw)``."""
 
     def _deliver(self) -> None:
         w = self._waiter
@@ -181,37 +189,13 @@ def ws_frame(opcode: int, payload: bytes) -> bytes:
     return head + mask + masked
 
 
-class WSClient(asyncio.Protocol):
+class WSClient(_Exchanges):
     """A WebSocket client connection: ``await ws.handshake()``, ``await ws.echo(text)``."""
 
     def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self._buf = bytearray()
+        super().__init__()
         self._upgraded = False
-        self._waiter: asyncio.Future[Any] | None = None
         self.close_code: int | None = None
-        self.lost = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self._buf += data
-        self._deliver()
-
-    def eof_received(self) -> bool:
-        self._fail("server closed the connection")
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = True
-        self._fail(f"connection lost: {exc!r}")
-
-    def _fail(self, why: str) -> None:
-        w = self._waiter
-        if w is not None and not w.done():
-            w.set_exception(ClientError(why))
-        self._waiter = None
 
     def _deliver(self) -> None:
         w = self._waiter
