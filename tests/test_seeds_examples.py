@@ -21,7 +21,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +32,8 @@ from _seed_services import Service, postgres_server, redis_server
 
 import tornadish.web
 from tornadish.web import Application, RequestHandler
+
+from _running import Running, run_example
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -142,48 +143,6 @@ def same(pair: tuple[httpx.Response, httpx.Response], status: int) -> httpx.Resp
 
 
 # -- subprocesses ------------------------------------------------------------------------------
-
-
-class Running:
-    def __init__(self, proc: subprocess.Popen[str], port: int, host: str = "127.0.0.1") -> None:
-        self.proc = proc
-        self.base_url = f"http://{host}:{port}"
-
-    def wait_ready(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                out, err = self.proc.communicate()
-                code = self.proc.returncode
-                raise AssertionError(f"example exited early ({code}):\n{out}\n{err}")
-            try:
-                httpx.get(self.base_url + "/", timeout=1)
-                return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise AssertionError("example did not start listening in time")
-
-    def stop(self) -> tuple[str, str]:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            return self.proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.communicate()
-
-
-def run_example(args: list[str], port: int, env: dict[str, str] | None = None) -> Running:
-    full_env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT), **(env or {}))
-    proc = subprocess.Popen(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    return Running(proc, port)
 
 
 # A script that hard-codes its port: patch listen() to a free one, run it as __main__.

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import importlib
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +21,8 @@ import httpx
 import pytest
 
 from tornadish.web import RequestHandler
+
+from _running import Running, run_example
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -140,48 +140,6 @@ async def test_s004_handler_in_process(serve: Any) -> None:
 
 
 # -- subprocesses: main() with IOLoop.current().start() --------------------------------------------
-
-
-class Running:
-    def __init__(self, proc: subprocess.Popen[str], port: int) -> None:
-        self.proc = proc
-        self.base_url = f"http://127.0.0.1:{port}"
-
-    def wait_ready(self, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                out, err = self.proc.communicate()
-                code = self.proc.returncode
-                raise AssertionError(f"example exited early ({code}):\n{out}\n{err}")
-            try:
-                httpx.get(self.base_url + "/", timeout=1)
-                return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise AssertionError("example did not start listening in time")
-
-    def stop(self) -> tuple[str, str]:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.communicate()
-
-
-def run_example(args: list[str], port: int) -> Running:
-    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    return Running(proc, port)
 
 
 @pytest.fixture
