@@ -12,13 +12,13 @@ secret (so sign-ins survive a restart) live in the ``--data`` directory.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import secrets
 from pathlib import Path
 from typing import Any
 
+import tornadish
 from examples.blog import app as blog
 from examples.blog.store import Store
 from examples.chat import app as chat
@@ -112,11 +112,12 @@ def make_app(
     )
 
 
-async def main(port: int, data_dir: str) -> None:
-    make_app(data_dir).listen(port, "127.0.0.1")
+def main(port: int, data_dir: str) -> None:
+    """Serve the demo until Ctrl-C or SIGTERM (then shut down gracefully)."""
+    app = make_app(data_dir)
     logging.getLogger("tornadish.general").info("data in %s", os.path.abspath(data_dir))
     print(f"tornadish demo on http://127.0.0.1:{port}/  (Ctrl-C to stop)", flush=True)
-    await asyncio.Event().wait()
+    tornadish.run(app, port=port, address="127.0.0.1")
 
 
 if __name__ == "__main__":
@@ -125,13 +126,4 @@ if __name__ == "__main__":
     parser.add_argument("--data", default="demo-data", help="directory for the demo's data")
     ns = parser.parse_args()
     enable_pretty_logging()
-    try:
-        import uvloop
-
-        runner: Any = uvloop.run
-    except ImportError:
-        runner = asyncio.run
-    try:
-        runner(main(ns.port, ns.data))
-    except KeyboardInterrupt:
-        pass
+    main(ns.port, ns.data)

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import tornadish
 from tornadish import locale
 from tornadish.ioloop import IOLoop
 from tornadish.log import enable_pretty_logging
@@ -276,15 +277,9 @@ def main() -> None:
     enable_pretty_logging()
     languages = ", ".join(LANGUAGES)
 
-    async def serve() -> None:
-        make_app(args.db, debug=args.debug).listen(args.port, "127.0.0.1")
-        log.info("blog on http://127.0.0.1:%d/ (%s; data in %s)", args.port, languages, args.db)
-        await asyncio.Event().wait()
-
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
+    app = make_app(args.db, debug=args.debug)
+    log.info("blog on http://127.0.0.1:%d/ (%s; data in %s)", args.port, languages, args.db)
+    tornadish.run(app, port=args.port, address="127.0.0.1")  # until Ctrl-C or SIGTERM
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+import tornadish
 from tornadish.log import enable_pretty_logging
 from tornadish.web import Application, HTTPError, RequestHandler
 from tornadish.websocket import WebSocketClosedError, WebSocketHandler
@@ -242,15 +243,9 @@ def main() -> None:
     args = parser.parse_args()
     enable_pretty_logging()
 
-    async def serve() -> None:
-        make_app(ChatRoom(policy=args.policy)).listen(args.port, "127.0.0.1")
-        log.info("chat on http://127.0.0.1:%d/", args.port)
-        await asyncio.Event().wait()
-
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
+    app = make_app(ChatRoom(policy=args.policy))
+    log.info("chat on http://127.0.0.1:%d/", args.port)
+    tornadish.run(app, port=args.port, address="127.0.0.1")  # until Ctrl-C or SIGTERM
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ The page sends each chosen file with ``XMLHttpRequest`` and draws its progress f
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import logging
 import os
@@ -26,6 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any
 
+import tornadish
 from tornadish.log import enable_pretty_logging
 from tornadish.web import (
     Application,
@@ -180,15 +180,9 @@ def main() -> None:
     args = parser.parse_args()
     enable_pretty_logging()
 
-    async def serve() -> None:
-        make_app(args.dir, max_size=args.max_mib * MiB).listen(args.port, "127.0.0.1")
-        log.info("uploads on http://127.0.0.1:%d/ (into %s)", args.port, args.dir)
-        await asyncio.Event().wait()
-
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
+    app = make_app(args.dir, max_size=args.max_mib * MiB)
+    log.info("uploads on http://127.0.0.1:%d/ (into %s)", args.port, args.dir)
+    tornadish.run(app, port=args.port, address="127.0.0.1")  # until Ctrl-C or SIGTERM
 
 
 if __name__ == "__main__":
