@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import h11
 import httpx
 import jinja2
 import pytest
@@ -93,12 +92,24 @@ def test_head_request_with_a_broken_body_still_gets_its_error() -> None:
     assert out.endswith(b"\r\n\r\n") and b"Connection: close" in out
 
 
-def test_h11_request_method_attribute_still_exists() -> None:
-    """error_response reads h11's private ``_request_method`` (see the test above)."""
-    conn = h11.Connection(h11.SERVER)
-    conn.receive_data(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n")
-    conn.next_event()
-    assert conn._request_method == b"HEAD"
+def test_error_after_a_head_request_is_not_mistaken_for_one_to_head() -> None:
+    """The next request on the connection is not a HEAD: its error answer has a body."""
+    s = ServerSession(4096, 1024)
+    s.receive_data(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n")
+    s.next_event()
+    s.next_event()  # END
+    s.response_head(200, "OK", [(b"Content-Length", b"0")])
+    s.response_end()
+    assert s.next_cycle()
+    s.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nab")
+    s.next_event()
+    s.next_event()
+    s.next_event()
+    s.receive_data(b"")
+    with pytest.raises(ProtocolError) as info:
+        s.next_event()
+    out = s.error_response(info.value.status, "Bad Request", b"400 Bad Request\n")
+    assert out.endswith(b"\r\n\r\n400 Bad Request\n")
 
 
 def test_http10_transfer_encoding_is_not_kept_alive() -> None:
