@@ -17,6 +17,12 @@ import pytest
 
 import tornadish
 from tornadish.asgi import ASGIAdapter, ASGIHandler, Message, Receive, Scope, Send
+from tornadish.httputil import (
+    HTTPHeaders,
+    HTTPMessageDelegate,
+    HTTPServerConnectionDelegate,
+    ResponseStartLine,
+)
 from tornadish.web import (
     Application,
     FallbackHandler,
@@ -395,3 +401,32 @@ async def test_wsgi_container_behind_fallback_handler() -> None:
         assert (await client.get(base + "/boom")).status_code == 500
         r = await client.head(base + "/x")
         assert (r.status_code, r.content) == (201, b"")
+
+
+# -- Tornado's raw connection interface (write_headers / write / finish) over ASGI --------
+
+
+class _RawAnswer(HTTPMessageDelegate):
+    """A delegate that answers through ``request_conn`` the way pre-Application code does."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def finish(self) -> None:
+        headers = HTTPHeaders({"Content-Type": "text/plain", "X-Raw": "yes"})
+        self.conn.write_headers(ResponseStartLine("HTTP/1.1", 201, "Created"), headers, b"one,")
+        self.conn.write(b"two")
+        self.conn.finish()
+
+
+class _RawRouter(HTTPServerConnectionDelegate):
+    def start_request(self, server_conn: object, request_conn: Any) -> HTTPMessageDelegate:
+        return _RawAnswer(request_conn)
+
+
+async def test_raw_connection_interface_under_uvicorn_and_tornadish(serve: Any) -> None:
+    srv = await serve(_RawRouter())
+    async with uvicorn_serving(ASGIAdapter(_RawRouter())) as base, httpx.AsyncClient() as c:
+        for url in (srv.base_url, base):
+            r = await c.get(url + "/")
+            assert (r.status_code, r.text, r.headers["x-raw"]) == (201, "one,two", "yes")

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _http1
 from ._headers import HTTPHeaders, HTTPInputError, HTTPOutputError
-from ._httpparse import RequestStartLine, ResponseStartLine, responses
+from ._httpparse import RequestStartLine, responses
 from .httputil import HTTPConnection, HTTPMessageDelegate, HTTPServerConnectionDelegate
 from .log import app_log, gen_log
 
@@ -786,17 +786,6 @@ class HTTP1ServerProtocol(asyncio.Protocol, HTTPConnection):
         self._registry.discard(self)
 
     # -- Tornado's HTTPConnection interface ---------------------------------------
-
-    def write_headers(
-        self,
-        start_line: RequestStartLine | ResponseStartLine,
-        headers: HTTPHeaders,
-        chunk: bytes | None = None,
-    ) -> Awaitable[None]:
-        assert isinstance(start_line, ResponseStartLine)
-        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.get_all()]
-        self.send_response(start_line.code, start_line.reason, raw, chunk or b"", False)
-        return self.drain()
 
     def write(self, chunk: bytes) -> Awaitable[None]:
         if self._raw_output or not self._response_started:

@@ -35,7 +35,7 @@ from urllib.parse import quote, unquote
 
 from ._handler import RequestHandler, stream_request_body
 from ._headers import HTTPHeaders, HTTPInputError
-from ._httpparse import RequestStartLine, ResponseStartLine, responses
+from ._httpparse import RequestStartLine, responses
 from ._server_protocol import StreamClosedError
 from .httputil import HTTPConnection, HTTPServerConnectionDelegate
 from .log import app_log, gen_log
@@ -182,22 +182,7 @@ class ASGIConnection(HTTPConnection):
             if not self.finished.done():
                 self.finished.set_result(None)
 
-    # Tornado's HTTPConnection interface, for code written against it.
-    def write_headers(
-        self,
-        start_line: RequestStartLine | ResponseStartLine,
-        headers: HTTPHeaders,
-        chunk: bytes | None = None,
-    ) -> Awaitable[None]:
-        assert isinstance(start_line, ResponseStartLine)
-        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.get_all()]
-        self.send_response(start_line.code, start_line.reason, raw, chunk or b"", False)
-        return self.drain()
-
-    def write(self, chunk: bytes) -> Awaitable[None]:
-        self.send_body(chunk, False)
-        return self.drain()
-
+    # Tornado's HTTPConnection interface (write_headers, write: inherited).
     def finish(self) -> None:
         self.send_body(b"", True)
 

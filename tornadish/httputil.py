@@ -72,9 +72,10 @@ _parse_header = _parse_header  # re-exported for the web layer
 class HTTPConnection:
     """What a request handler writes its response through (one per connection).
 
-    Tornado's interface, kept so code that talks to ``request.connection`` directly keeps
-    working. tornadish's own web layer uses the faster ``send_*`` methods of the
-    implementation in :mod:`tornadish._server_protocol`.
+    Tornado's interface (``write_headers``, ``write``, ``finish``), kept so code that
+    talks to ``request.connection`` directly keeps working, written on tornadish's own
+    (``send_response``, ``send_body``, ``drain``), which the web layer uses and each
+    connection type implements.
     """
 
     def write_headers(
@@ -84,11 +85,15 @@ class HTTPConnection:
         chunk: bytes | None = None,
     ) -> Awaitable[None]:
         """Send the status line and headers, optionally with a first body chunk."""
-        raise NotImplementedError()
+        assert isinstance(start_line, ResponseStartLine)
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.get_all()]
+        self.send_response(start_line.code, start_line.reason, raw, chunk or b"", False)
+        return self.drain()
 
     def write(self, chunk: bytes) -> Awaitable[None]:
         """Send a body chunk; the result resolves once the write buffer has drained."""
-        raise NotImplementedError()
+        self.send_body(chunk, False)
+        return self.drain()
 
     def finish(self) -> None:
         """End the response."""
@@ -96,6 +101,27 @@ class HTTPConnection:
 
     def set_close_callback(self, callback: Any) -> None:
         """Call ``callback()`` (once) if the connection closes before the response ends."""
+        raise NotImplementedError()
+
+    # tornadish's own interface, which the methods above are written on.
+
+    def send_response(
+        self,
+        status: int,
+        reason: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        finish: bool,
+    ) -> None:
+        """Send the response head with a first body part; ``finish`` ends the response."""
+        raise NotImplementedError()
+
+    def send_body(self, chunk: bytes, finish: bool) -> None:
+        """Send more of the body; ``finish`` ends the response."""
+        raise NotImplementedError()
+
+    def drain(self) -> Awaitable[None]:
+        """Resolves once the output buffer is below its high-water mark."""
         raise NotImplementedError()
 
 
