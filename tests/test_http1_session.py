@@ -1,4 +1,4 @@
-"""``tornadish._http1.ServerSession`` on its own: bytes in, events out; no sockets."""
+"""``tornadish._http.h11_session.ServerSession`` on its own: bytes in, events out; no sockets."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tornadish._http1 import (
+from tornadish._http.h11_session import (
     CLOSED,
     END,
     NEED_DATA,

@@ -1,4 +1,4 @@
-"""tornadish._httpparse (and _headers.HTTPHeaders), checked against tornado.httputil."""
+"""tornadish._http.parse (and _headers.HTTPHeaders), checked against tornado.httputil."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import tornado.httputil as th
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tornadish import _httpparse
-from tornadish._headers import HTTPHeaders, HTTPInputError
-from tornadish._httpparse import (
+from tornadish._http import parse as _httpparse
+from tornadish._http.headers import HTTPHeaders, HTTPInputError
+from tornadish._http.parse import (
     HTTPFile,
     MultipartFormDataParser,
     ParseBodyConfig,
@@ -608,7 +608,7 @@ def test_multipart_fuzz_matches_tornado(parts: list[tuple[str, str | None, bytes
     assert _parse(ctype, body) == _tornado_parse(ctype, body)
 
 
-# -- HTTPHeaders (tornadish._headers), as the parsers above use it -------------------
+# -- HTTPHeaders (tornadish._http.headers), as the parsers above use it -------------------
 
 
 def test_headers_parse_repeated() -> None:

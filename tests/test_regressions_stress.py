@@ -17,7 +17,7 @@ import jinja2
 import pytest
 
 from tornadish import escape
-from tornadish._http1 import ProtocolError, ServerSession
+from tornadish._http.h11_session import ProtocolError, ServerSession
 from tornadish.template import Template
 from tornadish.web import (
     Application,

@@ -9,7 +9,7 @@ import tornado.web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tornadish._signing import (
+from tornadish._web.signing import (
     create_signed_value,
     decode_signed_value,
     get_signature_key_version,

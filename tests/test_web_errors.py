@@ -11,13 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tornadish.web import (
-    Application,
-    Finish,
-    HTTPError,
-    MissingArgumentError,
-    RequestHandler,
-)
+from tornadish.web import Application, Finish, HTTPError, MissingArgumentError, RequestHandler
 
 APP = "tornadish.application"
 GEN = "tornadish.general"

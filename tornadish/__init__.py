@@ -16,18 +16,18 @@ version_info = (0, 1, 0, 0)
 __all__ = ["run", "serve", "version", "version_info"]
 
 if TYPE_CHECKING:
-    from ._run import run
-    from ._serve import serve
+    from tornadish._runner.run import run
+    from tornadish._runner.serve import serve
 
 
 def __getattr__(name: str) -> Any:
     # Lazy, so that ``import tornadish`` stays cheap (no server or loop machinery).
     if name == "serve":
-        from ._serve import serve
+        from tornadish._runner.serve import serve
 
         return serve
     if name == "run":
-        from ._run import run
+        from tornadish._runner.run import run
 
         return run
     raise AttributeError(f"module 'tornadish' has no attribute {name!r}")

@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     app = load_app(args.app)
     if args.debug:
         _enable_debug(app)
-    from ._run import run
+    from tornadish._runner.run import run
 
     run(
         app,

@@ -41,12 +41,12 @@ import urllib.parse
 import uuid
 from typing import TYPE_CHECKING, Any, cast
 
-from . import escape
-from ._httpparse import url_concat
-from .httpclient import AsyncHTTPClient, HTTPResponse
+from tornadish import escape
+from tornadish._http.parse import url_concat
+from tornadish.httpclient import AsyncHTTPClient, HTTPResponse
 
 if TYPE_CHECKING:
-    from ._handler import RequestHandler
+    from tornadish._web.handler import RequestHandler
 
 __all__ = [
     "AuthError",

@@ -38,7 +38,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .log import gen_log
+from tornadish.log import gen_log
 
 __all__ = ["add_reload_hook", "start", "wait", "watch"]
 
@@ -65,7 +65,7 @@ def start(check_time: int = 500) -> None:
     else the one ``IOLoop.current()`` would run); ``check_time`` is the polling interval
     in milliseconds, and how often the notification watcher looks for newly imported
     modules."""
-    from .ioloop import IOLoop
+    from tornadish.ioloop import IOLoop
 
     loop = IOLoop.current().asyncio_loop
     if loop in _loops:
@@ -83,7 +83,7 @@ def start(check_time: int = 500) -> None:
 def wait() -> None:
     """Run an event loop that does nothing but watch for changes, then restart
     (``python -m tornadish.autoreload``-style use for scripts that are not servers)."""
-    from .ioloop import IOLoop
+    from tornadish.ioloop import IOLoop
 
     io_loop = IOLoop()
     start()

@@ -14,7 +14,7 @@ from concurrent import futures
 from types import TracebackType
 from typing import Any, TypeVar, Union
 
-from .log import app_log
+from tornadish.log import app_log
 
 __all__ = [
     "FUTURES",

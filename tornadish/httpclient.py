@@ -25,13 +25,18 @@ import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from ._client_conn import BodyProducer, RequestTimeout, ResponseReader, StreamClosed
-from ._client_pool import ConnectionPool
-from ._client_request import PreparedRequest, redirect_request
-from ._headers import HTTPHeaders
-from ._httpparse import format_timestamp, responses
-from .ioloop import IOLoop, _current_asyncio_loop, _running_loop
-from .util import import_object
+from tornadish._client.connection import (
+    BodyProducer,
+    RequestTimeout,
+    ResponseReader,
+    StreamClosed,
+)
+from tornadish._client.pool import ConnectionPool
+from tornadish._client.request import PreparedRequest, redirect_request
+from tornadish._http.headers import HTTPHeaders
+from tornadish._http.parse import format_timestamp, responses
+from tornadish.ioloop import IOLoop, _current_asyncio_loop, _running_loop
+from tornadish.util import import_object
 
 __all__ = [
     "AsyncHTTPClient",

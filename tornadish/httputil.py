@@ -7,34 +7,85 @@ the web layer writes its answer through the request's :class:`HTTPConnection`.
 
 from __future__ import annotations
 
-import http.cookies
-import time
-from collections.abc import Awaitable
-from typing import Any
-
-from ._headers import HTTPHeaders, HTTPInputError, HTTPOutputError, normalize_header
-from ._httpparse import (
-    HTTPFile,
-    ParseBodyConfig,
-    ParseMultipartConfig,
-    ParseUrlEncodedConfig,
-    RequestStartLine,
-    ResponseStartLine,
-    _parse_header,
-    encode_username_password,
-    format_timestamp,
-    parse_body_arguments,
-    parse_cookie,
-    parse_multipart_form_data,
-    parse_qs_bytes,
-    parse_request_start_line,
-    parse_response_start_line,
-    qs_to_qsl,
-    responses,
-    set_parse_body_config,
-    split_host_and_port,
-    url_concat,
+from tornadish._http.contract import (
+    HTTPConnection as HTTPConnection,
 )
+from tornadish._http.contract import (
+    HTTPMessageDelegate as HTTPMessageDelegate,
+)
+from tornadish._http.contract import (
+    HTTPServerConnectionDelegate as HTTPServerConnectionDelegate,
+)
+from tornadish._http.headers import (
+    HTTPHeaders as HTTPHeaders,
+)
+from tornadish._http.headers import (
+    HTTPInputError as HTTPInputError,
+)
+from tornadish._http.headers import (
+    HTTPOutputError as HTTPOutputError,
+)
+from tornadish._http.headers import (
+    normalize_header as normalize_header,
+)
+from tornadish._http.parse import (
+    HTTPFile as HTTPFile,
+)
+from tornadish._http.parse import (
+    ParseBodyConfig as ParseBodyConfig,
+)
+from tornadish._http.parse import (
+    ParseMultipartConfig as ParseMultipartConfig,
+)
+from tornadish._http.parse import (
+    ParseUrlEncodedConfig as ParseUrlEncodedConfig,
+)
+from tornadish._http.parse import (
+    RequestStartLine as RequestStartLine,
+)
+from tornadish._http.parse import (
+    ResponseStartLine as ResponseStartLine,
+)
+from tornadish._http.parse import (
+    encode_username_password as encode_username_password,
+)
+from tornadish._http.parse import (
+    format_timestamp as format_timestamp,
+)
+from tornadish._http.parse import (
+    parse_body_arguments as parse_body_arguments,
+)
+from tornadish._http.parse import (
+    parse_cookie as parse_cookie,
+)
+from tornadish._http.parse import (
+    parse_multipart_form_data as parse_multipart_form_data,
+)
+from tornadish._http.parse import (
+    parse_qs_bytes as parse_qs_bytes,
+)
+from tornadish._http.parse import (
+    parse_request_start_line as parse_request_start_line,
+)
+from tornadish._http.parse import (
+    parse_response_start_line as parse_response_start_line,
+)
+from tornadish._http.parse import (
+    qs_to_qsl as qs_to_qsl,
+)
+from tornadish._http.parse import (
+    responses as responses,
+)
+from tornadish._http.parse import (
+    set_parse_body_config as set_parse_body_config,
+)
+from tornadish._http.parse import (
+    split_host_and_port as split_host_and_port,
+)
+from tornadish._http.parse import (
+    url_concat as url_concat,
+)
+from tornadish._http.request import HTTPServerRequest as HTTPServerRequest
 
 __all__ = [
     "HTTPConnection",
@@ -65,290 +116,3 @@ __all__ = [
     "split_host_and_port",
     "url_concat",
 ]
-
-_parse_header = _parse_header  # re-exported for the web layer
-
-
-class HTTPConnection:
-    """What a request handler writes its response through (one per connection).
-
-    Tornado's interface (``write_headers``, ``write``, ``finish``), kept so code that
-    talks to ``request.connection`` directly keeps working, written on tornadish's own
-    (``send_response``, ``send_body``, ``drain``), which the web layer uses and each
-    connection type implements.
-    """
-
-    def write_headers(
-        self,
-        start_line: RequestStartLine | ResponseStartLine,
-        headers: HTTPHeaders,
-        chunk: bytes | None = None,
-    ) -> Awaitable[None]:
-        """Send the status line and headers, optionally with a first body chunk."""
-        assert isinstance(start_line, ResponseStartLine)
-        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.get_all()]
-        self.send_response(start_line.code, start_line.reason, raw, chunk or b"", False)
-        return self.drain()
-
-    def write(self, chunk: bytes) -> Awaitable[None]:
-        """Send a body chunk; the result resolves once the write buffer has drained."""
-        self.send_body(chunk, False)
-        return self.drain()
-
-    def finish(self) -> None:
-        """End the response."""
-        raise NotImplementedError()
-
-    def set_close_callback(self, callback: Any) -> None:
-        """Call ``callback()`` (once) if the connection closes before the response ends."""
-        raise NotImplementedError()
-
-    # tornadish's own interface, which the methods above are written on.
-
-    def send_response(
-        self,
-        status: int,
-        reason: str,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes,
-        finish: bool,
-    ) -> None:
-        """Send the response head with a first body part; ``finish`` ends the response."""
-        raise NotImplementedError()
-
-    def send_body(self, chunk: bytes, finish: bool) -> None:
-        """Send more of the body; ``finish`` ends the response."""
-        raise NotImplementedError()
-
-    def drain(self) -> Awaitable[None]:
-        """Resolves once the output buffer is below its high-water mark."""
-        raise NotImplementedError()
-
-
-class HTTPMessageDelegate:
-    """Receives one request as it is parsed: head, body chunks, end (or a close)."""
-
-    def headers_received(
-        self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
-    ) -> Awaitable[None] | None:
-        """The request line and headers arrived. Returning an awaitable pauses reading."""
-        return None
-
-    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
-        """A body chunk arrived. Returning an awaitable pauses reading until it is done."""
-        return None
-
-    def finish(self) -> None:
-        """The whole request has been received."""
-
-    def on_connection_close(self) -> None:
-        """The connection closed before the request was complete or answered."""
-
-
-class HTTPServerConnectionDelegate:
-    """Something that can serve requests: an ``Application`` or your own router."""
-
-    def start_request(
-        self, server_conn: object, request_conn: HTTPConnection
-    ) -> HTTPMessageDelegate:
-        """Return the delegate that will receive the next request on ``request_conn``."""
-        raise NotImplementedError()
-
-    def on_close(self, server_conn: object) -> None:
-        """A connection that carried requests to this delegate has closed."""
-
-
-class HTTPServerRequest:
-    """A single HTTP request as the application sees it.
-
-    Attributes mirror Tornado's: ``method``, ``uri``, ``path``, ``query``, ``version``,
-    ``headers``, ``body``, ``remote_ip``, ``protocol``, ``host``, ``host_name``,
-    ``arguments``, ``query_arguments``, ``body_arguments``, ``files``, ``connection``,
-    ``cookies``. ``arguments`` holds query and body arguments together.
-
-    Query arguments and cookies are parsed on first use, so a handler that never reads
-    them never pays for them.
-    """
-
-    path: str
-    query: str
-    _query_arguments: dict[str, list[bytes]] | None
-    _arguments: dict[str, list[bytes]] | None
-
-    def __init__(
-        self,
-        method: str | None = None,
-        uri: str | None = None,
-        version: str = "HTTP/1.0",
-        headers: HTTPHeaders | None = None,
-        body: bytes | None = None,
-        host: str | None = None,
-        files: dict[str, list[HTTPFile]] | None = None,
-        connection: HTTPConnection | None = None,
-        start_line: RequestStartLine | None = None,
-        server_connection: object | None = None,
-    ) -> None:
-        if start_line is not None:
-            method, uri, version = start_line
-        self.method = method or "GET"
-        self.uri = uri or "/"
-        self.version = version
-        self.headers = headers if headers is not None else HTTPHeaders()
-        self.body = body or b""
-        self.connection = connection
-        self.server_connection = server_connection
-        self.remote_ip: str | None = getattr(connection, "remote_ip", None)
-        self.protocol: str = getattr(connection, "scheme", None) or "http"
-        self.host = host or self.headers.get("Host") or "127.0.0.1"
-        self.host_name = split_host_and_port(self.host.lower())[0]
-        self.files = files if files is not None else {}
-        self.body_arguments: dict[str, list[bytes]] = {}
-        self._start_time = time.time()
-        self._finish_time: float | None = None
-        self.path, _, self.query = self.uri.partition("?")
-        self._query_arguments = None
-        self._arguments = None
-        self._cookies: dict[str, http.cookies.Morsel[str]] | None = None
-
-    @classmethod
-    def _from_wire(
-        cls,
-        method: str,
-        uri: str,
-        version: str,
-        headers: HTTPHeaders,
-        connection: Any,
-        remote_ip: str | None,
-        protocol: str,
-    ) -> HTTPServerRequest:
-        """The connection layer's constructor: same result, none of the defaulting."""
-        self = cls.__new__(cls)
-        self.method = method
-        self.uri = uri
-        self.version = version
-        self.headers = headers
-        self.body = b""
-        self.connection = connection
-        self.server_connection = connection
-        self.remote_ip = remote_ip
-        self.protocol = protocol
-        host = headers._dict.get("Host")
-        if host:
-            self.host = host
-            self.host_name = _host_name(host)
-        else:
-            self.host = "127.0.0.1"
-            self.host_name = "127.0.0.1"
-        self.files = {}
-        self.body_arguments = {}
-        self._start_time = time.time()
-        self._finish_time = None
-        self.path, _, self.query = uri.partition("?")
-        self._query_arguments = None
-        self._arguments = None
-        self._cookies = None
-        return self
-
-    # -- arguments --------------------------------------------------------------
-
-    @property
-    def query_arguments(self) -> dict[str, list[bytes]]:
-        """Arguments from the query string (values are bytes, as in Tornado)."""
-        if self._query_arguments is None:
-            self._query_arguments = (
-                parse_qs_bytes(self.query, keep_blank_values=True) if self.query else {}
-            )
-        return self._query_arguments
-
-    @query_arguments.setter
-    def query_arguments(self, value: dict[str, list[bytes]]) -> None:
-        self._query_arguments = value
-
-    @property
-    def arguments(self) -> dict[str, list[bytes]]:
-        """Query and body arguments together (query values first)."""
-        if self._arguments is None:
-            merged = {k: list(v) for k, v in self.query_arguments.items()}
-            for k, v in self.body_arguments.items():
-                merged.setdefault(k, []).extend(v)
-            self._arguments = merged
-        return self._arguments
-
-    @arguments.setter
-    def arguments(self, value: dict[str, list[bytes]]) -> None:
-        self._arguments = value
-
-    def _parse_body(self) -> None:
-        """Fill ``body_arguments``/``files`` from a urlencoded or multipart body."""
-        parse_body_arguments(
-            self.headers.get("Content-Type", ""),
-            self.body,
-            self.body_arguments,
-            self.files,
-            self.headers,
-        )
-        if self._arguments is not None:
-            for k, v in self.body_arguments.items():
-                self._arguments.setdefault(k, []).extend(v)
-
-    # -- cookies ----------------------------------------------------------------
-
-    @property
-    def cookies(self) -> dict[str, http.cookies.Morsel[str]]:
-        """The request's cookies as ``Morsel`` objects (malformed ones are skipped)."""
-        if self._cookies is None:
-            cookies: dict[str, http.cookies.Morsel[str]] = {}
-            header = self.headers.get("Cookie")
-            if header:
-                try:
-                    parsed = parse_cookie(header)
-                except Exception:
-                    parsed = {}
-                for name, value in parsed.items():
-                    morsel: http.cookies.Morsel[str] = http.cookies.Morsel()
-                    try:
-                        morsel.set(name, value, value)
-                    except http.cookies.CookieError:
-                        continue
-                    cookies[name] = morsel
-            self._cookies = cookies
-        return self._cookies
-
-    # -- misc -------------------------------------------------------------------
-
-    def full_url(self) -> str:
-        """The URL the client asked for, scheme and host included."""
-        return self.protocol + "://" + self.host + self.uri
-
-    def request_time(self) -> float:
-        """Seconds since the request arrived (until it finished, once it has)."""
-        if self._finish_time is None:
-            return time.time() - self._start_time
-        return self._finish_time - self._start_time
-
-    def get_ssl_certificate(self, binary_form: bool = False) -> Any:
-        """The client's TLS certificate, when the connection is TLS and one was sent."""
-        transport = getattr(self.connection, "transport", None)
-        ssl_object = transport.get_extra_info("ssl_object") if transport else None
-        if ssl_object is None:
-            return None
-        return ssl_object.getpeercert(binary_form=binary_form)
-
-    def __repr__(self) -> str:
-        attrs = ("protocol", "host", "method", "uri", "version", "remote_ip")
-        args = ", ".join(f"{n}={getattr(self, n)!r}" for n in attrs)
-        return f"{type(self).__name__}({args})"
-
-
-_HOST_NAMES: dict[str, str] = {}
-
-
-def _host_name(host: str) -> str:
-    # Host headers repeat across requests; caching avoids re-splitting every time.
-    try:
-        return _HOST_NAMES[host]
-    except KeyError:
-        name = split_host_and_port(host.lower())[0]
-        if len(_HOST_NAMES) < 256:
-            _HOST_NAMES[host] = name
-        return name

@@ -8,6 +8,6 @@ tornadish has no IOStream (asyncio transports do that work); what handlers see o
 
 from __future__ import annotations
 
-from ._server_protocol import StreamClosedError
+from tornadish._http.contract import StreamClosedError
 
 __all__ = ["StreamClosedError"]

@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 
-from .log import gen_log
+from tornadish.log import gen_log
 
 __all__ = ["cpu_count", "fork_processes", "task_id"]
 

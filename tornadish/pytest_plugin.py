@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .httpserver import HTTPServer
-from .ioloop import IOLoop
-from .testing import _new_loop, bind_unused_port, get_async_test_timeout
+from tornadish._server.httpserver import HTTPServer
+from tornadish.ioloop import IOLoop
+from tornadish.testing import _new_loop, bind_unused_port, get_async_test_timeout
 
 if TYPE_CHECKING:
-    from .httpclient import AsyncHTTPClient, HTTPResponse
-    from .websocket import WebSocketClientConnection
+    from tornadish.httpclient import AsyncHTTPClient, HTTPResponse
+    from tornadish.websocket import WebSocketClientConnection
 
 __all__ = [
     "app",
@@ -144,7 +144,7 @@ def base_url(http_server_port: int) -> str:
 @pytest.fixture
 def http_client(io_loop: IOLoop) -> Iterator[AsyncHTTPClient]:
     """A private ``AsyncHTTPClient``, closed after the test."""
-    from .httpclient import AsyncHTTPClient
+    from tornadish.httpclient import AsyncHTTPClient
 
     client = AsyncHTTPClient(force_instance=True)
     yield client
@@ -170,7 +170,7 @@ def ws_connect(
     """``await ws_connect(path, **kwargs)``: a WebSocket to the test server (keyword
     arguments go to :func:`~tornadish.websocket.websocket_connect`); the connections
     still open are closed after the test."""
-    from .websocket import websocket_connect
+    from tornadish.websocket import websocket_connect
 
     opened: list[WebSocketClientConnection] = []
 

@@ -11,7 +11,7 @@ connections alive).
 
 from __future__ import annotations
 
-from .httpclient import AsyncHTTPClient, HTTPStreamClosedError, HTTPTimeoutError
+from tornadish.httpclient import AsyncHTTPClient, HTTPStreamClosedError, HTTPTimeoutError
 
 __all__ = ["HTTPStreamClosedError", "HTTPTimeoutError", "SimpleAsyncHTTPClient"]
 

@@ -36,12 +36,12 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, overload
 
-from . import netutil
-from .httpserver import HTTPServer
-from .ioloop import IOLoop
+from tornadish import netutil
+from tornadish._server.httpserver import HTTPServer
+from tornadish.ioloop import IOLoop
 
 if TYPE_CHECKING:
-    from .httpclient import AsyncHTTPClient, HTTPResponse
+    from tornadish.httpclient import AsyncHTTPClient, HTTPResponse
 
 __all__ = [
     "AsyncHTTPSTestCase",
@@ -197,7 +197,7 @@ def gen_test(
 
     def wrap(f: _Method) -> Callable[..., None]:
         if inspect.isgeneratorfunction(f):
-            from . import gen
+            from tornadish import gen
 
             f = gen.coroutine(f)
 
@@ -250,7 +250,7 @@ class AsyncHTTPTestCase(AsyncTestCase):
 
     def get_http_client(self) -> AsyncHTTPClient:
         """The client used by :meth:`fetch` (a fresh instance per test)."""
-        from .httpclient import AsyncHTTPClient
+        from tornadish.httpclient import AsyncHTTPClient
 
         return AsyncHTTPClient(force_instance=True)
 
@@ -302,7 +302,7 @@ class AsyncHTTPSTestCase(AsyncHTTPTestCase):
     (the client does not verify it)."""
 
     def get_http_client(self) -> AsyncHTTPClient:
-        from .httpclient import AsyncHTTPClient
+        from tornadish.httpclient import AsyncHTTPClient
 
         client = AsyncHTTPClient(force_instance=True)
         client.defaults["validate_cert"] = False

@@ -18,16 +18,16 @@ import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from ._application import Application, ErrorHandler
-from ._compress import GZipContentEncoding, OutputTransform
-from ._handler import RequestHandler, stream_request_body
-from ._security import authenticated, is_protocol_relative
-from ._server_protocol import StreamClosedError
-from ._signing import create_signed_value, decode_signed_value
-from ._static import StaticFileHandler
-from ._uimodule import TemplateModule, UIModule
-from ._web_errors import Finish, HTTPError, MissingArgumentError
-from .routing import URLSpec, url
+from tornadish._http.contract import StreamClosedError
+from tornadish._web.application import Application, ErrorHandler
+from tornadish._web.compress import GZipContentEncoding, OutputTransform
+from tornadish._web.errors import Finish, HTTPError, MissingArgumentError
+from tornadish._web.handler import RequestHandler, stream_request_body
+from tornadish._web.routing import URLSpec, url
+from tornadish._web.security import authenticated, is_protocol_relative
+from tornadish._web.signing import create_signed_value, decode_signed_value
+from tornadish._web.static import StaticFileHandler
+from tornadish._web.uimodule import TemplateModule, UIModule
 
 __all__ = [
     "Application",
@@ -76,7 +76,7 @@ class RedirectHandler(RequestHandler):
     def get(self, *args: Any, **kwargs: Any) -> None:
         to_url = self._url.format(*args, **kwargs)
         if self.request.query_arguments:
-            from .httputil import url_concat
+            from tornadish._http.parse import url_concat
 
             # Raw bytes values: urlencode re-quotes them as they came (UTF-8 or not).
             to_url = url_concat(
@@ -212,7 +212,7 @@ def asynchronous(method: _F) -> _F:
         self._auto_finish = False
         result = method(self, *args, **kwargs)
         if result is not None and inspect.isawaitable(result):
-            from .gen import convert_yielded
+            from tornadish.gen import convert_yielded
 
             future = asyncio.ensure_future(convert_yielded(result))
 

@@ -42,22 +42,22 @@ import h11
 from wsproto.extensions import Extension
 from wsproto.utilities import generate_accept_token
 
-from . import escape
-from ._handler import RequestHandler
-from ._headers import HTTPHeaders
-from ._server_protocol import StreamClosedError
-from ._ws_protocol import (
+from tornadish import escape
+from tornadish._http.contract import StreamClosedError
+from tornadish._http.headers import HTTPHeaders
+from tornadish._io.websocket import (
     DEFAULT_MAX_MESSAGE_SIZE,
     BoundedDeflate,
     WebSocketClosedError,
     WebSocketError,
     WebSocketProtocol,
 )
-from .log import app_log, gen_log
+from tornadish._web.handler import RequestHandler
+from tornadish.log import app_log, gen_log
 
 if TYPE_CHECKING:
-    from ._asgi_ws import ASGIWebSocket
-    from .httpclient import HTTPRequest
+    from tornadish._asgi.websocket import ASGIWebSocket
+    from tornadish.httpclient import HTTPRequest
 
 __all__ = [
     "WebSocketClientConnection",
@@ -603,7 +603,7 @@ class _ClientHandshake(asyncio.Protocol):
 
 def _http_error(code: int, reason: bytes) -> Exception:
     if code >= 300:
-        from .httpclient import HTTPClientError
+        from tornadish.httpclient import HTTPClientError
 
         return HTTPClientError(code, reason.decode("latin-1") or None)
     return WebSocketError("Non-websocket response")
@@ -614,7 +614,7 @@ def _client_ssl_context(request: Any) -> ssl.SSLContext:
     if isinstance(options, ssl.SSLContext):
         return options
     if isinstance(options, dict):
-        from ._client_request import make_ssl_context
+        from tornadish._client.request import make_ssl_context
 
         return make_ssl_context(request, options)
     context = ssl.create_default_context(cafile=getattr(request, "ca_certs", None))

@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from .httputil import HTTPServerRequest
-from .log import access_log, app_log
+from tornadish._http.request import HTTPServerRequest
+from tornadish.log import access_log, app_log
 
 __all__ = ["WSGIApp", "WSGIContainer"]
 

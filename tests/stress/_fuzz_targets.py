@@ -1,7 +1,7 @@
 """The request-parsing path as one pure function, for the fuzzers.
 
 :func:`parse_requests` drives bytes through everything the server does to a request
-before a handler runs — :class:`~tornadish._http1.ServerSession` (h11), the header
+before a handler runs — :class:`~tornadish._http.h11_session.ServerSession` (h11), the header
 model, ``HTTPServerRequest``, query arguments, cookies, routing with path-argument
 decoding, and urlencoded / multipart body parsing (multipart through the same
 spooling parser the dispatcher uses) — with no socket and no event loop.
@@ -19,8 +19,7 @@ import tempfile
 from dataclasses import dataclass, field
 
 from tornadish import escape
-from tornadish._headers import HTTPHeaders, HTTPInputError
-from tornadish._http1 import (
+from tornadish._http.h11_session import (
     CLOSED,
     END,
     NEED_DATA,
@@ -29,7 +28,8 @@ from tornadish._http1 import (
     RequestHead,
     ServerSession,
 )
-from tornadish._uploads import MultipartUpload
+from tornadish._http.headers import HTTPHeaders, HTTPInputError
+from tornadish._web.uploads import MultipartUpload
 from tornadish.httputil import HTTPServerRequest
 from tornadish.web import Application, HTTPError, RequestHandler
 

@@ -24,8 +24,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tornadish._headers import HTTPHeaders, HTTPInputError
-from tornadish._httpparse import _parse_header
+from tornadish._http.headers import HTTPHeaders, HTTPInputError
+from tornadish._http.parse import _parse_header
 from tornadish.httputil import (
     HTTPServerRequest,
     parse_body_arguments,
@@ -418,7 +418,7 @@ cookie_name_st = token_st.filter(lambda n: n.lower() not in RESERVED)
 def test_cookies_set_by_the_framework_read_back_the_same(examples: int) -> None:
     @run(examples, st.dictionaries(cookie_name_st, cookie_value_st.filter(lambda v: ";" not in v)))
     def prop(cookies: dict[str, str]) -> None:
-        from tornadish._cookies import build_cookie, morsel_to_header
+        from tornadish._web.cookies import build_cookie, morsel_to_header
 
         pairs = []
         for name, value in cookies.items():

@@ -14,7 +14,7 @@ import jinja2
 import pytest
 from hypothesis import strategies as st
 
-from tornadish._tornado_syntax import translate
+from tornadish._template.tornado_syntax import translate
 from tornadish.template import Template
 
 from .test_fuzz_http import SIZES, run

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 
-from tornadish._ws_protocol import WebSocketProtocol
+from tornadish._io.websocket import WebSocketProtocol
 
 from .test_fuzz_http import SIZES, cuts_st, run, split
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import strategies as st
 
 from tornadish import escape
-from tornadish._signing import create_signed_value, decode_signed_value
+from tornadish._web.signing import create_signed_value, decode_signed_value
 from tornadish.web import (
     Application,
     HTTPError,
@@ -114,7 +114,7 @@ async def test_response_splitting_refused(serve: Any, where: str, value: str) ->
 def test_any_header_value_is_one_header_or_refused(examples: int) -> None:
     """Sans-IO: whatever a handler passes to ``set_header``, the head it produces has
     exactly the lines it should, or the value is refused."""
-    from tornadish._http1 import LocalError, ServerSession
+    from tornadish._http.h11_session import LocalError, ServerSession
 
     @run(examples, st.text(max_size=30), st.text(max_size=12))
     def prop(value: str, name: str) -> None:

@@ -32,8 +32,8 @@ import threading
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from ..gen import convert_yielded
-from ..ioloop import IOLoop, _thread_loop
+from tornadish.gen import convert_yielded
+from tornadish.ioloop import IOLoop, _thread_loop
 
 __all__ = [
     "AnyThreadEventLoopPolicy",

@@ -1,0 +1,139 @@
+"""The outward ASGI bridge: :class:`ASGIAdapter` serves a tornadish ``Application`` from
+any ASGI 3 server (lifespan, ``http`` and ``websocket`` scopes)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from tornadish._asgi.connection import (
+    ASGIConnection,
+    Receive,
+    Scope,
+    Send,
+    _error_response,
+    _TooLarge,
+    request_head,
+)
+from tornadish._asgi.websocket import serve_websocket
+from tornadish._http.contract import HTTPServerConnectionDelegate, StreamClosedError
+from tornadish._http.headers import HTTPInputError
+from tornadish.log import app_log, gen_log
+
+__all__ = ["ASGIAdapter"]
+
+
+class ASGIAdapter:
+    """An ASGI 3 application serving a tornadish ``Application`` (or any
+    ``HTTPServerConnectionDelegate``).
+
+    >>> adapter = ASGIAdapter(Application([(r"/", MainHandler)]))   # doctest: +SKIP
+    >>> adapter.on_startup.append(open_database)                      # doctest: +SKIP
+    >>> uvicorn.run(adapter)                                          # doctest: +SKIP
+
+    ``Application.asgi`` returns one made for you. ``on_startup``/``on_shutdown`` hold
+    callables (plain or ``async``) run on the lifespan startup and shutdown events.
+    """
+
+    def __init__(self, application: HTTPServerConnectionDelegate) -> None:
+        self.application = application
+        self.on_startup: list[Callable[[], object]] = []
+        self.on_shutdown: list[Callable[[], object]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await serve_websocket(self.application, scope, receive, send)
+        else:
+            raise ValueError(f"unsupported ASGI scope type {kind!r}")
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await _run_all(self.on_startup)
+                except Exception as e:
+                    app_log.exception("Error in ASGI startup hook")
+                    await send({"type": "lifespan.startup.failed", "message": str(e)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await _run_all(self.on_shutdown)
+                except Exception as e:
+                    app_log.exception("Error in ASGI shutdown hook")
+                    await send({"type": "lifespan.shutdown.failed", "message": str(e)})
+                    return
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        conn = ASGIConnection(scope, send)
+        start_line, headers = request_head(scope, scope["method"])
+        delegate = self.application.start_request(conn, conn)
+        try:
+            pending = delegate.headers_received(start_line, headers)
+            if pending is not None:
+                await pending
+            received = 0
+            more = True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    conn.lost()
+                    delegate.on_connection_close()
+                    return
+                chunk = message.get("body", b"")
+                more = message.get("more_body", False)
+                if not chunk or conn.response_finished:
+                    continue  # answered early: read and drop the rest
+                received += len(chunk)
+                if received > conn.max_body_size:
+                    raise _TooLarge()
+                pending = delegate.data_received(chunk)
+                if pending is not None:
+                    await pending
+            if not conn.response_finished:
+                delegate.finish()
+        except _TooLarge:
+            _error_response(conn, 413, delegate)
+        except HTTPInputError as e:
+            gen_log.info("Bad request body from %s: %s", conn.remote_ip, e)
+            _error_response(conn, 400, delegate)
+        except Exception:
+            app_log.error("Uncaught exception handling an ASGI request", exc_info=True)
+            _error_response(conn, 500, delegate)
+        # Wait for the response, noticing a client that goes away meanwhile (long polls).
+        watcher = asyncio.ensure_future(_watch_disconnect(receive, conn, delegate))
+        try:
+            await conn.wait_sent()
+        finally:
+            watcher.cancel()
+        if conn.aborted and conn.response_started:
+            # The response cannot be completed; only failing the call makes the server
+            # drop the connection instead of ending the body cleanly.
+            raise StreamClosedError()
+
+
+async def _watch_disconnect(receive: Receive, conn: ASGIConnection, delegate: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            if not conn.response_finished:
+                conn.lost()
+                delegate.on_connection_close()
+            return
+
+
+async def _run_all(hooks: list[Callable[[], object]]) -> None:
+    for hook in hooks:
+        result = hook()
+        if inspect.isawaitable(result):
+            await result

@@ -1,0 +1,528 @@
+"""The client side of HTTP/1.1: the h11 seam and its asyncio glue, one connection at a time.
+
+A :class:`ClientConnection` is an ``asyncio.Protocol`` driving ``h11.Connection(h11.CLIENT)``;
+it is the only client module that imports h11. It carries one exchange (a request out, its
+response in) at a time, and h11's state machine alone decides whether it may carry
+another. What a response becomes (headers, a decoded and bounded body, the user's
+callbacks) is the :class:`ResponseReader`'s business; which connection to use is the
+pool's (:mod:`._client_pool`).
+
+Rules of the house:
+- Timeouts and flow control live here. A request's deadline is one lazily re-armed timer
+  per connection that aborts the transport; a ``body_producer``'s ``write()`` makes it
+  wait only while the transport's buffer is above its high-water mark.
+- A connection is reusable only when both sides finished the exchange cleanly, keep-alive
+  holds and the server sent nothing after the response. Anything the server says while
+  the connection is idle (bytes or EOF) retires it.
+- Failures are typed for the public face to translate: :class:`RequestTimeout`, and
+  :class:`StreamClosed`, which records whether any response byte had arrived (that
+  decides whether a request may safely be retried on a fresh connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import zlib
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import h11
+
+from tornadish._http.headers import HTTPHeaders
+from tornadish.util import GzipDecompressor
+
+__all__ = [
+    "BodyProducer",
+    "ClientConnection",
+    "RequestTimeout",
+    "ResponseReader",
+    "StreamClosed",
+]
+
+BodyProducer = Callable[[Callable[[bytes], Awaitable[None]]], Awaitable[None]]
+"""``async def producer(write)``: sends a request body by calling ``await write(chunk)``."""
+
+REDIRECT_CODES = frozenset([301, 302, 303, 307, 308])
+
+# Output of one decompression step: bounds what a small gzip body can inflate to at once.
+_DECOMPRESS_CHUNK = 65536
+
+
+class RequestTimeout(Exception):
+    """A deadline passed (``message`` says which: connecting, queued, during the request)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class StreamClosed(Exception):
+    """The exchange ended early: the peer closed, reset, or broke the protocol.
+
+    ``real_error`` is the transport's exception, if any; ``response_started`` tells
+    whether any byte of the response had arrived.
+    """
+
+    def __init__(
+        self, message: str, real_error: BaseException | None = None, response_started: bool = True
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.real_error = real_error
+        self.response_started = response_started
+
+
+class ResponseReader:
+    """One response as it arrives: its head, the body (decoded, bounded), the callbacks.
+
+    ``redirect_ok`` says whether a redirect may be followed; a response that will be
+    followed goes to neither callback and its body is discarded, as in Tornado.
+    """
+
+    __slots__ = (
+        "_chunks",
+        "_decoded",
+        "_gunzip",
+        "_header_callback",
+        "_max_body_size",
+        "_received",
+        "_streaming_callback",
+        "code",
+        "decompress",
+        "headers",
+        "reason",
+        "redirect",
+        "redirect_ok",
+    )
+
+    def __init__(
+        self,
+        *,
+        decompress: bool,
+        max_body_size: int,
+        header_callback: Callable[[str], None] | None,
+        streaming_callback: Callable[[bytes], None] | None,
+        redirect_ok: bool,
+    ) -> None:
+        self.decompress = decompress
+        self.redirect_ok = redirect_ok
+        self._max_body_size = max_body_size
+        self._header_callback = header_callback
+        self._streaming_callback = streaming_callback
+        self._gunzip: GzipDecompressor | None = None
+        self._chunks: list[bytes] = []
+        self._received = 0
+        self._decoded = 0
+        self.code = 0
+        self.reason = ""
+        self.headers = HTTPHeaders()
+        self.redirect = False
+
+    def on_head(
+        self, code: int, reason: str, version: str, raw: Iterable[tuple[bytes, bytes]]
+    ) -> None:
+        """The final response head arrived (``raw``: lower-case (name, value) byte pairs)."""
+        headers = HTTPHeaders._from_raw(raw)
+        self.code = code
+        self.reason = reason
+        self.headers = headers
+        if self.decompress and headers._dict.get("Content-Encoding") == "gzip":
+            # Tornado's convention: the body is handed over decoded, and the header says
+            # what was undone.
+            headers["X-Consumed-Content-Encoding"] = headers.pop("Content-Encoding")
+            self._gunzip = GzipDecompressor()
+        self.redirect = self.redirect_ok and code in REDIRECT_CODES and "Location" in headers
+        callback = self._header_callback
+        if callback is not None and not self.redirect:
+            callback(f"{version} {code} {reason}\r\n")
+            for name, value in headers.get_all():
+                callback(f"{name}: {value}\r\n")
+            callback("\r\n")
+
+    def on_data(self, data: bytes) -> None:
+        """A piece of the body as framed on the wire."""
+        self._received += len(data)
+        if self._received > self._max_body_size:
+            raise StreamClosed("response body too large")
+        if self.redirect:
+            return
+        gunzip = self._gunzip
+        if gunzip is None:
+            self._deliver(data)
+            return
+        try:
+            while data:
+                out = gunzip.decompress(data, _DECOMPRESS_CHUNK)
+                if out:
+                    self._deliver(out)
+                data = gunzip.unconsumed_tail
+        except zlib.error as e:
+            raise StreamClosed(f"malformed gzip body: {e}") from None
+
+    def _deliver(self, chunk: bytes) -> None:
+        # Decoded bytes count too: a small gzip body must not inflate past the limit.
+        self._decoded += len(chunk)
+        if self._decoded > self._max_body_size:
+            raise StreamClosed("response body too large")
+        if self._streaming_callback is not None:
+            self._streaming_callback(chunk)
+        else:
+            self._chunks.append(chunk)
+
+    def on_end(self) -> None:
+        """The body is complete."""
+        if self._gunzip is not None and not self.redirect:
+            try:
+                self._gunzip.flush()
+            except zlib.error as e:
+                raise StreamClosed(f"truncated gzip body: {e}") from None
+
+    @property
+    def body(self) -> bytes:
+        """The body received so far (empty with a ``streaming_callback``)."""
+        chunks = self._chunks
+        if len(chunks) == 1:
+            return chunks[0]
+        return b"".join(chunks)
+
+
+class ClientConnection(asyncio.Protocol):
+    """One HTTP/1.1 client connection; :meth:`exchange` runs a request over it."""
+
+    __slots__ = (
+        "_closing",
+        "_continue",
+        "_deadline",
+        "_done",
+        "_drain_waiters",
+        "_eof",
+        "_h11",
+        "_loop",
+        "_on_lost",
+        "_paused",
+        "_reader",
+        "_ready",
+        "_response_started",
+        "_timer",
+        "exchanges",
+        "idle_since",
+        "key",
+        "transport",
+    )
+
+    def __init__(
+        self,
+        key: Any,
+        max_header_size: int,
+        on_lost: Callable[[ClientConnection], None] | None = None,
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_size)
+        #: The pool's key for this connection (its origin and TLS settings).
+        self.key = key
+        self._on_lost = on_lost
+        self.transport: asyncio.Transport | None = None
+        self._reader: ResponseReader | None = None
+        self._done: asyncio.Future[None] | None = None
+        self._continue: asyncio.Future[bool] | None = None
+        self._response_started = False
+        self._closing = False
+        self._eof = False
+        self._paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._ready: asyncio.Future[None] = self._loop.create_future()
+        self._ready.set_result(None)
+        self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None
+        #: Exchanges completed on this connection (more than 0: it was reused).
+        self.exchanges = 0
+        #: Loop time at which the connection last went idle (kept by the pool).
+        self.idle_since = 0.0
+
+    # -- state --------------------------------------------------------------------
+
+    @property
+    def usable(self) -> bool:
+        """Open, idle, and the server has not closed its side."""
+        transport = self.transport
+        return (
+            transport is not None
+            and not self._closing
+            and not self._eof
+            and self._done is None
+            and not transport.is_closing()
+        )
+
+    def close(self) -> None:
+        """Close gracefully (buffered output is still sent)."""
+        self._closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        """Close at once, dropping buffered output."""
+        self._closing = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    # -- asyncio.Protocol ---------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                # Requests are written in one piece; waiting for an ACK only adds latency.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+
+    def data_received(self, data: bytes) -> None:
+        done = self._done
+        if done is None or done.done():
+            # Nothing was asked: a connection the server talks on out of turn cannot be
+            # trusted with the next request.
+            self.close()
+            return
+        self._response_started = True
+        try:
+            self._h11.receive_data(data)
+        except RuntimeError:  # data after the server's EOF
+            self._fail(StreamClosed("data after end of stream"))
+            return
+        self._process()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        done = self._done
+        if done is not None and not done.done():
+            if self._response_started:
+                self._h11.receive_data(b"")
+                self._process()  # a close-delimited body ends here
+            self._fail(StreamClosed("Stream closed", None, self._response_started))
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closing = True
+        self.transport = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        message = "Stream closed" if exc is None else str(exc)
+        self._fail(StreamClosed(message, exc, self._response_started))
+        on_lost = self._on_lost
+        self._on_lost = None
+        if on_lost is not None:
+            on_lost(self)
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- reading --------------------------------------------------------------------
+
+    def _process(self) -> None:
+        conn = self._h11
+        reader = self._reader
+        while reader is not None and self._done is not None and not self._done.done():
+            try:
+                event = conn.next_event()
+                t = type(event)
+                if t is h11.Data:
+                    reader.on_data(bytes(event.data))  # type: ignore[union-attr]
+                elif t is h11.Response:
+                    self._on_head(reader, event)  # type: ignore[arg-type]
+                elif t is h11.EndOfMessage:
+                    reader.on_end()
+                    self._finish()
+                    return
+                elif t is h11.InformationalResponse:
+                    if event.status_code == 100:  # type: ignore[union-attr]
+                        self._resolve_continue(True)
+                elif event is h11.NEED_DATA:
+                    return
+                else:  # ConnectionClosed before the response ended
+                    self._fail(StreamClosed("Stream closed", None, self._response_started))
+                    return
+            except h11.RemoteProtocolError as e:
+                self._fail(StreamClosed(f"malformed HTTP response: {e}"))
+                return
+            except Exception as e:  # a user callback, the body limit, a bad gzip stream
+                self._fail(e)
+                return
+
+    def _on_head(self, reader: ResponseReader, event: h11.Response) -> None:
+        # The final answer came: a body held back for "100 Continue" is not sent.
+        self._resolve_continue(False)
+        version = "HTTP/" + event.http_version.decode("ascii")
+        reason = event.reason.decode("latin-1")
+        reader.on_head(event.status_code, reason, version, event.headers)
+
+    def _finish(self) -> None:
+        conn = self._h11
+        reusable = (
+            conn.our_state is h11.DONE
+            and conn.their_state is h11.DONE
+            and not conn.trailing_data[0]
+            and not self._closing
+        )
+        if reusable:
+            conn.start_next_cycle()
+            self.exchanges += 1
+        else:
+            self.close()
+        done = self._done
+        if done is not None and not done.done():
+            done.set_result(None)
+
+    # -- the exchange ---------------------------------------------------------------
+
+    async def exchange(
+        self,
+        method: str,
+        target: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes | None,
+        body_producer: BodyProducer | None,
+        expect_continue: bool,
+        reader: ResponseReader,
+        deadline: float | None,
+    ) -> bool:
+        """Send a request and read its response into ``reader``.
+
+        Returns True when the connection may carry another request. Raises
+        :class:`RequestTimeout` past ``deadline`` (loop time), :class:`StreamClosed`,
+        ``ValueError`` for a request h11 refuses to send, or whatever a user callback or
+        the ``body_producer`` raised; the connection is then aborted.
+        """
+        conn = self._h11
+        transport = self.transport
+        if transport is None or self._done is not None:
+            raise StreamClosed("Stream closed", None, False)
+        done = self._done = self._loop.create_future()
+        self._reader = reader
+        self._response_started = False
+        self._set_deadline(deadline)
+        try:
+            try:
+                head = conn.send(h11.Request(method=method, target=target, headers=headers))
+                if body_producer is None and not expect_continue:
+                    if body:
+                        head += conn.send(h11.Data(data=body))
+                    transport.write(head + conn.send(h11.EndOfMessage()))
+                else:
+                    transport.write(head)
+                    if not expect_continue or await self._continue_granted(done):
+                        await self._send_body(body, body_producer, done)
+            except h11.LocalProtocolError as e:
+                raise ValueError(f"cannot send this request: {e}") from None
+            await done
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            self._done = None
+            self._reader = None
+            self._deadline = None
+        return not self._closing
+
+    async def _continue_granted(self, done: asyncio.Future[None]) -> bool:
+        """Wait for ``100 Continue``; False if the final response (or a failure) came first."""
+        granted = self._continue = self._loop.create_future()
+        await asyncio.wait((granted, done), return_when=asyncio.FIRST_COMPLETED)
+        self._continue = None
+        return granted.done() and granted.result()
+
+    def _resolve_continue(self, granted: bool) -> None:
+        waiter = self._continue
+        if waiter is not None and not waiter.done():
+            waiter.set_result(granted)
+
+    async def _send_body(
+        self, body: bytes | None, producer: BodyProducer | None, done: asyncio.Future[None]
+    ) -> None:
+        conn = self._h11
+        transport = self.transport
+        if producer is not None:
+            # The producer runs beside the response: a timeout, a reset or an early final
+            # answer must not wait for it to notice.
+            task = asyncio.ensure_future(producer(self._write))
+            try:
+                await asyncio.wait((task, done), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not task.done():
+                    task.cancel()
+            if done.done():
+                # The exchange is decided (answered, timed out or failed); the producer's
+                # own failure would only hide why.
+                if not task.cancelled():
+                    task.exception()
+                return
+            task.result()
+        elif body:
+            data = conn.send(h11.Data(data=body))
+            if transport is not None and data:
+                transport.write(data)
+        if not done.done() and transport is not None and not self._closing:
+            transport.write(conn.send(h11.EndOfMessage()) or b"")
+
+    def _write(self, chunk: bytes) -> asyncio.Future[None]:
+        """The ``write`` a ``body_producer`` gets: resolves when it may write more."""
+        done = self._done
+        transport = self.transport
+        if done is None or done.done() or transport is None or self._closing:
+            return self._ready  # the exchange is over; the bytes have nowhere to go
+        try:
+            data = self._h11.send(h11.Data(data=chunk))
+        except h11.LocalProtocolError as e:
+            raise ValueError(f"cannot send this body chunk: {e}") from None
+        if data:
+            transport.write(data)
+        if not self._paused:
+            return self._ready
+        waiter = self._loop.create_future()
+        self._drain_waiters.append(waiter)
+        return waiter
+
+    def _fail(self, exc: BaseException) -> None:
+        done = self._done
+        if done is not None and not done.done():
+            done.set_exception(exc)
+            self.abort()
+        self._resolve_continue(False)
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(StreamClosed("Stream closed", None))
+                waiter.exception()  # the producer may have stopped listening
+
+    # -- the deadline ---------------------------------------------------------------
+
+    def _set_deadline(self, deadline: float | None) -> None:
+        # One timer per connection: a later deadline only moves a number, and the timer
+        # re-arms itself when it fires early.
+        self._deadline = deadline
+        if deadline is None:
+            return
+        timer = self._timer
+        if timer is None or timer.when() > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline is None or self._done is None:
+            return
+        if self._loop.time() < deadline:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+            return
+        self._fail(RequestTimeout("Timeout during request"))

@@ -1,0 +1,233 @@
+"""Keep-alive connections by origin, and the ``max_clients`` gate with its FIFO queue.
+
+Two independent resources, both owned by one :class:`ConnectionPool` per client:
+
+- **Slots.** At most ``max_clients`` requests run at once (Tornado's meaning of the
+  setting: requests, not connections). The rest wait in arrival order; a slot that frees
+  up is handed straight to the first waiter, so a newcomer cannot overtake the queue.
+- **Idle connections**, keyed by :class:`Origin` (scheme, address, port and TLS settings:
+  connections made with different certificates or verification never mix). The most
+  recently used connection is reused first, so the rest age out. A connection the
+  server closed is dropped as soon as its EOF arrives; one sweep timer per pool closes
+  those idle longer than ``idle_timeout``, and the idle total is capped at
+  ``max_clients`` (the oldest goes first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import inspect
+import ssl
+from typing import Any, NamedTuple
+
+from tornadish._client.connection import ClientConnection, RequestTimeout
+from tornadish.netutil import is_valid_ip
+
+__all__ = ["ConnectionPool", "Origin"]
+
+# Stagger for Happy Eyeballs (RFC 8305 recommends 250 ms) when a name has several addresses.
+_HAPPY_EYEBALLS_DELAY = 0.25
+
+
+class Origin(NamedTuple):
+    """Where a connection goes and how; equal origins share pooled connections."""
+
+    scheme: str
+    host: str  # the address connected to (after any hostname mapping)
+    port: int
+    ssl: ssl.SSLContext | None
+    server_hostname: str | None  # the name TLS verifies (SNI), None for plain HTTP
+    source: str | None  # a local address to bind (``network_interface``)
+    family: int
+
+
+_EYEBALLS_SUPPORT: dict[type, bool] = {}
+
+
+def _supports_happy_eyeballs(loop: asyncio.AbstractEventLoop) -> bool:
+    # uvloop's create_connection has no happy_eyeballs_delay; ask each loop type once.
+    kind = type(loop)
+    known = _EYEBALLS_SUPPORT.get(kind)
+    if known is None:
+        try:
+            params = inspect.signature(loop.create_connection).parameters
+            known = "happy_eyeballs_delay" in params
+        except (TypeError, ValueError):
+            known = False
+        _EYEBALLS_SUPPORT[kind] = known
+    return known
+
+
+class ConnectionPool:
+    """Slots for running requests and idle keep-alive connections, for one client."""
+
+    def __init__(self, max_clients: int, idle_timeout: float, max_header_size: int) -> None:
+        self.max_clients = max_clients
+        self.idle_timeout = idle_timeout
+        self.max_header_size = max_header_size
+        self.loop = asyncio.get_running_loop()
+        self.active = 0
+        self._queue: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._idle: dict[Origin, list[ClientConnection]] = {}
+        self._idle_count = 0
+        self._sweep_timer: asyncio.TimerHandle | None = None
+        self._closed = False
+
+    # -- slots ----------------------------------------------------------------------
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a slot."""
+        return len(self._queue)
+
+    async def acquire(self, deadline: float | None) -> None:
+        """Wait for a slot (FIFO); :class:`RequestTimeout` if ``deadline`` passes first."""
+        if self.active < self.max_clients and not self._queue:
+            self.active += 1
+            return
+        loop = self.loop
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._queue.append(waiter)
+        timer = loop.call_at(deadline, self._expire, waiter) if deadline is not None else None
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # the slot was handed over just as we gave up
+            else:
+                self._forget(waiter)
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _expire(self, waiter: asyncio.Future[None]) -> None:
+        if not waiter.done():
+            self._forget(waiter)
+            waiter.set_exception(RequestTimeout("Timeout in request queue"))
+
+    def _forget(self, waiter: asyncio.Future[None]) -> None:
+        try:
+            self._queue.remove(waiter)
+        except ValueError:
+            pass
+
+    def release(self) -> None:
+        """Give a slot back: to the first live waiter, else to the pool."""
+        queue = self._queue
+        while queue:
+            waiter = queue.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot changes hands; ``active`` stays
+                return
+        self.active -= 1
+
+    # -- connections ----------------------------------------------------------------
+
+    def checkout(self, origin: Origin) -> ClientConnection | None:
+        """An idle connection to ``origin`` that still looks alive, if there is one."""
+        idle = self._idle.get(origin)
+        while idle:
+            conn = idle.pop()
+            self._idle_count -= 1
+            if conn.usable:
+                return conn
+            conn.abort()
+        return None
+
+    async def connect(self, origin: Origin, timeout: float | None) -> ClientConnection:
+        """Open a new connection; :class:`RequestTimeout` after ``timeout`` seconds.
+
+        Errors from the resolver, the socket or the TLS handshake propagate as they are
+        (``ConnectionRefusedError``, ``socket.gaierror``, ``ssl.SSLCertVerificationError``),
+        as Tornado's simple client lets them.
+        """
+        loop = self.loop
+        kwargs: dict[str, Any] = {}
+        if origin.ssl is not None:
+            kwargs["ssl"] = origin.ssl
+            kwargs["server_hostname"] = origin.server_hostname
+        if origin.source:
+            kwargs["local_addr"] = (origin.source, 0)
+        if _supports_happy_eyeballs(loop) and not is_valid_ip(origin.host):
+            kwargs["happy_eyeballs_delay"] = _HAPPY_EYEBALLS_DELAY
+
+        def factory() -> ClientConnection:
+            return ClientConnection(origin, self.max_header_size, self._lost)
+
+        coro = loop.create_connection(
+            factory,
+            origin.host,
+            origin.port,
+            family=origin.family,
+            **kwargs,
+        )
+        try:
+            if timeout is None:
+                _, conn = await coro
+            else:
+                _, conn = await asyncio.wait_for(coro, max(timeout, 0.0))
+        except asyncio.TimeoutError:
+            raise RequestTimeout("Timeout while connecting") from None
+        return conn
+
+    def checkin(self, conn: ClientConnection) -> None:
+        """Take a connection back after an exchange that ended cleanly."""
+        if self._closed or not conn.usable:
+            conn.close()
+            return
+        origin: Origin = conn.key
+        conn.idle_since = self.loop.time()
+        self._idle.setdefault(origin, []).append(conn)
+        self._idle_count += 1
+        if self._idle_count > self.max_clients:
+            self._evict_oldest()
+        if self._sweep_timer is None:
+            self._sweep_timer = self.loop.call_at(conn.idle_since + self.idle_timeout, self._sweep)
+
+    def _lost(self, conn: ClientConnection) -> None:
+        # The transport closed (the server went away, or we closed it): forget it if idle.
+        idle = self._idle.get(conn.key)
+        if idle and conn in idle:
+            idle.remove(conn)
+            self._idle_count -= 1
+
+    def _evict_oldest(self) -> None:
+        oldest: list[ClientConnection] | None = None
+        for conns in self._idle.values():
+            if conns and (oldest is None or conns[0].idle_since < oldest[0].idle_since):
+                oldest = conns
+        if oldest:
+            conn = oldest.pop(0)
+            self._idle_count -= 1
+            conn.close()
+
+    def _sweep(self) -> None:
+        self._sweep_timer = None
+        cutoff = self.loop.time() - self.idle_timeout
+        next_expiry: float | None = None
+        for origin, conns in list(self._idle.items()):
+            # Each list is in the order its connections went idle.
+            while conns and conns[0].idle_since <= cutoff:
+                self._idle_count -= 1
+                conns.pop(0).close()
+            if conns:
+                first = conns[0].idle_since + self.idle_timeout
+                next_expiry = first if next_expiry is None else min(next_expiry, first)
+            else:
+                del self._idle[origin]
+        if next_expiry is not None:
+            self._sweep_timer = self.loop.call_at(next_expiry, self._sweep)
+
+    def close(self) -> None:
+        """Close the idle connections; those in use close when their exchange ends."""
+        self._closed = True
+        if self._sweep_timer is not None:
+            self._sweep_timer.cancel()
+            self._sweep_timer = None
+        idle, self._idle = self._idle, {}
+        self._idle_count = 0
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()

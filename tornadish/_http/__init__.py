@@ -1,0 +1,15 @@
+"""Layer 1, protocol: what HTTP and WebSocket *are*, with no I/O.
+
+Rules of this folder:
+
+1. Nothing here touches a socket, a transport, a loop or a clock (``time.time()`` for a
+   request's start stamp is the one exception). Bytes and values in, values and bytes out,
+   so every rule can be tested without a network.
+2. It imports only the foundation (``escape``, ``util``, ``log``) and the engines (h11,
+   wsproto's pure helpers) — never a higher layer. The engines' private state is never
+   read or written.
+
+``contract`` is the connection contract every higher layer programs against;
+``h11_session`` the sans-IO HTTP/1.1 seam; ``headers``, ``parse`` and ``request`` the
+request model.
+"""

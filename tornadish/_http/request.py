@@ -1,0 +1,221 @@
+"""The implementation behind :mod:`tornadish.httputil` (its public face re-exports it)."""
+
+from __future__ import annotations
+
+import http.cookies
+import time
+from typing import Any
+
+from tornadish._http.contract import HTTPConnection
+from tornadish._http.headers import (
+    HTTPHeaders,
+)
+from tornadish._http.parse import (
+    HTTPFile,
+    RequestStartLine,
+    _parse_header,
+    parse_body_arguments,
+    parse_cookie,
+    parse_qs_bytes,
+    split_host_and_port,
+)
+
+__all__ = ["HTTPServerRequest"]
+
+_parse_header = _parse_header  # re-exported for the web layer
+
+
+class HTTPServerRequest:
+    """A single HTTP request as the application sees it.
+
+    Attributes mirror Tornado's: ``method``, ``uri``, ``path``, ``query``, ``version``,
+    ``headers``, ``body``, ``remote_ip``, ``protocol``, ``host``, ``host_name``,
+    ``arguments``, ``query_arguments``, ``body_arguments``, ``files``, ``connection``,
+    ``cookies``. ``arguments`` holds query and body arguments together.
+
+    Query arguments and cookies are parsed on first use, so a handler that never reads
+    them never pays for them.
+    """
+
+    path: str
+    query: str
+    _query_arguments: dict[str, list[bytes]] | None
+    _arguments: dict[str, list[bytes]] | None
+
+    def __init__(
+        self,
+        method: str | None = None,
+        uri: str | None = None,
+        version: str = "HTTP/1.0",
+        headers: HTTPHeaders | None = None,
+        body: bytes | None = None,
+        host: str | None = None,
+        files: dict[str, list[HTTPFile]] | None = None,
+        connection: HTTPConnection | None = None,
+        start_line: RequestStartLine | None = None,
+        server_connection: object | None = None,
+    ) -> None:
+        if start_line is not None:
+            method, uri, version = start_line
+        self.method = method or "GET"
+        self.uri = uri or "/"
+        self.version = version
+        self.headers = headers if headers is not None else HTTPHeaders()
+        self.body = body or b""
+        self.connection = connection
+        self.server_connection = server_connection
+        self.remote_ip: str | None = getattr(connection, "remote_ip", None)
+        self.protocol: str = getattr(connection, "scheme", None) or "http"
+        self.host = host or self.headers.get("Host") or "127.0.0.1"
+        self.host_name = split_host_and_port(self.host.lower())[0]
+        self.files = files if files is not None else {}
+        self.body_arguments: dict[str, list[bytes]] = {}
+        self._start_time = time.time()
+        self._finish_time: float | None = None
+        self.path, _, self.query = self.uri.partition("?")
+        self._query_arguments = None
+        self._arguments = None
+        self._cookies: dict[str, http.cookies.Morsel[str]] | None = None
+
+    @classmethod
+    def _from_wire(
+        cls,
+        method: str,
+        uri: str,
+        version: str,
+        headers: HTTPHeaders,
+        connection: Any,
+        remote_ip: str | None,
+        protocol: str,
+    ) -> HTTPServerRequest:
+        """The connection layer's constructor: same result, none of the defaulting."""
+        self = cls.__new__(cls)
+        self.method = method
+        self.uri = uri
+        self.version = version
+        self.headers = headers
+        self.body = b""
+        self.connection = connection
+        self.server_connection = connection
+        self.remote_ip = remote_ip
+        self.protocol = protocol
+        host = headers._dict.get("Host")
+        if host:
+            self.host = host
+            self.host_name = _host_name(host)
+        else:
+            self.host = "127.0.0.1"
+            self.host_name = "127.0.0.1"
+        self.files = {}
+        self.body_arguments = {}
+        self._start_time = time.time()
+        self._finish_time = None
+        self.path, _, self.query = uri.partition("?")
+        self._query_arguments = None
+        self._arguments = None
+        self._cookies = None
+        return self
+
+    # -- arguments --------------------------------------------------------------
+
+    @property
+    def query_arguments(self) -> dict[str, list[bytes]]:
+        """Arguments from the query string (values are bytes, as in Tornado)."""
+        if self._query_arguments is None:
+            self._query_arguments = (
+                parse_qs_bytes(self.query, keep_blank_values=True) if self.query else {}
+            )
+        return self._query_arguments
+
+    @query_arguments.setter
+    def query_arguments(self, value: dict[str, list[bytes]]) -> None:
+        self._query_arguments = value
+
+    @property
+    def arguments(self) -> dict[str, list[bytes]]:
+        """Query and body arguments together (query values first)."""
+        if self._arguments is None:
+            merged = {k: list(v) for k, v in self.query_arguments.items()}
+            for k, v in self.body_arguments.items():
+                merged.setdefault(k, []).extend(v)
+            self._arguments = merged
+        return self._arguments
+
+    @arguments.setter
+    def arguments(self, value: dict[str, list[bytes]]) -> None:
+        self._arguments = value
+
+    def _parse_body(self) -> None:
+        """Fill ``body_arguments``/``files`` from a urlencoded or multipart body."""
+        parse_body_arguments(
+            self.headers.get("Content-Type", ""),
+            self.body,
+            self.body_arguments,
+            self.files,
+            self.headers,
+        )
+        if self._arguments is not None:
+            for k, v in self.body_arguments.items():
+                self._arguments.setdefault(k, []).extend(v)
+
+    # -- cookies ----------------------------------------------------------------
+
+    @property
+    def cookies(self) -> dict[str, http.cookies.Morsel[str]]:
+        """The request's cookies as ``Morsel`` objects (malformed ones are skipped)."""
+        if self._cookies is None:
+            cookies: dict[str, http.cookies.Morsel[str]] = {}
+            header = self.headers.get("Cookie")
+            if header:
+                try:
+                    parsed = parse_cookie(header)
+                except Exception:
+                    parsed = {}
+                for name, value in parsed.items():
+                    morsel: http.cookies.Morsel[str] = http.cookies.Morsel()
+                    try:
+                        morsel.set(name, value, value)
+                    except http.cookies.CookieError:
+                        continue
+                    cookies[name] = morsel
+            self._cookies = cookies
+        return self._cookies
+
+    # -- misc -------------------------------------------------------------------
+
+    def full_url(self) -> str:
+        """The URL the client asked for, scheme and host included."""
+        return self.protocol + "://" + self.host + self.uri
+
+    def request_time(self) -> float:
+        """Seconds since the request arrived (until it finished, once it has)."""
+        if self._finish_time is None:
+            return time.time() - self._start_time
+        return self._finish_time - self._start_time
+
+    def get_ssl_certificate(self, binary_form: bool = False) -> Any:
+        """The client's TLS certificate, when the connection is TLS and one was sent."""
+        transport = getattr(self.connection, "transport", None)
+        ssl_object = transport.get_extra_info("ssl_object") if transport else None
+        if ssl_object is None:
+            return None
+        return ssl_object.getpeercert(binary_form=binary_form)
+
+    def __repr__(self) -> str:
+        attrs = ("protocol", "host", "method", "uri", "version", "remote_ip")
+        args = ", ".join(f"{n}={getattr(self, n)!r}" for n in attrs)
+        return f"{type(self).__name__}({args})"
+
+
+_HOST_NAMES: dict[str, str] = {}
+
+
+def _host_name(host: str) -> str:
+    # Host headers repeat across requests; caching avoids re-splitting every time.
+    try:
+        return _HOST_NAMES[host]
+    except KeyError:
+        name = split_host_and_port(host.lower())[0]
+        if len(_HOST_NAMES) < 256:
+            _HOST_NAMES[host] = name
+        return name

@@ -1,0 +1,109 @@
+"""``tornadish.run``: serve an application in production, in one process or several.
+
+One process: a fresh event loop (uvloop when installed), the server, and signal
+handlers; SIGTERM or SIGINT starts a graceful shutdown, after which ``run`` returns (so a
+script ends with exit status 0).
+
+Several processes (``workers=N``): the calling process becomes a supervisor that forks
+N workers (:func:`tornadish.process.fork_processes`), restarts one that dies from a signal
+or a non-zero exit, and passes SIGTERM/SIGINT on, exiting 0 once every worker has shut
+down gracefully. With ``SO_REUSEPORT`` each worker binds the port itself, so the kernel
+spreads connections over the workers' own accept queues; without it (or for ``port=0``,
+which must name one port for all), the socket is bound before forking and shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+from typing import Any
+
+from tornadish import netutil, process
+from tornadish._server.httpserver import HTTPServer
+from tornadish.log import gen_log
+
+__all__ = ["run"]
+
+
+def run(
+    app: Any,
+    port: int = 8888,
+    address: str | None = None,
+    *,
+    workers: int = 1,
+    grace: float = 30.0,
+    reload: bool = False,
+    uvloop: bool | None = None,
+    **server_kwargs: Any,
+) -> None:
+    """Serve ``app`` on ``address``:``port`` until SIGTERM or SIGINT, then shut down
+    gracefully (requests in progress get ``grace`` seconds) and return.
+
+    ``workers``: the number of processes (``0`` or ``None``: one per CPU).
+    ``reload``: restart the process when a source file or template changes
+    (:mod:`tornadish.autoreload`; single process only); also on with the application's
+    ``debug``/``autoreload`` setting. ``uvloop``: run on uvloop (``None``: when it is
+    installed, unless ``TORNADISH_NO_UVLOOP`` is set; see
+    :meth:`~tornadish.ioloop.IOLoop.configure_uvloop`). Other keyword arguments go to the
+    ``HTTPServer``
+    constructor (``xheaders=True`` behind a proxy, ``max_body_size``, ...).
+
+    >>> import tornadish
+    >>> tornadish.run(app, port=8000, workers=4, xheaders=True)  # doctest: +SKIP
+    """
+    settings = getattr(app, "settings", None) or {}
+    reload = reload or bool(settings.get("autoreload"))
+    if workers != 1 and reload:
+        raise ValueError("reload=True (or debug/autoreload) needs workers=1")
+    sockets: list[socket.socket] = []
+    reuse_port = workers != 1 and port != 0 and hasattr(socket, "SO_REUSEPORT")
+    if not reuse_port:
+        sockets = netutil.bind_sockets(port, address=address)
+    if workers != 1:
+        # Returns only in a worker; the supervisor exits in there.
+        process.fork_processes(workers or None)
+    if reuse_port:
+        sockets = netutil.bind_sockets(port, address=address, reuse_port=True)
+    from tornadish.ioloop import IOLoop
+
+    if uvloop is not None:
+        IOLoop.configure_uvloop(uvloop)
+    io_loop = IOLoop()
+    try:
+        io_loop.run_sync(lambda: _serve(app, sockets, grace, reload, server_kwargs))
+    finally:
+        io_loop.close(all_fds=False)
+
+
+async def _serve(
+    app: Any,
+    sockets: list[socket.socket],
+    grace: float,
+    reload: bool,
+    server_kwargs: dict[str, Any],
+) -> None:
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for sig in signals:
+        loop.add_signal_handler(sig, stopping.set)
+    server = HTTPServer(app, **server_kwargs)
+    try:
+        server.add_sockets(sockets)
+        await server.wait_started()
+        if reload:
+            start_autoreload = getattr(app, "_start_autoreload", None)
+            if start_autoreload is None:  # a plain request callback
+                from tornadish import autoreload
+
+                start_autoreload = autoreload.start
+            start_autoreload()
+        names = ", ".join(str(s.getsockname()[:2]) for s in sockets)
+        gen_log.info("Serving on %s", names)
+        await stopping.wait()
+        gen_log.info("Shutting down (grace period %.1fs)", grace)
+        await server.shutdown(grace)
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)

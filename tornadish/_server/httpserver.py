@@ -1,0 +1,436 @@
+"""The implementation behind :mod:`tornadish.httpserver` (its public face re-exports it)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import zlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tornadish import netutil, process
+from tornadish._http.contract import (
+    HTTPConnection,
+    HTTPMessageDelegate,
+    HTTPServerConnectionDelegate,
+    StreamClosedError,
+)
+from tornadish._http.headers import HTTPHeaders, HTTPInputError
+from tornadish._http.parse import RequestStartLine, ResponseStartLine
+from tornadish._http.request import HTTPServerRequest
+from tornadish._server.params import ServerParams
+from tornadish._server.protocol import HTTP1ServerProtocol
+from tornadish.log import gen_log
+
+__all__ = ["HTTPServer", "StreamClosedError"]
+
+
+class _ConnectionSet(set[HTTP1ServerProtocol]):
+    """Open connections; wakes ``close_all_connections`` when the last one goes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.empty_waiters: list[asyncio.Future[None]] = []
+
+    def discard(self, conn: object) -> None:
+        super().discard(conn)
+        if not self and self.empty_waiters:
+            waiters, self.empty_waiters = self.empty_waiters, []
+            for w in waiters:
+                if not w.done():
+                    w.set_result(None)
+
+
+def _current_loop() -> asyncio.AbstractEventLoop:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        from tornadish.ioloop import IOLoop
+
+        return IOLoop.current().asyncio_loop
+
+
+class HTTPServer(HTTPServerConnectionDelegate):
+    """A non-blocking HTTP/1.x server.
+
+    ``request_callback`` is an ``Application`` (anything with ``start_request``) or, as in
+    old Tornado code, a plain callable taking an ``HTTPServerRequest`` with its body read.
+
+    Limits and timeouts (all optional; see :class:`~._server_params.ServerParams` for
+    defaults): ``max_header_size`` (→ 431), ``max_url_size`` (→ 414), ``max_body_size``
+    (→ 413, refused from ``Content-Length`` before reading), ``idle_connection_timeout``,
+    ``header_timeout`` (slowloris), ``body_timeout`` (silence inside a body; 408),
+    ``min_body_rate`` (bytes/s a body must average once it has taken ``body_timeout``;
+    408; 0 turns it off),
+    ``write_buffer_limits`` (high, low) for the per-connection output buffer.
+    ``xheaders=True`` trusts ``X-Real-Ip``/``X-Forwarded-For``/``X-Forwarded-Proto`` from a
+    proxy in front; ``trusted_downstream`` lists proxies to skip in ``X-Forwarded-For``.
+    """
+
+    def __init__(
+        self,
+        request_callback: HTTPServerConnectionDelegate | Callable[[HTTPServerRequest], None],
+        no_keep_alive: bool = False,
+        xheaders: bool = False,
+        ssl_options: dict[str, Any] | ssl.SSLContext | None = None,
+        protocol: str | None = None,
+        decompress_request: bool = False,
+        chunk_size: int | None = None,
+        max_header_size: int | None = None,
+        idle_connection_timeout: float | None = None,
+        body_timeout: float | None = None,
+        max_body_size: int | None = None,
+        max_buffer_size: int | None = None,
+        trusted_downstream: list[str] | None = None,
+        *,
+        header_timeout: float | None = None,
+        max_url_size: int | None = None,
+        write_buffer_limits: tuple[int, int] | None = None,
+        min_body_rate: float | None = None,
+    ) -> None:
+        self.request_callback = request_callback
+        self.ssl_options = ssl_options
+        self._ssl_context = (
+            netutil.ssl_options_to_context(ssl_options) if ssl_options is not None else None
+        )
+        if max_body_size is None and max_buffer_size is not None:
+            max_body_size = max_buffer_size
+        self.params = ServerParams(
+            max_header_size=max_header_size,
+            max_url_size=max_url_size,
+            max_body_size=max_body_size,
+            idle_connection_timeout=idle_connection_timeout,
+            header_timeout=header_timeout,
+            body_timeout=body_timeout,
+            no_keep_alive=no_keep_alive,
+            xheaders=xheaders,
+            trusted_downstream=trusted_downstream,
+            scheme=protocol or ("https" if self._ssl_context is not None else "http"),
+            decompress=decompress_request,
+            write_buffer_limits=write_buffer_limits,
+            min_body_rate=min_body_rate,
+        )
+        if hasattr(request_callback, "start_request"):
+            self._delegate: HTTPServerConnectionDelegate = request_callback  # type: ignore[assignment]
+        else:
+            self._delegate = _CallableAdapter(request_callback)
+        if decompress_request:
+            self._delegate = _GzipDelegates(self._delegate, chunk_size or 65536)
+        self._connections = _ConnectionSet()
+        self._sockets: list[socket.socket] = []
+        self._pending_sockets: list[socket.socket] = []
+        self._servers: list[asyncio.AbstractServer] = []
+        self._starting: list[asyncio.Task[asyncio.AbstractServer]] = []
+        self._started = False
+        self._stopped = False
+        self._shutdown_hooks: list[Callable[[], object]] = []
+
+    # -- listening --------------------------------------------------------------
+
+    def listen(
+        self,
+        port: int,
+        address: str | None = None,
+        family: socket.AddressFamily = socket.AF_UNSPEC,
+        backlog: int = 1024,
+        flags: int | None = None,
+        reuse_port: bool = False,
+    ) -> None:
+        """Bind to ``address``:``port`` and start accepting connections."""
+        sockets = netutil.bind_sockets(
+            port,
+            address=address,
+            family=family,
+            backlog=backlog,
+            flags=flags,
+            reuse_port=reuse_port,
+        )
+        self.add_sockets(sockets)
+
+    def bind(
+        self,
+        port: int,
+        address: str | None = None,
+        family: socket.AddressFamily = socket.AF_UNSPEC,
+        backlog: int = 1024,
+        flags: int | None = None,
+        reuse_port: bool = False,
+    ) -> None:
+        """Bind now, accept after :meth:`start` (so workers can be forked in between)."""
+        sockets = netutil.bind_sockets(
+            port,
+            address=address,
+            family=family,
+            backlog=backlog,
+            flags=flags,
+            reuse_port=reuse_port,
+        )
+        if self._started:
+            self.add_sockets(sockets)
+        else:
+            self._pending_sockets.extend(sockets)
+
+    def start(self, num_processes: int | None = 1, max_restarts: int | None = None) -> None:
+        """Start accepting on the sockets from :meth:`bind`, first forking
+        ``num_processes`` workers when it is not 1 (``None``/0: one per CPU)."""
+        assert not self._started, "start() called twice"
+        self._started = True
+        if num_processes != 1:
+            process.fork_processes(num_processes, max_restarts)
+        sockets, self._pending_sockets = self._pending_sockets, []
+        self.add_sockets(sockets)
+
+    def add_sockets(self, sockets: list[socket.socket]) -> None:
+        """Accept connections on already-bound listening sockets."""
+        loop = _current_loop()
+        for sock in sockets:
+            self._sockets.append(sock)
+            task = loop.create_task(
+                loop.create_server(
+                    self._make_protocol, sock=sock, ssl=self._ssl_context, backlog=1024
+                )
+            )
+            self._starting.append(task)
+            task.add_done_callback(self._server_started)
+
+    def add_socket(self, sock: socket.socket) -> None:
+        """Accept connections on one already-bound listening socket."""
+        self.add_sockets([sock])
+
+    def _server_started(self, task: asyncio.Task[asyncio.AbstractServer]) -> None:
+        self._starting.remove(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            gen_log.error("Could not start listening", exc_info=exc)
+            return
+        server = task.result()
+        if self._stopped:
+            server.close()
+        else:
+            self._servers.append(server)
+
+    def _make_protocol(self) -> HTTP1ServerProtocol:
+        return HTTP1ServerProtocol(self.params, self._delegate, self._connections)
+
+    async def wait_started(self) -> None:
+        """Wait until every added socket is being served (useful in tests)."""
+        while self._starting:
+            await asyncio.gather(*self._starting, return_exceptions=True)
+
+    @property
+    def sockets(self) -> list[socket.socket]:
+        """The listening sockets."""
+        return list(self._sockets)
+
+    @property
+    def connections(self) -> frozenset[HTTP1ServerProtocol]:
+        """The open connections (for introspection and shutdown)."""
+        return frozenset(self._connections)
+
+    # -- stopping ---------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop accepting new connections; open ones carry on (see
+        :meth:`close_all_connections`)."""
+        self._stopped = True
+        for task in list(self._starting):
+            task.cancel()
+        for server in self._servers:
+            server.close()
+        self._servers = []
+        for sock in self._sockets + self._pending_sockets:
+            try:
+                sock.close()
+            except OSError:
+                pass
+        self._sockets = []
+        self._pending_sockets = []
+
+    async def close_all_connections(self) -> None:
+        """Close every open connection and wait until they are gone."""
+        if not self._connections:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._connections.empty_waiters.append(waiter)
+        for conn in list(self._connections):
+            conn.close()
+        await waiter
+
+    async def shutdown(self, grace: float = 30.0) -> None:
+        """Stop gracefully: stop accepting, close idle connections, let requests in
+        progress finish for up to ``grace`` seconds, close the rest, then run the
+        shutdown hooks (see :mod:`tornadish._server.shutdown`)."""
+        from tornadish._server.shutdown import shutdown_server
+
+        await shutdown_server(self, grace)
+
+    def add_shutdown_hook(self, hook: Callable[[], object]) -> None:
+        """Call ``hook()`` (awaited if it returns an awaitable) at the end of
+        :meth:`shutdown`, after the connections are gone."""
+        self._shutdown_hooks.append(hook)
+
+    @property
+    def port(self) -> int | None:
+        """The port of the first listening socket (the bound one after ``listen(0)``)."""
+        for sock in self._sockets + self._pending_sockets:
+            name = sock.getsockname()
+            if isinstance(name, tuple):
+                return int(name[1])
+        return None
+
+    # -- HTTPServerConnectionDelegate --------------------------------------------
+
+    def start_request(
+        self, server_conn: object, request_conn: HTTPConnection
+    ) -> HTTPMessageDelegate:
+        return self._delegate.start_request(server_conn, request_conn)
+
+    def on_close(self, server_conn: object) -> None:
+        self._delegate.on_close(server_conn)
+
+
+# Strong references to running callback coroutines (the loop keeps only weak ones).
+_callback_tasks: set[asyncio.Future[Any]] = set()
+
+
+class _CallableAdapter(HTTPServerConnectionDelegate, HTTPMessageDelegate):
+    """Serves a plain ``callback(request)`` (pre-``Application`` Tornado style)."""
+
+    def __init__(self, callback: Callable[[HTTPServerRequest], Any]) -> None:
+        self.callback = callback
+
+    def start_request(
+        self, server_conn: object, request_conn: HTTPConnection
+    ) -> HTTPMessageDelegate:
+        return _CallableRequest(self.callback, request_conn)
+
+
+class _CallableRequest(HTTPMessageDelegate):
+    def __init__(self, callback: Callable[[HTTPServerRequest], Any], conn: HTTPConnection):
+        self.callback = callback
+        self.connection = conn
+        self.request: HTTPServerRequest | None = None
+        self.chunks: list[bytes] = []
+
+    def headers_received(
+        self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
+    ) -> Awaitable[None] | None:
+        assert isinstance(start_line, RequestStartLine)
+        self.request = HTTPServerRequest(
+            connection=self.connection,
+            start_line=start_line,
+            headers=headers,
+            server_connection=self.connection,
+        )
+        return None
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        self.chunks.append(chunk)
+        return None
+
+    def finish(self) -> None:
+        request = self.request
+        assert request is not None
+        request.body = b"".join(self.chunks)
+        request._parse_body()
+        result = self.callback(request)
+        if result is not None and asyncio.iscoroutine(result):
+            task = asyncio.ensure_future(result)
+            _callback_tasks.add(task)
+            task.add_done_callback(_callback_tasks.discard)
+
+
+class _GzipDelegates(HTTPServerConnectionDelegate):
+    """``decompress_request=True``: each request's delegate sees ``Content-Encoding:
+    gzip`` bodies decompressed, in pieces of at most ``chunk_size`` bytes."""
+
+    def __init__(self, delegate: HTTPServerConnectionDelegate, chunk_size: int) -> None:
+        self.delegate = delegate
+        self.chunk_size = chunk_size
+
+    def start_request(
+        self, server_conn: object, request_conn: HTTPConnection
+    ) -> HTTPMessageDelegate:
+        inner = self.delegate.start_request(server_conn, request_conn)
+        return _GzipMessageDelegate(inner, self.chunk_size, request_conn)
+
+    def on_close(self, server_conn: object) -> None:
+        self.delegate.on_close(server_conn)
+
+
+class _BodyTooLarge(HTTPInputError):
+    """A request body over the limit once decompressed (answered 413, not 400)."""
+
+    status_code = 413
+
+
+class _GzipMessageDelegate(HTTPMessageDelegate):
+    def __init__(
+        self, delegate: HTTPMessageDelegate, chunk_size: int, conn: HTTPConnection
+    ) -> None:
+        self._delegate = delegate
+        self._chunk_size = chunk_size
+        self._decompressor: Any = None
+        self._conn = conn
+        self._inflated = 0
+
+    def headers_received(
+        self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
+    ) -> Awaitable[None] | None:
+        if headers.get("Content-Encoding", "").lower() == "gzip":
+            from tornadish.util import GzipDecompressor
+
+            self._decompressor = GzipDecompressor()
+            # As Tornado: the delegate sees a plain body, and where it came from.
+            headers.add("X-Consumed-Content-Encoding", headers["Content-Encoding"])
+            del headers["Content-Encoding"]
+        return self._delegate.headers_received(start_line, headers)
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        if self._decompressor is None:
+            return self._delegate.data_received(chunk)
+        return self._feed(chunk)
+
+    def _feed(self, data: bytes) -> Awaitable[None] | None:
+        decompressor = self._decompressor
+        while data:
+            try:
+                out = decompressor.decompress(data, self._chunk_size)
+            except zlib.error as e:
+                raise HTTPInputError(f"invalid gzip request body: {e}") from None
+            tail = decompressor.unconsumed_tail
+            if not out and tail == data:
+                raise HTTPInputError("gzip request body makes no progress")
+            data = tail
+            if out:
+                # The limit applies to what the application gets: a few kilobytes of
+                # gzip can inflate to gigabytes (a "gzip bomb"). Read each time, since a
+                # streaming handler's prepare() may have changed it.
+                self._inflated += len(out)
+                limit = getattr(self._conn, "_max_body_size", None)
+                if limit is not None and self._inflated > limit:
+                    raise _BodyTooLarge("request body too large once decompressed")
+                result = self._delegate.data_received(out)
+                if result is not None:
+                    return self._after(result, data)
+        return None
+
+    async def _after(self, pending: Awaitable[None], data: bytes) -> None:
+        await pending
+        more = self._feed(data)
+        if more is not None:
+            await more
+
+    def finish(self) -> None:
+        if self._decompressor is not None:
+            try:
+                self._decompressor.flush()
+            except zlib.error as e:
+                raise HTTPInputError(f"truncated gzip request body: {e}") from None
+        self._delegate.finish()
+
+    def on_connection_close(self) -> None:
+        self._delegate.on_connection_close()

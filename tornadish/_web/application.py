@@ -1,0 +1,560 @@
+"""``Application``: routes plus settings, and the per-request dispatcher.
+
+The dispatcher is the :class:`~.httputil.HTTPMessageDelegate` the connection feeds: it
+builds the request at head time, routes it, buffers (or streams) the body, then runs the
+handler. Routing tables and settings-derived flags are computed once, at construction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+from collections.abc import Awaitable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from tornadish._http.contract import HTTPConnection, HTTPMessageDelegate
+from tornadish._http.headers import HTTPHeaders
+from tornadish._http.request import HTTPServerRequest
+from tornadish._web.compress import GZipContentEncoding
+from tornadish._web.errors import HTTPError
+from tornadish._web.handler import RequestHandler
+from tornadish._web.routing import (
+    AnyMatches,
+    HostMatches,
+    PathMatches,
+    ReversibleRouter,
+    ReversibleRuleRouter,
+    Rule,
+    URLSpec,
+)
+from tornadish._web.static import StaticFileHandler
+from tornadish._web.uimodule import setup_application as setup_ui
+from tornadish._web.uploads import DEFAULT_SPOOL_THRESHOLD, MultipartUpload
+from tornadish.log import access_log, app_log
+
+if TYPE_CHECKING:
+    from tornadish._asgi.adapter import ASGIAdapter
+    from tornadish._server.httpserver import HTTPServer
+
+__all__ = ["Application"]
+
+
+class _ApplicationRouter(ReversibleRuleRouter):
+    """Rule router whose tuple rules become :class:`URLSpec` and whose handler targets
+    are served by the application."""
+
+    def __init__(self, application: Application, rules: Sequence[Any] | None = None) -> None:
+        self.application = application
+        super().__init__(rules)
+
+    def add_rules(self, rules: Sequence[Any]) -> None:
+        specs = []
+        for rule in rules:
+            if isinstance(rule, (tuple, list)) and isinstance(rule[0], (str, re.Pattern)):
+                rule = URLSpec(*rule)
+            specs.append(rule)
+        super().add_rules(specs)
+
+    def process_rule(self, rule: Rule) -> Rule:
+        if isinstance(rule.target, (list, tuple)):
+            rule.target = _ApplicationRouter(self.application, rule.target)
+        return super().process_rule(rule)
+
+    def _nested_router(self, rules: Sequence[Any]) -> _ApplicationRouter:
+        return _ApplicationRouter(self.application, rules)
+
+    def match(
+        self, request: HTTPServerRequest
+    ) -> tuple[Any, dict[str, Any], dict[str, Any]] | None:
+        """The first matching (target, target kwargs, matcher params), descending into
+        nested application routers."""
+        path = request.path
+        for rule in self.rules:
+            matcher = rule.matcher
+            if isinstance(matcher, PathMatches):
+                m = matcher.regex.match(path)
+                if m is None:
+                    continue
+                params = matcher.extract(m)
+            else:
+                matched = matcher.match(request)
+                if matched is None:
+                    continue
+                params = matched
+            target = rule.target
+            if isinstance(target, _ApplicationRouter):
+                found = target.match(request)
+                if found is not None:
+                    return found
+                continue
+            return target, rule.target_kwargs, params
+        return None
+
+
+class Application(ReversibleRouter):
+    """A collection of request handlers that make up a web application.
+
+    >>> app = Application([
+    ...     (r"/", MainHandler),
+    ...     (r"/user/(\\d+)", UserHandler, {"db": db}, "user"),
+    ... ], debug=True)                                        # doctest: +SKIP
+    >>> app.listen(8888)                                      # doctest: +SKIP
+
+    Settings are Tornado's; those used by this module: ``debug`` (implies
+    ``autoreload``, ``serve_traceback``, no template/static caching),
+    ``default_handler_class``/``default_handler_args`` (for unmatched paths; 404
+    otherwise), ``log_function``, ``xsrf_cookies``, ``serve_traceback``;
+    ``static_path`` (serve that directory under ``static_url_prefix``, default
+    ``/static/``, and ``/favicon.ico``, ``/robots.txt`` from it) with
+    ``static_handler_class``/``static_handler_args``/``static_hash_cache``;
+    ``compress_response`` (gzip responses, see ``GZipContentEncoding``);
+    ``upload_spool_threshold``/``upload_tmp_dir`` (multipart uploads, see
+    ``docs/static-and-uploads.md``).
+    """
+
+    def __init__(
+        self,
+        handlers: Sequence[Any] | None = None,
+        default_host: str | None = None,
+        transforms: list[Any] | None = None,
+        **settings: Any,
+    ) -> None:
+        if transforms is None:
+            transforms = []
+            if settings.get("compress_response") or settings.get("gzip"):
+                transforms.append(GZipContentEncoding)
+        self.transforms = list(transforms)
+        self.default_host = default_host
+        self.settings = settings
+        self.ui_modules: dict[str, Any] = {}
+        self.ui_methods: dict[str, Any] = {}
+        setup_ui(self)  # ui_modules/ui_methods settings, template loaders
+        if settings.get("debug"):
+            settings.setdefault("autoreload", True)
+            settings.setdefault("compiled_template_cache", False)
+            settings.setdefault("static_hash_cache", False)
+            settings.setdefault("serve_traceback", True)
+        if settings.get("static_path"):
+            handlers = _static_routes(settings) + list(handlers or [])
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self.wildcard_router = _ApplicationRouter(self, handlers)
+        self.default_router = _ApplicationRouter(self, [Rule(AnyMatches(), self.wildcard_router)])
+        self._settings_changed()
+
+    def _settings_changed(self) -> None:
+        # Flags read on every request, resolved once.
+        self._check_unsafe = bool(
+            self.settings.get("xsrf_cookies") or self.settings.get("cross_origin_protection")
+        )
+        self._log_function = self.settings.get("log_function")
+
+    def listen(
+        self,
+        port: int,
+        address: str | None = None,
+        *,
+        family: Any = None,
+        backlog: int = 1024,
+        flags: int | None = None,
+        reuse_port: bool = False,
+        **kwargs: Any,
+    ) -> HTTPServer:
+        """Start an :class:`~.httpserver.HTTPServer` for this application on ``port``.
+
+        Extra keyword arguments go to the ``HTTPServer`` constructor (``xheaders``,
+        ``max_body_size``, ...). Returns the server (keep it to ``stop()`` it).
+        """
+        import socket
+
+        from tornadish._server.httpserver import HTTPServer
+
+        server = HTTPServer(self, **kwargs)
+        server.listen(
+            port,
+            address=address,
+            family=family if family is not None else socket.AF_UNSPEC,
+            backlog=backlog,
+            flags=flags,
+            reuse_port=reuse_port,
+        )
+        if self.settings.get("autoreload"):
+            self._start_autoreload()
+        return server
+
+    def _start_autoreload(self) -> None:
+        # The development loop: restart on a change to a module or a template.
+        from tornadish import autoreload
+
+        template_path = self.settings.get("template_path")
+        if template_path:
+            autoreload.watch(template_path)
+        autoreload.start()
+
+    @functools.cached_property
+    def asgi(self) -> ASGIAdapter:
+        """This application as an ASGI 3 app (made once), for uvicorn and friends.
+
+        The application itself answers ASGI calls too (``uvicorn mymodule:app``), but
+        servers that tell ASGI from WSGI by an ``async def __call__`` (hypercorn) need
+        this one: export ``asgi_app = app.asgi`` and serve ``mymodule:asgi_app``."""
+        from tornadish._asgi.adapter import ASGIAdapter
+
+        return ASGIAdapter(self)
+
+    def add_handlers(self, host_pattern: str, host_handlers: Sequence[Any]) -> None:
+        """Add handlers for hosts matching ``host_pattern``; host rules are tried in the
+        order added, before the handlers given to the constructor."""
+        host_matcher = HostMatches(host_pattern)
+        rule = Rule(host_matcher, _ApplicationRouter(self, host_handlers))
+        self.default_router.rules.insert(-1, rule)
+        if self.default_host is not None:
+            from tornadish._web.routing import DefaultHostMatches
+
+            self.wildcard_router.add_rules(
+                [Rule(DefaultHostMatches(self, host_matcher.host_pattern), host_handlers)]
+            )
+
+    def add_transform(self, transform_class: Any) -> None:
+        """Add an output transform (applied to every response)."""
+        self.transforms.append(transform_class)
+
+    # -- HTTPServerConnectionDelegate ---------------------------------------------
+
+    def start_request(
+        self, server_conn: object, request_conn: HTTPConnection
+    ) -> HTTPMessageDelegate:
+        return _RequestDispatcher(self, request_conn)
+
+    def on_close(self, server_conn: object) -> None:
+        pass
+
+    def __call__(
+        self, request: HTTPServerRequest | dict[str, Any], receive: Any = None, send: Any = None
+    ) -> Any:
+        """Serve an already-built request (legacy Tornado entry point), or, called with
+        an ASGI scope, be an ASGI application: ``app(scope, receive, send)`` (ASGI 3)
+        or ``app(scope)(receive, send)`` (ASGI 2, what ``uvicorn module:app`` uses for
+        an object whose ``__call__`` is not ``async``). See :attr:`asgi`."""
+        if isinstance(request, dict):
+            if receive is not None:
+                return self.asgi(request, receive, send)
+            return functools.partial(self.asgi, request)
+        dispatcher = _RequestDispatcher(self, request.connection)  # type: ignore[arg-type]
+        dispatcher.request = request
+        dispatcher._route()
+        return dispatcher._run()
+
+    def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> HTTPMessageDelegate:
+        """The delegate that serves ``request`` (Tornado's router interface)."""
+        dispatcher = _RequestDispatcher(self, request.connection)  # type: ignore[arg-type]
+        dispatcher.request = request
+        dispatcher._route()
+        return dispatcher
+
+    def get_handler_delegate(
+        self,
+        request: HTTPServerRequest,
+        target_class: type[RequestHandler],
+        target_kwargs: dict[str, Any] | None = None,
+        path_args: list[bytes] | None = None,
+        path_kwargs: dict[str, bytes] | None = None,
+    ) -> HTTPMessageDelegate:
+        """A delegate that runs ``target_class`` for ``request`` (Tornado API)."""
+        dispatcher = _RequestDispatcher(self, request.connection)  # type: ignore[arg-type]
+        dispatcher.request = request
+        dispatcher.handler_class = target_class
+        dispatcher.handler_kwargs = target_kwargs or {}
+        dispatcher.path_args = list(path_args or [])
+        dispatcher.path_kwargs = dict(path_kwargs or {})
+        return dispatcher
+
+    @property
+    def static_handler_class(self) -> type[StaticFileHandler]:
+        """The class that serves static files and makes their URLs: the
+        ``static_handler_class`` setting, :class:`StaticFileHandler` by default."""
+        cls: type[StaticFileHandler] = self.settings.get("static_handler_class", StaticFileHandler)
+        return cls
+
+    def reverse_url(self, name: str, *args: Any) -> str:
+        """The path of the route called ``name``, with ``args`` substituted.
+
+        >>> app.reverse_url("user", 42)                           # doctest: +SKIP
+        '/user/42'
+        """
+        reversed_url = self.default_router.reverse_url(name, *args)
+        if reversed_url is not None:
+            return reversed_url
+        raise KeyError(f"{name} not found in named urls")
+
+    def log_request(self, handler: RequestHandler) -> None:
+        """Write the access-log line for a finished request (``log_function`` overrides).
+
+        Status < 400 logs at INFO, < 500 at WARNING, otherwise ERROR, as Tornado does.
+        """
+        log_function = self._log_function
+        if log_function is not None:
+            log_function(handler)
+            return
+        status = handler.get_status()
+        if status < 400:
+            level = logging.INFO
+        elif status < 500:
+            level = logging.WARNING
+        else:
+            level = logging.ERROR
+        if access_log.isEnabledFor(level):
+            request_time = 1000.0 * handler.request.request_time()
+            access_log.log(level, "%d %s %.2fms", status, handler._request_summary(), request_time)
+
+    def _track(self, task: asyncio.Future[Any]) -> None:
+        # The loop only holds weak references to tasks; keep request tasks alive.
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _static_routes(settings: dict[str, Any]) -> list[Any]:
+    """The routes the ``static_path`` setting implies (before the application's own)."""
+    handler_class = settings.get("static_handler_class", StaticFileHandler)
+    handler_args = dict(settings.get("static_handler_args", {}))
+    handler_args["path"] = settings["static_path"]
+    prefix = settings.get("static_url_prefix", "/static/")
+    return [
+        (pattern, handler_class, handler_args)
+        for pattern in (r"/(robots\.txt)", r"/(favicon\.ico)", re.escape(prefix) + r"(.*)")
+    ]
+
+
+class _RequestDispatcher(HTTPMessageDelegate):
+    """Serves one request: route at head time, collect the body, run the handler."""
+
+    __slots__ = (
+        "application",
+        "chunks",
+        "connection",
+        "delegate",
+        "handler",
+        "handler_class",
+        "handler_kwargs",
+        "path_args",
+        "path_kwargs",
+        "request",
+        "stream",
+        "uploads",
+    )
+
+    def __init__(self, application: Application, connection: HTTPConnection) -> None:
+        self.application = application
+        self.connection = connection
+        self.request: HTTPServerRequest | None = None
+        self.handler_class: type[RequestHandler] | None = None
+        self.handler_kwargs: dict[str, Any] = {}
+        self.path_args: list[bytes | None] = []
+        self.path_kwargs: dict[str, bytes | None] = {}
+        self.handler: RequestHandler | None = None
+        self.delegate: HTTPMessageDelegate | None = None
+        self.chunks: list[bytes] | None = None
+        self.stream = False
+        self.uploads: MultipartUpload | None = None
+
+    def headers_received(self, start_line: Any, headers: HTTPHeaders) -> Awaitable[None] | None:
+        conn: Any = self.connection
+        self.request = HTTPServerRequest._from_wire(
+            start_line.method,
+            start_line.path,
+            start_line.version,
+            headers,
+            conn,
+            conn.remote_ip,
+            conn.scheme,
+        )
+        try:
+            self._route()
+        except Exception:
+            # A broken matcher or router target: a 500 for this request, not a dropped
+            # connection.
+            app_log.error("Uncaught exception routing %r", self.request, exc_info=True)
+            self.handler_class = ErrorHandler
+            self.handler_kwargs = {"status_code": 500}
+            self.delegate = None
+            self.stream = False
+        if self.delegate is not None:
+            return self.delegate.headers_received(start_line, headers)
+        if self.stream:
+            return self._start_streaming()
+        ctype = headers._dict.get("Content-Type")
+        if ctype is not None and ctype.startswith("multipart/form-data"):
+            self._start_multipart(ctype, headers)
+        return None
+
+    def _start_multipart(self, ctype: str, headers: HTTPHeaders) -> None:
+        # Parsed as it arrives, files spooled to disk: see _uploads.
+        request = self.request
+        assert request is not None
+        settings = self.application.settings
+        self.uploads = MultipartUpload(
+            ctype,
+            headers,
+            request.body_arguments,
+            request.files,
+            settings.get("upload_spool_threshold", DEFAULT_SPOOL_THRESHOLD),
+            settings.get("upload_tmp_dir"),
+        )
+
+    def _route(self) -> None:
+        app = self.application
+        request = self.request
+        assert request is not None
+        found = app.default_router.match(request)
+        if found is None:
+            handler_class = app.settings.get("default_handler_class")
+            if handler_class is not None:
+                self.handler_class = handler_class
+                self.handler_kwargs = app.settings.get("default_handler_args", {})
+            else:
+                self.handler_class = ErrorHandler
+                self.handler_kwargs = {"status_code": 404}
+        else:
+            target, target_kwargs, params = found
+            if isinstance(target, type) and issubclass(target, RequestHandler):
+                self.handler_class = target
+                self.handler_kwargs = target_kwargs
+                self.path_args = params.get("path_args", [])
+                self.path_kwargs = params.get("path_kwargs", {})
+            else:
+                delegate = app.default_router.get_target_delegate(target, request, **params)
+                if delegate is None:
+                    self.handler_class = ErrorHandler
+                    self.handler_kwargs = {"status_code": 404}
+                else:
+                    self.delegate = delegate
+                    return
+        assert self.handler_class is not None
+        self.stream = self.handler_class._stream_request_body
+
+    def _start_streaming(self) -> Awaitable[None] | None:
+        request = self.request
+        assert request is not None and self.handler_class is not None
+        loop = asyncio.get_running_loop()
+        request._body_future = loop.create_future()  # type: ignore[attr-defined]
+        handler = self.handler_class(self.application, request, **self.handler_kwargs)
+        self.handler = handler
+        handler._prepared_future = loop.create_future()
+        if self.application.transforms:
+            handler._transforms = [t(request) for t in self.application.transforms]
+        pending = handler._execute(*self.path_args, **self.path_kwargs)
+        if pending is not None:
+            self.application._track(asyncio.ensure_future(pending))
+        prepared = handler._prepared_future
+        if not prepared.done():
+            # Read no body before prepare() has run: it may change the body limits or
+            # refuse the request.
+            return prepared
+        return None
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        if self.delegate is not None:
+            return self.delegate.data_received(chunk)
+        if self.stream:
+            return self._stream_chunk(chunk)
+        if self.uploads is not None:
+            self.uploads.feed(chunk)
+            return None
+        if self.chunks is None:
+            self.chunks = [chunk]
+        else:
+            self.chunks.append(chunk)
+        return None
+
+    def _stream_chunk(self, chunk: bytes) -> Awaitable[None] | None:
+        handler = self.handler
+        assert handler is not None
+        if handler._finished:
+            return None  # answered already (an error in prepare): drop the body
+        prepared = handler._prepared_future
+        if prepared is not None and not prepared.done():
+            return self._stream_after_prepare(prepared, chunk)
+        return handler.data_received(chunk)
+
+    async def _stream_after_prepare(self, prepared: asyncio.Future[None], chunk: bytes) -> None:
+        await prepared
+        handler = self.handler
+        assert handler is not None
+        if not handler._finished:
+            result = handler.data_received(chunk)
+            if result is not None:
+                await result
+
+    def finish(self) -> None:
+        if self.delegate is not None:
+            self.delegate.finish()
+            return
+        request = self.request
+        assert request is not None
+        if self.stream:
+            fut = request._body_future  # type: ignore[attr-defined]
+            if not fut.done():
+                fut.set_result(None)
+            return
+        if self.uploads is not None:
+            request.body = self.uploads.end()
+        chunks = self.chunks
+        if chunks:
+            # Form parsing happens in the handler's _execute, where a bad body becomes a
+            # 400 through the handler's own error path.
+            request.body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        pending = self._run()
+        if pending is not None:
+            self.application._track(asyncio.ensure_future(pending))
+
+    def _run(self) -> Awaitable[None] | None:
+        assert self.request is not None and self.handler_class is not None
+        try:
+            handler = self.handler_class(self.application, self.request, **self.handler_kwargs)
+        except Exception:
+            app_log.error("Uncaught exception creating handler", exc_info=True)
+            if self.uploads is not None:
+                self.uploads.close()
+            _fallback_500(self.connection)
+            return None
+        self.handler = handler
+        if self.uploads is not None:
+            handler._uploads = self.uploads  # checked, then closed with the request
+        if self.application.transforms:
+            handler._transforms = [t(self.request) for t in self.application.transforms]
+        return handler._execute(*self.path_args, **self.path_kwargs)
+
+    def on_connection_close(self) -> None:
+        if self.uploads is not None and self.handler is None:
+            self.uploads.close()  # abandoned mid-body: no handler will close them
+        if self.delegate is not None:
+            self.delegate.on_connection_close()
+        elif self.stream and self.handler is not None and self.request is not None:
+            fut = getattr(self.request, "_body_future", None)
+            if fut is not None and not fut.done():
+                self.handler.on_connection_close()
+
+
+def _fallback_500(connection: Any) -> None:
+    body = b"500: Internal Server Error"
+    try:
+        connection.send_response(
+            500, "Internal Server Error", [(b"Content-Length", str(len(body)).encode())], body, True
+        )
+    except Exception:
+        app_log.error("Could not send a 500 response", exc_info=True)
+
+
+class ErrorHandler(RequestHandler):
+    """Answers every request with ``status_code`` (the default for unmatched paths)."""
+
+    def initialize(self, status_code: int) -> None:  # type: ignore[override]
+        self.set_status(status_code)
+
+    def prepare(self) -> None:
+        raise HTTPError(self._status_code)
+
+    def check_xsrf_cookie(self) -> None:
+        # POSTs to unknown URLs get a 404, not an XSRF 403.
+        pass

@@ -1,0 +1,777 @@
+"""``RequestHandler``: the class applications subclass.
+
+The face is Tornado's. The request path is kept short: a handler whose methods are plain
+functions runs start to finish without an event-loop task; a coroutine (``async def``
+``prepare``/``get``/...) switches to one task for the rest of the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import hashlib
+import http.cookies
+import inspect
+import re
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Generator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from tornadish import escape
+from tornadish._http.contract import StreamClosedError
+from tornadish._http.headers import HTTPHeaders, HTTPInputError, HTTPOutputError
+from tornadish._http.parse import format_timestamp, responses
+from tornadish._http.request import HTTPServerRequest
+from tornadish._web.cookies import morsel_to_header
+from tornadish._web.errors import Finish, HTTPError
+from tornadish._web.request_input import InputMixin
+from tornadish._web.security import SecurityMixin
+from tornadish._web.static_url import StaticURLMixin
+from tornadish._web.templating import TemplateMixin
+from tornadish.log import app_log, gen_log
+
+if TYPE_CHECKING:
+    from tornadish._web.application import Application
+
+__all__ = ["RequestHandler", "stream_request_body"]
+
+_INVALID_HEADER_CHAR = re.compile(r"[\x00-\x1f]")
+_ETAG_RE = re.compile(rb'\*|(?:W/)?"[^"]*"')
+_REASON_PHRASE = re.compile(r"[\t \x21-\x7e\x80-\xff]+")  # RFC 9112 reason-phrase
+_SERVER = "tornadish/0.1"
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+_H = TypeVar("_H", bound=type["RequestHandler"])
+
+# Formatting a date costs more than the rest of the default headers together and the
+# value only changes once a second: cache it. (Module state, but only a cache.)
+_date_cache: list[Any] = [0, ""]
+
+
+def _http_date() -> str:
+    now = int(time.time())
+    if now != _date_cache[0]:
+        _date_cache[0] = now
+        _date_cache[1] = format_timestamp(now)
+    return _date_cache[1]  # type: ignore[no-any-return]
+
+
+_NAME_BYTES: dict[str, bytes] = {}
+
+
+def _name_bytes(name: str) -> bytes:
+    try:
+        return _NAME_BYTES[name]
+    except KeyError:
+        b = name.encode("latin-1")
+        if len(_NAME_BYTES) < 512:
+            _NAME_BYTES[name] = b
+        return b
+
+
+def _done_future() -> asyncio.Future[None]:
+    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    fut.set_result(None)
+    return fut
+
+
+class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
+    """Base class for HTTP request handlers.
+
+    Subclasses implement ``get``, ``post``, ... (plain or ``async def``); path groups of
+    the matching route arrive as arguments. ``initialize(**kwargs)`` receives the route's
+    keyword arguments; ``prepare()`` runs before the method and ``on_finish()`` after the
+    response has been sent (also when the client went away early).
+
+    >>> class MainHandler(RequestHandler):
+    ...     def get(self):
+    ...         self.write("Hello, world")
+    """
+
+    SUPPORTED_METHODS: tuple[str, ...] = (
+        "GET",
+        "HEAD",
+        "POST",
+        "DELETE",
+        "PATCH",
+        "PUT",
+        "OPTIONS",
+    )
+
+    _stream_request_body = False
+    _template_loader_lock = None
+    # A multipart body parsed as it arrived (_uploads.MultipartUpload), set by the
+    # dispatcher: its parse error is raised in _execute, its temporary files closed in
+    # _run_on_finish.
+    _uploads: Any = None
+
+    path_args: list[Any]
+    path_kwargs: dict[str, Any]
+
+    def __init__(self, application: Application, request: HTTPServerRequest, **kwargs: Any) -> None:
+        self.application = application
+        self.request = request
+        self._headers_written = False
+        self._finished = False
+        self._auto_finish = True
+        self._prepared_future: asyncio.Future[None] | None = None
+        self._new_cookie: dict[str, http.cookies.Morsel[str]] | None = None
+        self._on_finish_called = False
+        self.path_args = []
+        self.path_kwargs = {}
+        self.clear()
+        conn = request.connection
+        if conn is not None:
+            conn.set_close_callback(self._connection_closed)
+        self.initialize(**kwargs)
+
+    def initialize(self, **kwargs: Any) -> None:
+        """Hook for subclass initialization; receives the route's keyword arguments.
+
+        >>> class ProfileHandler(RequestHandler):
+        ...     def initialize(self, database):
+        ...         self.database = database
+        """
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """``self.application.settings``."""
+        return self.application.settings
+
+    # Default method implementations: 405.
+    def _unimplemented_method(self, *args: Any, **kwargs: Any) -> None:
+        raise HTTPError(405)
+
+    head: Any = _unimplemented_method
+    get: Any = _unimplemented_method
+    post: Any = _unimplemented_method
+    delete: Any = _unimplemented_method
+    patch: Any = _unimplemented_method
+    put: Any = _unimplemented_method
+    options: Any = _unimplemented_method
+
+    def prepare(self) -> Awaitable[None] | None:
+        """Called before the HTTP method; may be ``async``. Finishing here skips the
+        method."""
+        return None
+
+    def on_finish(self) -> Awaitable[None] | None:
+        """Called once the response is complete (or the connection is gone); use it for
+        clean-up and logging. May be ``async`` (run as a task, errors logged)."""
+        return None
+
+    def on_connection_close(self) -> None:
+        """Called when the client closes the connection before the response is finished
+        (long polling: stop waiting). Not called for ordinary keep-alive closes."""
+        if self._stream_request_body:
+            fut = getattr(self.request, "_body_future", None)
+            if fut is not None and not fut.done():
+                fut.set_exception(StreamClosedError())
+                fut.exception()
+
+    # Set when the HTTP method returned without finishing (``_auto_finish`` off) and when
+    # the connection went away; together they mean no finish() is coming (Tornado #517).
+    _parked = False
+    _connection_lost = False
+
+    def _connection_closed(self) -> None:
+        self._connection_lost = True
+        try:
+            self.on_connection_close()
+        finally:
+            if self._parked and not self._finished:
+                self._park_ended()
+
+    def _park(self) -> None:
+        self._parked = True
+        if self._connection_lost:
+            self._park_ended()
+
+    def _park_ended(self) -> None:
+        # The client left and nothing in the request path will finish the response:
+        # the request is over, and so is the connection (a half-closed one would sit in
+        # CLOSE_WAIT for good). A late finish() is still harmless.
+        self._run_on_finish()
+        conn: Any = self.request.connection
+        if conn is not None:
+            conn.close()
+
+    def clear(self) -> None:
+        """Reset headers and body to the defaults for a new response."""
+        headers = HTTPHeaders.__new__(HTTPHeaders)
+        date = _http_date()
+        headers._dict = {
+            "Server": _SERVER,
+            "Content-Type": "text/html; charset=UTF-8",
+            "Date": date,
+        }
+        headers._as_list = {
+            "Server": [_SERVER],
+            "Content-Type": ["text/html; charset=UTF-8"],
+            "Date": [date],
+        }
+        self._headers = headers
+        self.set_default_headers()
+        self._write_buffer: list[bytes] = []
+        self._status_code = 200
+        self._reason = "OK"
+
+    def set_default_headers(self) -> None:
+        """Override to set headers every response of this handler starts with."""
+
+    # -- status and headers -------------------------------------------------------
+
+    def set_status(self, status_code: int, reason: str | None = None) -> None:
+        """Set the response status (``reason`` defaults to the standard phrase).
+
+        A ``reason`` that is not a valid reason phrase (CR/LF would split the response)
+        or contains ``<`` becomes ``"Unknown"``, as in Tornado.
+        """
+        self._status_code = status_code
+        if reason is None:
+            self._reason = responses.get(status_code, "Unknown")
+        elif "<" in reason or _REASON_PHRASE.fullmatch(reason) is None:
+            self._reason = "Unknown"
+        else:
+            self._reason = reason
+
+    def get_status(self) -> int:
+        """The response status code."""
+        return self._status_code
+
+    def set_header(self, name: str, value: Any) -> None:
+        """Set (replace) a response header; ``value`` may be str, bytes, int or datetime."""
+        self._headers[name] = self._convert_header_value(value)
+
+    def add_header(self, name: str, value: Any) -> None:
+        """Add a response header value, keeping earlier ones (``Set-Cookie`` style)."""
+        self._headers.add(name, self._convert_header_value(value))
+
+    def clear_header(self, name: str) -> None:
+        """Remove a response header (including one set by default)."""
+        if name in self._headers:
+            del self._headers[name]
+
+    def _convert_header_value(self, value: Any) -> str:
+        if isinstance(value, str):
+            retval = value
+        elif isinstance(value, bytes):
+            retval = value.decode("latin-1")
+        elif isinstance(value, int):
+            return str(value)
+        elif isinstance(value, datetime.datetime):
+            return format_timestamp(value)
+        else:
+            raise TypeError(f"Unsupported header value {value!r}")
+        # Refuse CR/LF and other controls: a header value must not end the header block
+        # (response splitting).
+        if _INVALID_HEADER_CHAR.search(retval):
+            raise ValueError(f"Unsafe header value {retval!r}")
+        return retval
+
+    # -- output -------------------------------------------------------------------------
+
+    def write(self, chunk: str | bytes | dict[str, Any]) -> None:
+        """Add ``chunk`` to the output buffer.
+
+        A ``dict`` is written as JSON with ``Content-Type: application/json``. (Lists are
+        refused, as in Tornado: a top-level JSON array can be read cross-site by old
+        browsers.)
+        """
+        if self._finished:
+            raise RuntimeError("Cannot write() after finish()")
+        if isinstance(chunk, bytes):
+            self._write_buffer.append(chunk)
+            return
+        if isinstance(chunk, str):
+            self._write_buffer.append(chunk.encode("utf-8"))
+            return
+        if isinstance(chunk, dict):
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+            self._write_buffer.append(escape.json_encode(chunk).encode("utf-8"))
+            return
+        raise _bad_chunk(chunk)
+
+    def _header_list(self) -> list[tuple[bytes, bytes]]:
+        out = []
+        for name, values in self._headers._as_list.items():
+            nb = _name_bytes(name)
+            for v in values:
+                out.append((nb, v.encode("latin-1")))
+        if self._new_cookie:
+            for morsel in self._new_cookie.values():
+                out.append((b"Set-Cookie", morsel_to_header(morsel).encode("latin-1")))
+        return out
+
+    def _send(self, finish: bool) -> None:
+        buf = self._write_buffer
+        if len(buf) == 1:
+            body = buf[0]
+        else:
+            body = b"".join(buf)
+        self._write_buffer = []
+        conn: Any = self.request.connection
+        if not self._headers_written:
+            self._headers_written = True
+            if self._transforms:
+                body = self._transform_first_chunk(body, finish)
+            try:
+                conn.send_response(
+                    self._status_code, self._reason, self._header_list(), body, finish
+                )
+            except HTTPOutputError:
+                # Refused before anything was sent (a bad header): the error path can
+                # still answer with a 500.
+                self._headers_written = False
+                raise
+        else:
+            if self._transforms:
+                body = self._transform_chunk(body, finish)
+            conn.send_body(body, finish)
+
+    # Output transforms (compression) hook in here; none by default.
+    _transforms: list[Any] = []
+
+    def _transform_first_chunk(self, body: bytes, finishing: bool) -> bytes:
+        # Tornado's OutputTransform interface: status, headers and first chunk together.
+        for t in self._transforms:
+            self._status_code, self._headers, body = t.transform_first_chunk(
+                self._status_code, self._headers, body, finishing
+            )
+        return body
+
+    def _transform_chunk(self, body: bytes, finishing: bool) -> bytes:
+        for t in self._transforms:
+            body = t.transform_chunk(body, finishing)
+        return body
+
+    def flush(self, include_footers: bool = False) -> Awaitable[None]:
+        """Send what is buffered now (the first flush sends the headers and switches to
+        chunked encoding). Await the result to wait for the client to keep up; it raises
+        :class:`StreamClosedError` once the client has gone."""
+        conn: Any = self.request.connection
+        if conn is None:
+            return _done_future()
+        if conn.closed:
+            self._write_buffer = []
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            fut.set_exception(StreamClosedError())
+            fut.exception()  # mark retrieved: un-awaited flushes must not log noise
+            return fut
+        self._send(False)
+        result: Awaitable[None] = conn.drain()
+        return result
+
+    def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> Awaitable[None]:
+        """Finish the response, ending the HTTP request (the last ``chunk`` optional).
+
+        Computes the ``Etag`` of GET/HEAD responses and answers ``304`` when the client's
+        ``If-None-Match`` matches; sets ``Content-Length`` when nothing was flushed yet.
+        """
+        if self._finished:
+            raise RuntimeError("finish() called twice")
+        if chunk is not None:
+            self.write(chunk)
+        if not self._headers_written:
+            status = self._status_code
+            if (
+                status == 200
+                and self.request.method in ("GET", "HEAD")
+                and "Etag" not in self._headers._dict
+            ):
+                self.set_etag_header()
+                if self.check_etag_header():
+                    self._write_buffer = []
+                    self.set_status(304)
+                    status = 304
+            if status in (204, 304) or 100 <= status < 200:
+                assert not self._write_buffer, "Cannot send body with %s" % status
+                self._clear_representation_headers()
+            elif "Content-Length" not in self._headers._dict:
+                length = sum(len(part) for part in self._write_buffer)
+                self._headers["Content-Length"] = str(length)
+        conn: Any = self.request.connection
+        if conn is not None:
+            self._send(True)
+        self._finished = True
+        self.request._finish_time = time.time()
+        self.application.log_request(self)
+        self._run_on_finish()
+        if conn is None:
+            return _done_future()
+        result: Awaitable[None] = conn.drain()
+        return result
+
+    def _run_on_finish(self) -> None:
+        if self._on_finish_called:
+            return
+        self._on_finish_called = True
+        try:
+            result = self.on_finish()
+        except Exception:
+            app_log.error("Exception in on_finish", exc_info=True)
+            return
+        finally:
+            if self._uploads is not None:
+                self._uploads.close()
+        if result is not None:
+            task = asyncio.ensure_future(result)
+            task.add_done_callback(_log_on_finish_error)
+
+    def _clear_representation_headers(self) -> None:
+        # 304 responses carry no body, so headers that describe one go (RFC 9110 §15.4.5).
+        for h in ("Content-Encoding", "Content-Language", "Content-Type"):
+            self.clear_header(h)
+
+    def redirect(self, url: str, permanent: bool = False, status: int | None = None) -> None:
+        """Redirect to ``url`` (302, or 301 when ``permanent``; any 3xx via ``status``)."""
+        if self._headers_written:
+            raise Exception("Cannot redirect after headers have been written")
+        if status is None:
+            status = 301 if permanent else 302
+        else:
+            assert isinstance(status, int) and 300 <= status <= 399
+        self.set_status(status)
+        self.set_header("Location", url)
+        self.finish()
+
+    # -- errors ---------------------------------------------------------------------------
+
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        """Answer with an error page built by :meth:`write_error`."""
+        if self._headers_written:
+            gen_log.error("Cannot send error response after headers written")
+            if not self._finished:
+                try:
+                    self.finish()
+                except Exception:
+                    gen_log.error("Failed to flush partial response", exc_info=True)
+            return
+        self.clear()
+        if status_code == 405:
+            # After clear(): a 405 lists the methods the handler implements (RFC 9110).
+            self._set_allow_header()
+        reason = kwargs.get("reason")
+        exc_info = kwargs.get("exc_info")
+        if exc_info is not None:
+            exception = exc_info[1]
+            if isinstance(exception, HTTPError) and exception.reason:
+                reason = exception.reason
+        self.set_status(status_code, reason=reason)
+        try:
+            self.write_error(status_code, **kwargs)
+        except Exception:
+            app_log.error("Uncaught exception in write_error", exc_info=True)
+        if not self._finished:
+            self.finish()
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Write the body of an error page (override for custom pages).
+
+        With ``serve_traceback`` (implied by ``debug``) and an exception at hand, the
+        page is the traceback as plain text; otherwise a minimal HTML page.
+        """
+        if self.settings.get("serve_traceback") and "exc_info" in kwargs:
+            self.set_header("Content-Type", "text/plain")
+            for line in traceback.format_exception(*kwargs["exc_info"]):
+                self.write(line)
+            self.finish()
+        else:
+            self.finish(
+                "<html><title>%(code)d: %(message)s</title>"
+                "<body>%(code)d: %(message)s</body></html>"
+                % {"code": status_code, "message": escape.xhtml_escape(self._reason)}
+            )
+
+    def log_exception(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Log an exception raised by the handler (override to change how)."""
+        if isinstance(value, HTTPError):
+            if value.log_message:
+                fmt = "%d %s: " + value.log_message
+                args = [value.status_code, self._request_summary(), *value.args]
+                gen_log.warning(fmt, *args)
+        else:
+            app_log.error(
+                "Uncaught exception %s\n%r",
+                self._request_summary(),
+                self.request,
+                exc_info=(typ, value, tb),  # type: ignore[arg-type]
+            )
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        try:
+            self._answer_exception(e)
+        except Exception:
+            # Even the error response failed (say the connection refused a bad
+            # Content-Length mid-response): drop the connection rather than leave the
+            # client waiting, and still run on_finish.
+            app_log.error("Exception in exception handler", exc_info=True)
+            self._abandon()
+
+    def _answer_exception(self, e: BaseException) -> None:
+        if isinstance(e, Finish):
+            if not self._finished:
+                self.finish(*e.args)
+            return
+        exc_info = (type(e), e, e.__traceback__)
+        try:
+            self.log_exception(*exc_info)
+        except Exception:
+            app_log.error("Error in exception logger", exc_info=True)
+        if self._finished:
+            return
+        if isinstance(e, HTTPError):
+            self.send_error(e.status_code, exc_info=exc_info)
+        else:
+            self.send_error(500, exc_info=exc_info)
+
+    def _abandon(self) -> None:
+        conn: Any = self.request.connection
+        if conn is not None:
+            try:
+                conn.set_close_callback(None)  # a server-side close: no on_connection_close
+                conn.close()
+            except Exception:
+                app_log.error("Could not close the connection", exc_info=True)
+        if not self._finished:
+            self._finished = True
+            self._run_on_finish()
+
+    def _set_allow_header(self) -> None:
+        self.set_header("Allow", ", ".join(_allowed_methods(type(self))))
+
+    def _request_summary(self) -> str:
+        r = self.request
+        return f"{r.method} {r.uri} ({r.remote_ip})"
+
+    # -- URLs ------------------------------------------------------------------------------
+
+    def reverse_url(self, name: str, *args: Any) -> str:
+        """``self.application.reverse_url(name, *args)``."""
+        return self.application.reverse_url(name, *args)
+
+    def require_setting(self, name: str, feature: str = "this feature") -> None:
+        """Raise if the application setting ``name`` is missing."""
+        if not self.application.settings.get(name):
+            raise Exception(
+                f"You must define the '{name}' setting in your application to use {feature}"
+            )
+
+    # -- users -------------------------------------------------------------------------------
+
+    @property
+    def current_user(self) -> Any:
+        """The authenticated user: ``get_current_user()``'s result, computed once; may
+        also be assigned (for example in an ``async prepare``)."""
+        if not hasattr(self, "_current_user"):
+            self._current_user = self.get_current_user()
+        return self._current_user
+
+    @current_user.setter
+    def current_user(self, value: Any) -> None:
+        self._current_user = value
+
+    def get_current_user(self) -> Any:
+        """Override to determine the current user (from a cookie, say)."""
+        return None
+
+    # -- ETags -----------------------------------------------------------------------------------
+
+    def compute_etag(self) -> str | None:
+        """The ``Etag`` for the buffered body (override; ``None`` disables ETags)."""
+        buf = self._write_buffer
+        if len(buf) == 1:
+            return '"' + hashlib.sha1(buf[0]).hexdigest() + '"'
+        hasher = hashlib.sha1()
+        for part in buf:
+            hasher.update(part)
+        return '"' + hasher.hexdigest() + '"'
+
+    def set_etag_header(self) -> None:
+        """Set ``Etag`` from :meth:`compute_etag`."""
+        etag = self.compute_etag()
+        if etag is not None:
+            if _INVALID_HEADER_CHAR.search(etag):
+                raise ValueError(f"Unsafe header value {etag!r}")
+            # Straight into the header dicts: this runs for every GET.
+            self._headers._dict["Etag"] = etag
+            self._headers._as_list["Etag"] = [etag]
+
+    def check_etag_header(self) -> bool:
+        """True if the request's ``If-None-Match`` matches our ``Etag`` (weak comparison)."""
+        inm = self.request.headers._dict.get("If-None-Match")
+        if not inm:
+            return False
+        computed = self._headers._dict.get("Etag", "").encode("latin-1")
+        etags = _ETAG_RE.findall(inm.encode("latin-1"))
+        if not computed or not etags:
+            return False
+        if etags[0] == b"*":
+            return True
+
+        def val(x: bytes) -> bytes:
+            return x[2:] if x.startswith(b"W/") else x
+
+        target = val(computed)
+        return any(val(etag) == target for etag in etags)
+
+    # -- execution -------------------------------------------------------------------------------
+
+    def _execute(self, *args: bytes | None, **kwargs: bytes | None) -> Awaitable[None] | None:
+        """Run the request; returns an awaitable only if something had to wait."""
+        try:
+            method = self.request.method
+            if method not in self.SUPPORTED_METHODS:
+                raise HTTPError(405)
+            if self._uploads is not None:  # parsed while it arrived
+                try:
+                    self._uploads.check()
+                except HTTPInputError as e:
+                    raise HTTPError(400, "Invalid body: %s", e) from e
+            elif self.request.body and not self._stream_request_body:
+                try:
+                    self.request._parse_body()
+                except HTTPInputError as e:
+                    raise HTTPError(400, "Invalid body: %s", e) from e
+            decode = self.decode_argument
+            self.path_args = [decode(a) if a is not None else None for a in args]
+            self.path_kwargs = {
+                k: decode(v, name=k) if v is not None else None for k, v in kwargs.items()
+            }
+            if method not in ("GET", "HEAD", "OPTIONS") and self.application._check_unsafe:
+                self._check_unsafe_request()
+            result = self.prepare()
+            if result is not None or self._stream_request_body:
+                return self._continue_async(result, after_prepare=True)
+            if self._finished:
+                return None
+            result = getattr(self, method.lower())(*self.path_args, **self.path_kwargs)
+            if result is not None:
+                return self._continue_async(result, after_prepare=False)
+            if not self._finished:
+                if self._auto_finish:
+                    self.finish()
+                else:
+                    self._park()
+        except Exception as e:
+            self._handle_request_exception(e)
+        return None
+
+    async def _continue_async(self, pending: Any, after_prepare: bool) -> None:
+        try:
+            if after_prepare:
+                try:
+                    if pending is not None:
+                        await _awaitable(pending, "prepare")
+                finally:
+                    prepared = self._prepared_future
+                    if prepared is not None and not prepared.done():
+                        prepared.set_result(None)
+                if self._finished:
+                    return
+                if self._stream_request_body:
+                    try:
+                        await self.request._body_future  # type: ignore[attr-defined]
+                    except StreamClosedError:
+                        # The body never completed: the client went away, or the server
+                        # refused it (413). Nobody is left to answer and nothing went
+                        # wrong in the handler, so no error page and no error log (as
+                        # in Tornado); on_finish still runs, for clean-up.
+                        if not self._finished:
+                            self._finished = True
+                            self._run_on_finish()
+                        return
+                result = getattr(self, self.request.method.lower())(
+                    *self.path_args, **self.path_kwargs
+                )
+                if result is not None:
+                    await _awaitable(result, self.request.method.lower())
+            else:
+                await _awaitable(pending, self.request.method.lower())
+            if not self._finished:
+                if self._auto_finish:
+                    self.finish()
+                else:
+                    self._park()
+        except Exception as e:
+            self._handle_request_exception(e)
+        except asyncio.CancelledError:
+            if not self._finished:
+                self._abandon()  # no response is coming: close, don't leave it open
+            raise
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        """With :func:`stream_request_body`, called for each body chunk (may be async)."""
+        raise NotImplementedError()
+
+    def __await__(self) -> Generator[Any, None, None]:  # pragma: no cover - guard
+        raise TypeError("RequestHandler objects are not awaitable")
+
+
+def _awaitable(result: object, name: str) -> Awaitable[Any]:
+    """``result`` of a handler method, which must be awaitable when it is not None.
+
+    As in Tornado, anything else (an async generator, a value returned by mistake) is an
+    error answered with 500, not silently ignored.
+    """
+    if inspect.isawaitable(result):
+        return result
+    raise TypeError(f"{name}() returned {type(result).__name__!r}, not None or an awaitable")
+
+
+def _bad_chunk(chunk: object) -> TypeError:
+    message = "write() only accepts bytes, unicode, and dict objects"
+    if isinstance(chunk, list):
+        message += (
+            ". Lists not accepted for security reasons; see "
+            "https://www.tornadoweb.org/en/stable/web.html#tornado.web.RequestHandler.write"
+        )
+    return TypeError(message)
+
+
+def _log_on_finish_error(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        exc = task.exception()
+        assert exc is not None
+        app_log.error("Exception in on_finish", exc_info=(type(exc), exc, exc.__traceback__))
+
+
+_ALLOWED: dict[type, tuple[str, ...]] = {}
+
+
+def _allowed_methods(cls: type[RequestHandler]) -> tuple[str, ...]:
+    """The methods ``cls`` implements (for the ``Allow`` header of a 405)."""
+    try:
+        return _ALLOWED[cls]
+    except KeyError:
+        pass
+    methods = tuple(
+        m
+        for m in cls.SUPPORTED_METHODS
+        if getattr(cls, m.lower(), None) is not RequestHandler._unimplemented_method
+    )
+    if "GET" in methods and "HEAD" not in methods:
+        pass  # HEAD is not implied: Tornado answers 405 for HEAD without head()
+    _ALLOWED[cls] = methods
+    return methods
+
+
+def stream_request_body(cls: _H) -> _H:
+    """Class decorator: deliver the body to ``data_received`` chunk by chunk instead of
+    buffering it (``prepare`` runs first, once the headers are in)."""
+    if not issubclass(cls, RequestHandler):
+        raise TypeError(f"expected subclass of RequestHandler, got {cls!r}")
+    cls._stream_request_body = True
+    return cls
+
+
+def _exc_info() -> ExcInfo:
+    return sys.exc_info()  # type: ignore[return-value]
