@@ -26,26 +26,16 @@ mounted app's ``websocket`` scope.
 
 from __future__ import annotations
 
-from tornadish._asgi.adapter import ASGIAdapter as ASGIAdapter
+from tornadish._asgi.adapter import ASGIAdapter
 from tornadish._asgi.connection import (
-    ASGIApp as ASGIApp,
+    ASGIApp,
+    ASGIConnection,
+    Message,
+    Receive,
+    Scope,
+    Send,
 )
-from tornadish._asgi.connection import (
-    ASGIConnection as ASGIConnection,
-)
-from tornadish._asgi.connection import (
-    Message as Message,
-)
-from tornadish._asgi.connection import (
-    Receive as Receive,
-)
-from tornadish._asgi.connection import (
-    Scope as Scope,
-)
-from tornadish._asgi.connection import (
-    Send as Send,
-)
-from tornadish._web.asgi_mount import ASGIHandler as ASGIHandler
+from tornadish._web.asgi_mount import ASGIHandler
 
 __all__ = [
     "ASGIAdapter",

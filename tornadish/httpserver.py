@@ -11,7 +11,7 @@ sockets are bound and listening at once; accepting starts on the loop's next tur
 
 from __future__ import annotations
 
-from tornadish._http.contract import StreamClosedError as StreamClosedError
-from tornadish._server.httpserver import HTTPServer as HTTPServer
+from tornadish._http.contract import StreamClosedError
+from tornadish._server.httpserver import HTTPServer
 
 __all__ = ["HTTPServer", "StreamClosedError"]

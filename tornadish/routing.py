@@ -17,40 +17,18 @@ ordinary Python regular expressions, so a pattern with nested quantifiers such a
 from __future__ import annotations
 
 from tornadish._web.routing import (
-    AnyMatches as AnyMatches,
-)
-from tornadish._web.routing import (
-    DefaultHostMatches as DefaultHostMatches,
-)
-from tornadish._web.routing import (
-    HostMatches as HostMatches,
-)
-from tornadish._web.routing import (
-    Matcher as Matcher,
-)
-from tornadish._web.routing import (
-    PathMatches as PathMatches,
-)
-from tornadish._web.routing import (
-    ReversibleRouter as ReversibleRouter,
-)
-from tornadish._web.routing import (
-    ReversibleRuleRouter as ReversibleRuleRouter,
-)
-from tornadish._web.routing import (
-    Router as Router,
-)
-from tornadish._web.routing import (
-    Rule as Rule,
-)
-from tornadish._web.routing import (
-    RuleRouter as RuleRouter,
-)
-from tornadish._web.routing import (
-    URLSpec as URLSpec,
-)
-from tornadish._web.routing import (
-    url as url,
+    AnyMatches,
+    DefaultHostMatches,
+    HostMatches,
+    Matcher,
+    PathMatches,
+    ReversibleRouter,
+    ReversibleRuleRouter,
+    Router,
+    Rule,
+    RuleRouter,
+    URLSpec,
+    url,
 )
 
 __all__ = [

@@ -18,26 +18,14 @@ templates are cached there; ``syntax="jinja"`` makes a loader take plain Jinja2 
 from __future__ import annotations
 
 from tornadish._template.loader import (
-    BaseLoader as BaseLoader,
-)
-from tornadish._template.loader import (
-    DictLoader as DictLoader,
-    JinjaLoaderAdapter as JinjaLoaderAdapter,
-)
-from tornadish._template.loader import (
-    Loader as Loader,
-)
-from tornadish._template.loader import (
-    ParseError as ParseError,
-)
-from tornadish._template.loader import (
-    Template as Template,
-)
-from tornadish._template.loader import (
-    TemplateSyntaxError as TemplateSyntaxError,
-)
-from tornadish._template.loader import (
-    filter_whitespace as filter_whitespace,
+    BaseLoader,
+    DictLoader,
+    JinjaLoaderAdapter,
+    Loader,
+    ParseError,
+    Template,
+    TemplateSyntaxError,
+    filter_whitespace,
 )
 
 __all__ = [

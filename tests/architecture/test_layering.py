@@ -34,7 +34,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "tornadish"
 
 FOUNDATION = frozenset(
-    "escape util log concurrent ioloop gen netutil process autoreload options locale".split()
+    "escape util log concurrent ioloop gen netutil process autoreload options locale".split()  # noqa: SIM905
 )
 FOLDER_RANK = {
     "_http": 1,
