@@ -1,13 +1,26 @@
-"""The connection contract: what the web layer, WebSocket and ASGI see of a connection.
+"""The connection contract: all that the web layer, WebSocket and ASGI see of a connection.
 
-placeholder docstring
+Rules of this module:
+
+1. Every kind of connection — tornadish's own HTTP/1.1 server connection, the ASGI
+   adapter's, later HTTP/2 streams — implements :class:`HTTPConnection` completely; code
+   above never probes a connection with ``getattr``/``hasattr`` or reads its private
+   attributes, and never sees a protocol object, a transport or an engine.
+2. Pure: interfaces and one exception, no I/O.
+
+A request's life on a connection, as the connection drives it: the server calls
+``HTTPServerConnectionDelegate.start_request`` for an :class:`HTTPMessageDelegate`, then
+its ``headers_received``, ``data_received`` (an awaitable return pauses reading),
+``finish`` and, if the peer goes first, ``on_connection_close``. The answer goes back
+through ``send_response``/``send_body`` (``finish=True`` ends it) and ``drain`` (flow
+control); a WebSocket answer through :meth:`HTTPConnection.accept_websocket`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from tornadish._http.headers import HTTPHeaders
 from tornadish._http.parse import RequestStartLine, ResponseStartLine
@@ -26,8 +39,8 @@ class StreamClosedError(OSError):
 
 
 class UpgradedProtocol(asyncio.Protocol):
-    """A protocol that takes a connection over after ``101 Switching Protocols``
-    (WebSocket); see :meth:`HTTP1ServerProtocol.upgrade`."""
+    """A protocol that takes a transport over after ``101 Switching Protocols`` (the
+    WebSocket connection); server connections hand their transport to one."""
 
     __slots__ = ()
 
@@ -48,14 +61,135 @@ class UpgradedProtocol(asyncio.Protocol):
         raise NotImplementedError
 
 
+class ConnectionStream(Protocol):
+    """The byte stream under a connection, as Tornado handlers reach it through
+    ``self.request.connection.stream`` (an ``IOStream`` in Tornado): mostly to ask
+    whether the client is still there during a long poll."""
+
+    def closed(self) -> bool:
+        """True once the connection has closed (the client went away, or we closed it)."""
+        ...
+
+    def set_close_callback(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback()`` once the connection closes."""
+        ...
+
+    def write(self, data: bytes) -> Awaitable[None]:
+        """Write raw bytes; resolves once the output buffer has drained."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection."""
+        ...
+
+
+class WebSocketSink(Protocol):
+    """What a WebSocket channel reports to: a ``WebSocketHandler``, a client connection,
+    a mounted ASGI app's bridge. An awaitable from ``_ws_message`` holds the next message
+    (and reading) until it completes."""
+
+    def _ws_message(self, message: str | bytes) -> Awaitable[None] | None: ...
+
+    def _ws_ping(self, data: bytes) -> None: ...
+
+    def _ws_pong(self, data: bytes) -> None: ...
+
+    def _ws_closed(self, code: int | None, reason: str | None) -> None: ...
+
+
+class WebSocketChannel(Protocol):
+    """An accepted WebSocket as the handler drives it (``handler.ws_connection``):
+    tornadish's wsproto connection, or an ASGI server's socket."""
+
+    @property
+    def closed(self) -> bool:
+        """True once a close frame was sent or the connection is gone."""
+        ...
+
+    @property
+    def close_received(self) -> bool:
+        """True once the peer's close frame arrived."""
+        ...
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes written but not yet handed to the peer."""
+        ...
+
+    def send_message(self, message: str | bytes, binary: bool = False) -> asyncio.Future[None]:
+        """Send one message; resolves once the output buffer has room again."""
+        ...
+
+    def ping(self, data: bytes = b"") -> None:
+        """Send a ping (a no-op where the server owns pings, as under ASGI)."""
+        ...
+
+    def drain(self) -> asyncio.Future[None]:
+        """Resolves once the output buffer is below its high-water mark."""
+        ...
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        """Start the closing handshake."""
+        ...
+
+    def shutdown(self) -> None:
+        """The server is going away: close with 1001 promptly."""
+        ...
+
+    def hold(self, awaitable: Awaitable[Any]) -> None:
+        """Deliver no message until ``awaitable`` completes (``open()`` running)."""
+        ...
+
+
+class WebSocketOffer:
+    """What a handler accepts a WebSocket with (the handshake already validated).
+
+    ``headers`` are the handler's extra response headers (cookies, say);
+    ``subprotocol`` the one chosen; ``deflate`` the ``permessage-deflate`` parameters
+    agreed with the client (None: no compression); the rest are limits.
+    """
+
+    __slots__ = (
+        "deflate",
+        "headers",
+        "max_message_size",
+        "ping_interval",
+        "ping_timeout",
+        "subprotocol",
+    )
+
+    def __init__(
+        self,
+        headers: list[tuple[bytes, bytes]],
+        subprotocol: str | None = None,
+        deflate: dict[str, Any] | None = None,
+        max_message_size: int | None = None,
+        ping_interval: float | None = None,
+        ping_timeout: float | None = None,
+    ) -> None:
+        self.headers = headers
+        self.subprotocol = subprotocol
+        self.deflate = deflate
+        self.max_message_size = max_message_size
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+
+
 class HTTPConnection:
     """What a request handler writes its response through (one per connection).
 
     Tornado's interface (``write_headers``, ``write``, ``finish``), kept so code that
-    talks to ``request.connection`` directly keeps working, written on tornadish's own
-    (``send_response``, ``send_body``, ``drain``), which the web layer uses and each
-    connection type implements.
+    talks to ``request.connection`` directly keeps working, is written on tornadish's
+    own (``send_response``, ``send_body``, ``drain``), which the web layer uses. Each
+    connection type implements every method below that raises ``NotImplementedError``.
     """
+
+    #: The client's address (after trusted proxy headers, with ``xheaders``).
+    remote_ip: str | None = None
+    #: ``"http"`` or ``"https"`` (after trusted proxy headers).
+    scheme: str = "http"
+
+    # -- Tornado's interface ------------------------------------------------------------
 
     def write_headers(
         self,
@@ -76,13 +210,27 @@ class HTTPConnection:
 
     def finish(self) -> None:
         """End the response."""
-        raise NotImplementedError()
+        self.send_body(b"", True)
 
-    def set_close_callback(self, callback: Any) -> None:
+    def set_close_callback(self, callback: Callable[[], None] | None) -> None:
         """Call ``callback()`` (once) if the connection closes before the response ends."""
         raise NotImplementedError()
 
-    # tornadish's own interface, which the methods above are written on.
+    def set_max_body_size(self, max_body_size: int) -> None:
+        """Change the body limit for the request being read (a streaming handler's
+        ``prepare`` may); a larger body is answered 413."""
+        raise NotImplementedError()
+
+    def set_body_timeout(self, timeout: float) -> None:
+        """Change the body inactivity timeout for the request being read."""
+        raise NotImplementedError()
+
+    # -- tornadish's own ------------------------------------------------------------------
+
+    @property
+    def max_body_size(self) -> int:
+        """The body limit for the request being read (decompression checks it too)."""
+        raise NotImplementedError()
 
     def send_response(
         self,
@@ -100,7 +248,35 @@ class HTTPConnection:
         raise NotImplementedError()
 
     def drain(self) -> Awaitable[None]:
-        """Resolves once the output buffer is below its high-water mark."""
+        """Resolves once the output buffer is below its high-water mark; fails with
+        :class:`StreamClosedError` once the connection is gone."""
+        raise NotImplementedError()
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection has closed or is closing."""
+        raise NotImplementedError()
+
+    def close(self) -> None:
+        """Close the connection now (what is buffered is still sent)."""
+        raise NotImplementedError()
+
+    @property
+    def stream(self) -> ConnectionStream:
+        """The byte stream under this connection (Tornado's ``connection.stream``)."""
+        raise NotImplementedError()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Transport details, as ``asyncio.BaseTransport.get_extra_info`` names them
+        (``"peername"``, ``"sockname"``, ``"ssl_object"``, ``"socket"``); ``default``
+        where the connection has no such thing."""
+        return default
+
+    def accept_websocket(self, sink: WebSocketSink, offer: WebSocketOffer) -> WebSocketChannel:
+        """Answer the request being handled by accepting its WebSocket handshake (a
+        ``101`` on a socket; ``websocket.accept`` under ASGI), then deliver the messages
+        to ``sink``. Raises :class:`StreamClosedError` if the client has gone, and
+        ``HTTPOutputError`` if the response has already started."""
         raise NotImplementedError()
 
 
