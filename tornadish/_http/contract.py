@@ -144,14 +144,17 @@ class WebSocketChannel(Protocol):
 class WebSocketOffer:
     """What a handler accepts a WebSocket with (the handshake already validated).
 
-    ``headers`` are the handler's extra response headers (cookies, say);
-    ``subprotocol`` the one chosen; ``deflate`` the ``permessage-deflate`` parameters
-    agreed with the client (None: no compression); the rest are limits.
+    ``key`` is the client's ``Sec-WebSocket-Key`` (a connection that writes the 101
+    itself derives ``Sec-WebSocket-Accept`` from it); ``headers`` are the handler's
+    extra response headers (cookies, say); ``subprotocol`` the one chosen; ``deflate``
+    the ``permessage-deflate`` parameters agreed with the client (None: no
+    compression); the rest are limits.
     """
 
     __slots__ = (
         "deflate",
         "headers",
+        "key",
         "max_message_size",
         "ping_interval",
         "ping_timeout",
@@ -160,6 +163,7 @@ class WebSocketOffer:
 
     def __init__(
         self,
+        key: str,
         headers: list[tuple[bytes, bytes]],
         subprotocol: str | None = None,
         deflate: dict[str, Any] | None = None,
@@ -167,6 +171,7 @@ class WebSocketOffer:
         ping_interval: float | None = None,
         ping_timeout: float | None = None,
     ) -> None:
+        self.key = key
         self.headers = headers
         self.subprotocol = subprotocol
         self.deflate = deflate
