@@ -1,27 +1,96 @@
 """tornadish: a Tornado-shaped web framework on asyncio, h11, wsproto and Jinja2.
 
-Import from the modules, as with Tornado: ``from tornadish.web import Application``.
-Two helpers live at the top: ``tornadish.run(app, port=...)`` (production: signals,
-graceful shutdown, worker processes) and ``async with tornadish.serve(app) as server``
-(inside an event loop you own).
+As with Tornado 6.3+, ``import tornadish`` is enough to reach every public module:
+``tornadish.web.Application``, ``tornadish.ioloop.IOLoop`` ... — each submodule is
+imported on first use, so the package itself stays cheap to import. Two helpers live at
+the top: ``tornadish.run(app, port=...)`` (production: signals, graceful shutdown,
+worker processes) and ``async with tornadish.serve(app) as server`` (inside an event
+loop you own).
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 version = "0.1.0"
 version_info = (0, 1, 0, 0)
 
-__all__ = ["run", "serve", "version", "version_info"]
+__all__ = [
+    "asgi",
+    "auth",
+    "autoreload",
+    "concurrent",
+    "escape",
+    "gen",
+    "httpclient",
+    "httpserver",
+    "httputil",
+    "ioloop",
+    "iostream",
+    "locale",
+    "locks",
+    "log",
+    "netutil",
+    "options",
+    "platform",
+    "process",
+    "queues",
+    "routing",
+    "run",
+    "serve",
+    "simple_httpclient",
+    "template",
+    "testing",
+    "util",
+    "version",
+    "version_info",
+    "web",
+    "websocket",
+    "wsgi",
+]
+
+#: The public submodules, reachable as attributes of the package (imported lazily).
+SUBMODULES = tuple(n for n in __all__ if n not in ("run", "serve", "version", "version_info"))
 
 if TYPE_CHECKING:
+    from tornadish import (
+        asgi,
+        auth,
+        autoreload,
+        concurrent,
+        escape,
+        gen,
+        httpclient,
+        httpserver,
+        httputil,
+        ioloop,
+        iostream,
+        locale,
+        locks,
+        log,
+        netutil,
+        options,
+        platform,
+        process,
+        queues,
+        routing,
+        simple_httpclient,
+        template,
+        testing,
+        util,
+        web,
+        websocket,
+        wsgi,
+    )
     from tornadish._runner.run import run
     from tornadish._runner.serve import serve
 
 
 def __getattr__(name: str) -> Any:
     # Lazy, so that ``import tornadish`` stays cheap (no server or loop machinery).
+    if name in SUBMODULES:
+        return importlib.import_module("." + name, __name__)
     if name == "serve":
         from tornadish._runner.serve import serve
 
@@ -31,3 +100,7 @@ def __getattr__(name: str) -> Any:
 
         return run
     raise AttributeError(f"module 'tornadish' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

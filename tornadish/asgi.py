@@ -18,9 +18,10 @@ route::
     Application([(r"/api/.*", ASGIHandler, {"asgi_app": starlette_app,
                                              "root_path": "/api"})])
 
-WebSockets cross in both directions too (:mod:`._asgi_ws`): a ``WebSocketHandler``
-served by an ASGI server sees the same ``open``/``on_message``/``write_message``/``close``
-as under tornadish's own server, and ``ASGIHandler`` forwards WebSocket requests to the
+WebSockets cross in both directions too (:mod:`tornadish._asgi.websocket`,
+:mod:`tornadish._web.asgi_mount`): a ``WebSocketHandler`` served by an ASGI server sees
+the same ``open``/``on_message``/``write_message``/``close`` as under tornadish's own
+server, and ``ASGIHandler`` forwards WebSocket requests to the
 mounted app's ``websocket`` scope.
 """
 

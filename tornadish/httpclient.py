@@ -9,7 +9,8 @@
         return response.body
 
 Unlike Tornado's simple client, connections are kept alive and reused per origin
-(:mod:`._client_pool`); the protocol work is h11's, driven by :mod:`._client_conn`.
+(:mod:`tornadish._client.pool`); the protocol work is h11's, driven by
+:mod:`tornadish._client.connection`.
 ``max_clients`` bounds the requests in flight; the others queue in arrival order.
 """
 

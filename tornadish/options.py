@@ -65,6 +65,10 @@ _DATETIME_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%d %H:%M",
     "%Y-%m-%dT%H:%M",
+    # Fractional seconds of any length up to 6 digits: Python 3.10's fromisoformat (below)
+    # takes only 3 or 6.
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%d %H:%M:%S.%f",
     "%Y%m%d %H:%M:%S",
     "%Y%m%d %H:%M",
     "%Y-%m-%d",

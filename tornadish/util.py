@@ -1,22 +1,25 @@
 """Small utilities Tornado applications import from ``tornado.util``.
 
 ``ObjectDict``, ``import_object``, ``errno_from_exception``, ``re_unescape`` and the
-streaming ``GzipDecompressor`` behave as in Tornado 6; ``TimeoutError`` is the builtin
-(which :class:`asyncio.TimeoutError` also is on Python 3.11+).
+streaming ``GzipDecompressor`` behave as in Tornado 6; ``TimeoutError`` is
+:class:`asyncio.TimeoutError`, as in Tornado (the builtin on Python 3.11+; on 3.10 the class
+``asyncio.wait_for`` raises, so ``except asyncio.TimeoutError`` catches ours there too).
 """
 
 from __future__ import annotations
 
-import builtins
+import asyncio
 import datetime
 import importlib
 import re
 import warnings
 import zlib
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, NoReturn
 
 __all__ = [
+    "Configurable",
     "GzipDecompressor",
     "ObjectDict",
     "TimeoutError",
@@ -30,8 +33,9 @@ __all__ = [
     "unicode_type",
 ]
 
-TimeoutError = builtins.TimeoutError
-"""The exception for timeouts (``asyncio.TimeoutError`` is the same class since 3.11)."""
+TimeoutError = asyncio.TimeoutError
+"""The exception for timeouts: :class:`asyncio.TimeoutError`, which is the builtin
+``TimeoutError`` since Python 3.11."""
 
 unicode_type = str
 """Alias of :class:`str`, kept for code written for Python 2 era Tornado."""
@@ -141,6 +145,116 @@ def raise_exc_info(
     if exc is None:
         raise TypeError("raise_exc_info called with no exception")
     raise exc.with_traceback(exc_info[2])
+
+
+class Configurable:
+    """A base class whose constructor builds whichever implementation was configured.
+
+    ``Resolver()`` or ``AsyncHTTPClient()`` in Tornado are such classes: the base class is
+    the interface, :meth:`configure` picks the implementation (and default keyword
+    arguments) for the whole process, and ``isinstance`` keeps working.
+
+    Subclasses define :meth:`configurable_base` (the class at the top of the configurable
+    hierarchy) and :meth:`configurable_default`, and set themselves up in ``initialize``
+    rather than ``__init__``. A subclass of the implementation can be configurable in its
+    turn (its own ``configurable_base``): the constructor then recurses into it.
+
+    >>> class Greeter(Configurable):
+    ...     @classmethod
+    ...     def configurable_base(cls): return Greeter
+    ...     @classmethod
+    ...     def configurable_default(cls): return Plain
+    ...     def initialize(self, name="world"): self.name = name
+    >>> class Plain(Greeter): pass
+    >>> class Loud(Greeter): pass
+    >>> type(Greeter()).__name__
+    'Plain'
+    >>> Greeter.configure(Loud, name="you")
+    >>> g = Greeter()
+    >>> type(g).__name__, g.name
+    ('Loud', 'you')
+    >>> Greeter.configure(None)
+
+    The configuration is process-wide class state, as Tornado's API requires.
+    """
+
+    # Name-mangled (``_Configurable__impl_class``) so each configurable base keeps its own
+    # in its own ``__dict__``, as in Tornado; read through the class hierarchy otherwise.
+    __impl_class: type[Configurable] | None = None
+    __impl_kwargs: dict[str, Any] | None = None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        base = cls.configurable_base()
+        init_kwargs: dict[str, Any] = {}
+        if cls is base:
+            impl = cls.configured_class()
+            if base.__impl_kwargs:
+                init_kwargs.update(base.__impl_kwargs)
+        else:
+            impl = cls
+        init_kwargs.update(kwargs)
+        if impl.configurable_base() is not base:
+            # The implementation is the base of a configurable hierarchy of its own.
+            return impl(*args, **init_kwargs)
+        instance = super().__new__(impl)
+        # ``initialize`` rather than ``__init__``: Python would call ``__init__`` again
+        # with the caller's arguments only, losing the configured keyword arguments.
+        instance.initialize(*args, **init_kwargs)
+        return instance
+
+    @classmethod
+    def configurable_base(cls) -> type[Configurable]:
+        """The base class of the configurable hierarchy (usually the defining class)."""
+        raise NotImplementedError()
+
+    @classmethod
+    def configurable_default(cls) -> type[Configurable]:
+        """The implementation used while none is configured."""
+        raise NotImplementedError()
+
+    def _initialize(self) -> None:
+        pass
+
+    initialize: Callable[..., None] = _initialize
+    """Set up a new instance (instead of ``__init__``); takes the constructor's arguments."""
+
+    @classmethod
+    def configure(cls, impl: type[Configurable] | str | None, **kwargs: Any) -> None:
+        """Choose the class the base constructor builds (a class, a dotted name, or
+        ``None`` for the default) and keyword arguments added to every construction."""
+        base = cls.configurable_base()
+        if isinstance(impl, str):
+            impl = import_object(impl)
+        if impl is not None and not (isinstance(impl, type) and issubclass(impl, cls)):
+            raise ValueError(f"Invalid subclass of {cls}")
+        base.__impl_class = impl
+        base.__impl_kwargs = kwargs
+
+    @classmethod
+    def configured_class(cls) -> type[Configurable]:
+        """The class the base constructor currently builds."""
+        base = cls.configurable_base()
+        # Only a configuration stored on this very base counts, not one inherited from a
+        # configurable base higher up the hierarchy.
+        if base.__dict__.get("_Configurable__impl_class") is None:
+            base.__impl_class = cls.configurable_default()
+        impl = base.__impl_class
+        if impl is None:
+            raise ValueError("configured class not found")
+        return impl
+
+    @classmethod
+    def _save_configuration(cls) -> tuple[type[Configurable] | None, dict[str, Any] | None]:
+        base = cls.configurable_base()
+        return (base.__impl_class, base.__impl_kwargs)
+
+    @classmethod
+    def _restore_configuration(
+        cls, saved: tuple[type[Configurable] | None, dict[str, Any] | None]
+    ) -> None:
+        base = cls.configurable_base()
+        base.__impl_class = saved[0]
+        base.__impl_kwargs = saved[1]
 
 
 _GZIP_MAGIC = b"\x1f\x8b"

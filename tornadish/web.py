@@ -69,7 +69,7 @@ class RedirectHandler(RequestHandler):
     characters into the ``Location`` header, is answered 400 — not an open redirect.
     """
 
-    def initialize(self, url: str, permanent: bool = True) -> None:  # type: ignore[override]
+    def initialize(self, url: str, permanent: bool = True) -> None:
         self._url = url
         self._permanent = permanent
 
@@ -133,7 +133,7 @@ class FallbackHandler(RequestHandler):
     ... ])                                                       # doctest: +SKIP
     """
 
-    def initialize(self, fallback: Callable[[Any], object]) -> None:  # type: ignore[override]
+    def initialize(self, fallback: Callable[[Any], object]) -> None:
         self.fallback = fallback
 
     def prepare(self) -> None:

@@ -1,9 +1,13 @@
 """WebSockets: :class:`WebSocketHandler` on the server, :func:`websocket_connect` as client.
 
-The face is Tornado's ``tornado.websocket``; the protocol work is wsproto's, driven by
-:mod:`._ws_protocol`. A WebSocket route is an ordinary route: routing, ``prepare``,
-cookies and ``current_user`` run before the upgrade, which then happens on the same
-connection (h11 sends the 101; the transport is handed to the WebSocket protocol).
+The face is Tornado's ``tornado.websocket``; the handshake rules are
+:mod:`tornadish._http.websocket`'s, the protocol work wsproto's, driven by
+:mod:`tornadish._io.websocket` (the client's handshake by :mod:`tornadish._client.websocket`).
+A WebSocket route is an ordinary route: routing, ``prepare``, cookies and
+``current_user`` run before the upgrade, which then happens on the same connection
+through its ``accept_websocket`` (on tornadish's server h11 sends the 101 and the
+transport is handed to the WebSocket protocol; under an ASGI server, the server's
+socket carries the messages).
 
 .. code-block:: python
 
@@ -27,36 +31,35 @@ connection (h11 sends the 101; the transport is handed to the WebSocket protocol
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import os
 import socket
-import ssl
-import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
-
-import h11
-from wsproto.extensions import Extension
-from wsproto.utilities import generate_accept_token
 
 from tornadish import escape
-from tornadish._http.contract import StreamClosedError
+from tornadish._client.websocket import connect_websocket
+from tornadish._http.contract import (
+    StreamClosedError,
+    WebSocketChannel,
+    WebSocketNotSupportedError,
+    WebSocketOffer,
+)
 from tornadish._http.headers import HTTPHeaders
-from tornadish._io.websocket import (
+from tornadish._http.websocket import (
     DEFAULT_MAX_MESSAGE_SIZE,
-    BoundedDeflate,
+    HandshakeRefusal,
     WebSocketClosedError,
     WebSocketError,
-    WebSocketProtocol,
+    negotiate_deflate,
+    offered_subprotocols,
+    upgrade_refusal,
+    version_refusal,
 )
+from tornadish._io.websocket import WebSocketProtocol
 from tornadish._web.handler import RequestHandler
 from tornadish.log import app_log, gen_log
 
 if TYPE_CHECKING:
-    from tornadish._asgi.websocket import ASGIWebSocket
     from tornadish.httpclient import HTTPRequest
 
 __all__ = [
@@ -67,25 +70,7 @@ __all__ = [
     "websocket_connect",
 ]
 
-_DEFLATE = "permessage-deflate"
-# wsproto's PerMessageDeflate parameters that compression_options may carry; Tornado's
-# compression_level and mem_level have no equivalent there and are ignored.
-_DEFLATE_OPTIONS = (
-    "client_no_context_takeover",
-    "client_max_window_bits",
-    "server_no_context_takeover",
-    "server_max_window_bits",
-)
-
-
-def _deflate(options: dict[str, Any], max_message_size: int | None) -> BoundedDeflate:
-    kwargs = {k: options[k] for k in _DEFLATE_OPTIONS if k in options}
-    limit = max_message_size if max_message_size is not None else 1 << 62
-    return BoundedDeflate(limit, **kwargs)
-
-
-def _split(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
+_NOT_SUPPORTED = HandshakeRefusal(400, "WebSocket upgrade not supported on this connection")
 
 
 class WebSocketHandler(RequestHandler):
@@ -103,7 +88,7 @@ class WebSocketHandler(RequestHandler):
     """
 
     def __init__(self, application: Any, request: Any, **kwargs: Any) -> None:
-        self.ws_connection: WebSocketProtocol | ASGIWebSocket | None = None
+        self.ws_connection: WebSocketChannel | None = None
         self.close_code: int | None = None
         self.close_reason: str | None = None
         self.open_args: tuple[Any, ...] = ()
@@ -120,11 +105,9 @@ class WebSocketHandler(RequestHandler):
         self.open_args = args
         self.open_kwargs = kwargs
         headers = self.request.headers
-        if headers.get("Upgrade", "").lower() != "websocket":
-            self._refuse(400, 'Can "Upgrade" only to "WebSocket".')
-            return
-        if "upgrade" not in {t.lower() for t in _split(headers.get("Connection", ""))}:
-            self._refuse(400, '"Connection" must be "Upgrade".')
+        refusal = upgrade_refusal(headers)
+        if refusal is not None:
+            self._refuse(refusal)
             return
         # Browsers do not apply the same-origin policy to WebSockets, so the
         # cross-origin check always applies here (after prepare(), which check_origin
@@ -132,103 +115,67 @@ class WebSocketHandler(RequestHandler):
         error = self._cross_origin_error(self.check_origin)
         if error is not None:
             gen_log.debug("Cross origin websocket refused: %s", error)
-            self._refuse(403, "Cross origin websockets not allowed")
+            self._refuse(HandshakeRefusal(403, "Cross origin websockets not allowed"))
             return
-        if headers.get("Sec-WebSocket-Version") != "13":
-            self.set_status(426, "Upgrade Required")
-            self.set_header("Sec-WebSocket-Version", "13")
-            self.finish()
+        refusal = version_refusal(headers)
+        if refusal is not None:
+            self._refuse(refusal)
             return
-        key = headers.get("Sec-WebSocket-Key", "")
-        try:
-            valid = len(base64.b64decode(key, validate=True)) == 16
-        except (binascii.Error, ValueError):
-            valid = False
-        if not valid:
-            self._refuse(400, "Missing/Invalid WebSocket headers")
-            return
-        self._accept(key.encode("ascii"))
+        self._accept(headers["Sec-WebSocket-Key"])
 
-    def _refuse(self, status: int, message: str) -> None:
-        self.set_status(status)
-        self.finish(message)
-        gen_log.debug(message)
+    def _refuse(self, refusal: HandshakeRefusal) -> None:
+        self.set_status(refusal.status)
+        for name, value in refusal.headers:
+            self.set_header(name, value)
+        self.finish(refusal.body or None)
+        if refusal.body:
+            gen_log.debug(refusal.body)
 
-    def _accept(self, key: bytes) -> None:
+    def _accept(self, key: str) -> None:
         headers = self.request.headers
-        extra: list[tuple[bytes, bytes]] = []
-        offered = _split(headers.get("Sec-WebSocket-Protocol", ""))
+        offered = offered_subprotocols(headers)
         if offered:
             selected = self.select_subprotocol(offered)
             if selected is not None:
                 if selected not in offered:
                     raise ValueError(f"select_subprotocol returned {selected!r}, not offered")
                 self._selected_subprotocol = selected
-                extra.append((b"Sec-WebSocket-Protocol", selected.encode("ascii")))
-        conn: Any = self.request.connection
-        accept_asgi = getattr(conn, "accept_websocket", None)
-        if accept_asgi is not None:
-            # Served by an ASGI server (tornadish.asgi), which has done the handshake
-            # and frames the messages (compression included); the handler cannot tell.
-            self.set_status(101)
-            self.clear_header("Content-Type")
-            self._headers_written = True
-            self._finished = True
-            try:
-                bridged = accept_asgi(
-                    self, self._selected_subprotocol, self._header_list(), self.max_message_size
-                )
-            except StreamClosedError:
-                self._run_on_finish()  # the client left during prepare: nothing to open
-                return
-            self._opened(bridged)
-            return
-        extensions: list[Extension] = []
-        options = self.get_compression_options()
-        if options is not None:
-            for offer in _split(headers.get("Sec-WebSocket-Extensions", "")):
-                if offer.split(";", 1)[0].strip() != _DEFLATE:
-                    continue
-                ext = _deflate(options, self.max_message_size)
-                params = ext.accept(offer)
-                if params is None:
-                    continue  # parameters we cannot honour: try the client's next offer
-                value = _DEFLATE if params in (True, "") else f"{_DEFLATE}; {params}"
-                extra.append((b"Sec-WebSocket-Extensions", value.encode("ascii")))
-                extensions.append(ext)
-                break
-        if conn is None or not hasattr(conn, "upgrade"):
-            self._refuse(400, "WebSocket upgrade not supported on this connection")
+        deflate = negotiate_deflate(
+            self.get_compression_options(), headers.get("Sec-WebSocket-Extensions", "")
+        )
+        conn = self.request.connection
+        if conn is None:
+            self._refuse(_NOT_SUPPORTED)
             return
         self.set_status(101)
-        self.clear_header("Content-Type")
-        response = self._header_list()
-        response += [
-            (b"Upgrade", b"websocket"),
-            (b"Connection", b"Upgrade"),
-            (b"Sec-WebSocket-Accept", generate_accept_token(key)),
-        ]
-        response += extra
-        protocol = WebSocketProtocol(
-            self,
-            client=False,
-            extensions=extensions,
-            max_message_size=self.max_message_size,
-            ping_interval=self.ping_interval,
-            ping_timeout=self.ping_timeout,
+        offer = WebSocketOffer(
+            key,
+            # The 101 has no body to describe.
+            [(k, v) for k, v in self.take_over_response() if k.lower() != b"content-type"],
+            self._selected_subprotocol,
+            deflate,
+            self.max_message_size,
+            self.ping_interval,
+            self.ping_timeout,
         )
-        self._headers_written = True
-        self._finished = True
         try:
-            conn.upgrade(response, protocol)
+            channel = conn.accept_websocket(self, offer)
+        except WebSocketNotSupportedError:
+            # A connection that cannot upgrade (a plain request through an ASGI
+            # server's http scope): refused as a handshake we cannot complete.
+            self.give_back_response()
+            self._refuse(_NOT_SUPPORTED)
+            return
         except StreamClosedError:
+            self.clear_header("Content-Type")
             self._run_on_finish()  # the client left during prepare: nothing to open
             return
-        self._opened(protocol)
+        self.clear_header("Content-Type")
+        self._opened(channel)
 
-    def _opened(self, protocol: WebSocketProtocol | ASGIWebSocket) -> None:
-        self.ws_connection = protocol
-        self.request._finish_time = time.time()
+    def _opened(self, channel: WebSocketChannel) -> None:
+        self.ws_connection = channel
+        self.request.mark_finished()
         self.application.log_request(self)
         self._ws_opened = True
         try:
@@ -237,11 +184,11 @@ class WebSocketHandler(RequestHandler):
             app_log.error(
                 "Uncaught exception in open of %s", self._request_summary(), exc_info=True
             )
-            protocol.close(1011, "internal error")
+            channel.close(1011, "internal error")
             return
         if result is not None:
             # Messages wait until an async open() has returned.
-            protocol.hold(result)
+            channel.hold(result)
 
     # -- the application's side ---------------------------------------------------
 
@@ -346,9 +293,10 @@ class WebSocketHandler(RequestHandler):
 
     def set_nodelay(self, value: bool) -> None:
         """Set ``TCP_NODELAY`` (on by default in tornadish)."""
-        protocol = self.ws_connection
-        transport = protocol.transport if protocol is not None else None
-        sock = transport.get_extra_info("socket") if transport is not None else None
+        conn = self.request.connection
+        if self.ws_connection is None or conn is None:
+            return
+        sock = conn.get_extra_info("socket")  # None where an ASGI server owns the socket
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, int(value))
 
@@ -470,6 +418,14 @@ class WebSocketClientConnection:
 
     # -- the protocol's sink --------------------------------------------------------
 
+    def _opened(
+        self, protocol: WebSocketProtocol, headers: HTTPHeaders, subprotocol: str | None
+    ) -> None:
+        # The handshake is accepted; no frame has been delivered yet.
+        self.headers = headers
+        self.selected_subprotocol = subprotocol
+        self.protocol = protocol
+
     def _ws_message(self, message: str | bytes) -> Awaitable[None] | None:
         if self._callback is not None:
             self._callback(message)
@@ -508,123 +464,12 @@ class WebSocketClientConnection:
             self._callback(None)
 
 
-class _ClientHandshake(asyncio.Protocol):
-    """Sends the upgrade request with h11 and reads the answer; on a valid 101 switches
-    the transport to a :class:`WebSocketProtocol` in the same call, so that no frame
-    that follows the 101 can be missed."""
-
-    def __init__(
-        self,
-        request: h11.Request,
-        key: bytes,
-        subprotocols: list[str],
-        deflate: BoundedDeflate | None,
-        make_protocol: Callable[[list[Extension]], WebSocketProtocol],
-        connection: WebSocketClientConnection,
-    ) -> None:
-        self._h11 = h11.Connection(h11.CLIENT)
-        self._request = request
-        self._key = key
-        self._subprotocols = subprotocols
-        self._deflate = deflate
-        self._make_protocol = make_protocol
-        self._connection = connection
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        conn = self._h11
-        transport.write(conn.send(self._request) + conn.send(h11.EndOfMessage()))  # type: ignore[attr-defined]
-
-    def data_received(self, data: bytes) -> None:
-        if self.done.done():
-            return
-        self._h11.receive_data(data)
-        try:
-            while True:
-                event = self._h11.next_event()
-                if event is h11.NEED_DATA:
-                    return
-                if isinstance(event, h11.InformationalResponse):
-                    if event.status_code == 101:
-                        self._switch(event)
-                        return
-                    continue  # 100 Continue and friends
-                if isinstance(event, h11.Response):
-                    self._fail(_http_error(event.status_code, event.reason))
-                    return
-                self._fail(WebSocketError(f"unexpected {type(event).__name__}"))
-                return
-        except h11.RemoteProtocolError as e:
-            self._fail(WebSocketError(f"bad handshake response: {e}"))
-        except WebSocketError as e:
-            self._fail(e)
-
-    def _switch(self, response: h11.InformationalResponse) -> None:
-        headers = HTTPHeaders()
-        for name, value in response.headers:
-            headers.add(name.decode("latin-1"), value.decode("latin-1"))
-        if headers.get("Upgrade", "").lower() != "websocket":
-            raise WebSocketError("missing Upgrade: websocket")
-        if headers.get("Sec-WebSocket-Accept", "").encode() != generate_accept_token(self._key):
-            raise WebSocketError("bad Sec-WebSocket-Accept")
-        selected = headers.get("Sec-WebSocket-Protocol")
-        if selected is not None and selected not in self._subprotocols:
-            raise WebSocketError(f"server selected unoffered subprotocol {selected!r}")
-        extensions: list[Extension] = []
-        for accepted in _split(headers.get("Sec-WebSocket-Extensions", "")):
-            deflate = self._deflate
-            if accepted.split(";", 1)[0].strip() != _DEFLATE or deflate is None or extensions:
-                raise WebSocketError(f"server accepted unoffered extension {accepted!r}")
-            deflate.finalize(accepted)
-            extensions.append(deflate)
-        conn = self._connection
-        conn.headers = headers
-        conn.selected_subprotocol = selected
-        protocol = self._make_protocol(extensions)
-        conn.protocol = protocol
-        transport = self.transport
-        assert transport is not None
-        transport.set_protocol(protocol)
-        self.done.set_result(None)
-        protocol.take_over(transport, bytes(self._h11.trailing_data[0]), False)
-
-    def _fail(self, exc: Exception) -> None:
-        if not self.done.done():
-            self.done.set_exception(exc)
-        if self.transport is not None:
-            self.transport.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.done.done():
-            self.done.set_exception(StreamClosedError(exc))
-
-
 def _http_error(code: int, reason: bytes) -> Exception:
     if code >= 300:
         from tornadish.httpclient import HTTPClientError
 
         return HTTPClientError(code, reason.decode("latin-1") or None)
     return WebSocketError("Non-websocket response")
-
-
-def _client_ssl_context(request: Any) -> ssl.SSLContext:
-    options = getattr(request, "ssl_options", None)
-    if isinstance(options, ssl.SSLContext):
-        return options
-    if isinstance(options, dict):
-        from tornadish._client.request import make_ssl_context
-
-        return make_ssl_context(request, options)
-    context = ssl.create_default_context(cafile=getattr(request, "ca_certs", None))
-    if getattr(request, "validate_cert", None) is False:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    client_cert = getattr(request, "client_cert", None)
-    if client_cert is not None:
-        context.load_cert_chain(client_cert, getattr(request, "client_key", None))
-    return context
 
 
 def websocket_connect(
@@ -679,80 +524,18 @@ async def _connect(
     subprotocols: list[str],
     resolver: Any,
 ) -> WebSocketClientConnection:
-    request: Any = None if isinstance(url, str) else url
-    url_str: str = url if request is None else request.url
-    parts = urlsplit(url_str)
-    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
-    if scheme not in ("ws", "wss") or not parts.hostname:
-        raise ValueError(f"Unsupported WebSocket URL {url_str!r}")
-    secure = scheme == "wss"
-    host = parts.hostname
-    port = parts.port or (443 if secure else 80)
-    target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
-    default_port = parts.port is None or parts.port == (443 if secure else 80)
-    netloc = host if ":" not in host else f"[{host}]"
-    key = base64.b64encode(os.urandom(16))
-    headers: list[tuple[str, str]] = [
-        ("Host", netloc if default_port else f"{netloc}:{port}"),
-        ("Upgrade", "websocket"),
-        ("Connection", "Upgrade"),
-        ("Sec-WebSocket-Key", key.decode("ascii")),
-        ("Sec-WebSocket-Version", "13"),
-    ]
-    if subprotocols:
-        headers.append(("Sec-WebSocket-Protocol", ", ".join(subprotocols)))
-    deflate = None
-    if compression_options is not None:
-        deflate = _deflate(compression_options, max_message_size)
-        offer = deflate.offer()
-        headers.append(("Sec-WebSocket-Extensions", f"{_DEFLATE}; {offer}" if offer else _DEFLATE))
-    request_timeout: float | None = None
-    if request is not None:
-        reserved = {name.lower() for name, _ in headers}
-        for name, value in request.headers.get_all():
-            if name.lower() not in reserved:
-                headers.append((name, value))
-        if connect_timeout is None:
-            connect_timeout = request.connect_timeout
-        request_timeout = request.request_timeout
-    h11_request = h11.Request(method="GET", target=target, headers=headers)
-
     connection = WebSocketClientConnection(on_message_callback)
-
-    def make_protocol(extensions: list[Extension]) -> WebSocketProtocol:
-        return WebSocketProtocol(
-            connection,
-            client=True,
-            extensions=extensions,
-            max_message_size=max_message_size,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-        )
-
-    loop = asyncio.get_running_loop()
-    address: Any = host
-    if resolver is not None:
-        addresses = await resolver.resolve(host, port)
-        address, port = addresses[0][1][:2]
-    handshake = _ClientHandshake(h11_request, key, subprotocols, deflate, make_protocol, connection)
-    ssl_context = _client_ssl_context(request) if secure else None
-    connect = loop.create_connection(
-        lambda: handshake,
-        address,
-        port,
-        ssl=ssl_context,
-        server_hostname=host if secure else None,
+    await connect_websocket(
+        url,
+        connection,
+        connection._opened,
+        _http_error,
+        connect_timeout=connect_timeout,
+        compression_options=compression_options,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        max_message_size=max_message_size,
+        subprotocols=subprotocols,
+        resolver=resolver,
     )
-    try:
-        transport, _ = await asyncio.wait_for(connect, connect_timeout or 20.0)
-    except asyncio.TimeoutError:
-        raise WebSocketError("Timeout while connecting") from None
-    try:
-        await asyncio.wait_for(asyncio.shield(handshake.done), request_timeout or 20.0)
-    except asyncio.TimeoutError:
-        transport.abort()
-        raise WebSocketError("Timeout during the WebSocket handshake") from None
-    except BaseException:
-        transport.close()
-        raise
     return connection

@@ -78,7 +78,8 @@ class WSGIContainer:
         if "server" not in names:
             headers.append(("Server", "tornadish/wsgi"))
         raw = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers]
-        conn: Any = request.connection
+        conn = request.connection
+        assert conn is not None, "a WSGI request is answered on its connection"
         conn.send_response(code, reason or "Unknown", raw, body, True)
         self._log(code, request)
 

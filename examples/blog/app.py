@@ -47,7 +47,7 @@ _T = TypeVar("_T")
 class BaseHandler(RequestHandler):
     """What every page shares: the store, the signed-in author, the language."""
 
-    def initialize(self, store: Store) -> None:  # type: ignore[override]
+    def initialize(self, store: Store) -> None:
         self.store = store
 
     def db(self, func: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:

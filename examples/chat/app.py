@@ -125,7 +125,7 @@ class MainHandler(RequestHandler):
 
 
 class ChatSocket(WebSocketHandler):
-    def initialize(self, room: ChatRoom) -> None:  # type: ignore[override]
+    def initialize(self, room: ChatRoom) -> None:
         self.room = room
 
     def open(self) -> None:
@@ -149,7 +149,7 @@ class ChatSocket(WebSocketHandler):
 class MessageNewHandler(RequestHandler):
     """``POST /a/message/new`` (``name``, ``text``): post a message without a socket."""
 
-    def initialize(self, room: ChatRoom) -> None:  # type: ignore[override]
+    def initialize(self, room: ChatRoom) -> None:
         self.room = room
 
     def post(self) -> None:
@@ -169,7 +169,7 @@ class MessageUpdatesHandler(RequestHandler):
     that proxies do not cut the request (the client simply polls again).
     """
 
-    def initialize(self, room: ChatRoom, poll_timeout: float = 25.0) -> None:  # type: ignore[override]
+    def initialize(self, room: ChatRoom, poll_timeout: float = 25.0) -> None:
         self.room = room
         self.poll_timeout = poll_timeout
         self._waiter: asyncio.Future[None] | None = None

@@ -73,7 +73,7 @@ class Uploads:
 
 
 class IndexHandler(RequestHandler):
-    def initialize(self, uploads: Uploads, max_size: int) -> None:  # type: ignore[override]
+    def initialize(self, uploads: Uploads, max_size: int) -> None:
         self.uploads = uploads
         self.max_size = max_size
 
@@ -84,7 +84,7 @@ class IndexHandler(RequestHandler):
 
 
 class ListHandler(RequestHandler):
-    def initialize(self, uploads: Uploads) -> None:  # type: ignore[override]
+    def initialize(self, uploads: Uploads) -> None:
         self.uploads = uploads
 
     def get(self) -> None:
@@ -95,7 +95,7 @@ class ListHandler(RequestHandler):
 class UploadHandler(RequestHandler):
     """``PUT /upload/<name>``: the body is the file. Answers its size and SHA-256."""
 
-    def initialize(self, uploads: Uploads, max_size: int) -> None:  # type: ignore[override]
+    def initialize(self, uploads: Uploads, max_size: int) -> None:
         self.uploads = uploads
         self.max_size = max_size
         self.temp: IO[bytes] | None = None
@@ -105,9 +105,11 @@ class UploadHandler(RequestHandler):
     def prepare(self) -> None:
         # Runs once the headers are in, before any of the body is read.
         self.name = checked_name(self.path_args[0])
-        # A method of the server's connection, not of the abstract HTTPConnection
-        # interface (as in Tornado): hence the ignore for type checkers.
-        self.request.connection.set_max_body_size(self.max_size)  # type: ignore[union-attr]
+        # Part of the connection contract (HTTPConnection), as in Tornado; a request
+        # being served always has its connection.
+        connection = self.request.connection
+        assert connection is not None
+        connection.set_max_body_size(self.max_size)
         self.temp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in put/on_finish
             dir=self.uploads.incoming, prefix="upload-", delete=False
         )

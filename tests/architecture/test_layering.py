@@ -3,9 +3,12 @@
 Layers, bottom up (a module may import its own layer and those below, never above):
 
 0. foundation — Tornado's modules that know nothing of HTTP, flat under their names:
-   ``escape util log concurrent ioloop gen netutil process autoreload options locale``
+   ``escape util log concurrent ioloop gen netutil autoreload options locale locks
+   queues``
 1. ``_http/``   — protocol, pure: headers, parsing, the h11 session, the connection contract
-2. ``_io/``     — asyncio glue every role shares: flow control, the wsproto connection
+2. ``_io/``     — asyncio glue every role shares: flow control, the wsproto connection,
+   worker processes and ``Subprocess`` (so ``process`` is a face: ``Subprocess`` needs
+   ``PipeIOStream``)
 3. ``_server/ _client/ _asgi/ _template/`` — glue per role, and the template engine;
    these peers never import one another
 4. ``_web/``    — the web core: application, handler, security, static files, ...
@@ -34,7 +37,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "tornadish"
 
 FOUNDATION = frozenset(
-    "escape util log concurrent ioloop gen netutil process autoreload options locale".split()  # noqa: SIM905
+    "escape util log concurrent ioloop gen netutil autoreload options locale "  # noqa: SIM905
+    "locks queues".split()
 )
 FOLDER_RANK = {
     "_http": 1,
@@ -234,6 +238,6 @@ def test_no_module_is_longer_than_800_lines() -> None:
 def test_each_module_imports_on_its_own(module: str) -> None:
     """As aiohttp checks: any module imported first, in a fresh interpreter, works."""
     if module == "tornadish.__main__":
-        pytest.skip("running it is the CLI; tests/test_run.py covers it")
+        pytest.skip("running it is the CLI; tests/runner/test_run.py covers it")
     subprocess.run([sys.executable, "-W", "error::ImportWarning", "-c", f"import {module}"],
                    check=True, timeout=60)

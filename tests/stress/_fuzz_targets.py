@@ -79,10 +79,8 @@ class Outcome:
 
 def _start_request(head: RequestHead, threshold: int, tmp_dir: str) -> _InFlight:
     # What the dispatcher does at head time.
-    headers = HTTPHeaders._from_raw(head.headers)
-    request = HTTPServerRequest._from_wire(
-        head.method, head.target, head.version, headers, None, "127.0.0.1", "http"
-    )
+    headers = HTTPHeaders.from_raw(head.headers)
+    request = HTTPServerRequest.from_wire(head.method, head.target, head.version, headers, None)
     upload = None
     ctype = headers.get("Content-Type", "")
     if ctype.startswith("multipart/form-data"):
@@ -121,7 +119,7 @@ def _finish_request(flight: _InFlight) -> None:
             request.body = upload.end()
             upload.check()
         elif request.body:
-            request._parse_body()
+            request.parse_body()
         _ = request.arguments  # merged query + body arguments, as get_argument reads them
     except (HTTPInputError, HTTPError) as e:
         if isinstance(e, HTTPError):
@@ -164,6 +162,7 @@ def parse_requests(
     if eof:
         pending.append(b"")
     flight: _InFlight | None = None
+    answer_due = False  # a request was read in full and is not answered yet
     tmp = tmp_dir or tempfile.gettempdir()
     try:
         while True:
@@ -180,11 +179,13 @@ def parse_requests(
                 _finish_request(flight)
                 out.requests.append(flight.parsed)
                 flight = None
-            elif ev is PAUSED or (ev is NEED_DATA and session.request_complete):
+                answer_due = True
+            elif ev is PAUSED or (ev is NEED_DATA and answer_due):
                 # Answer (as an unrouted request would be), then go on with the next
                 # pipelined request.
                 session.response_head(404, "Not Found", [(b"Content-Length", b"0")])
                 session.response_end()
+                answer_due = False
                 if not session.next_cycle() or len(out.requests) >= max_requests:
                     return out
             elif ev is NEED_DATA:

@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         atheris = None
         if not args.fallback:
             try:
-                import atheris  # type: ignore[import-not-found,no-redef]
+                import atheris  # type: ignore[no-redef]
             except ImportError as e:
                 print(f"atheris unavailable ({e}); using the random-mutation fallback")
         if atheris is None:

@@ -28,7 +28,7 @@ import pytest
 
 from tornadish.web import Application, RequestHandler, StreamClosedError, stream_request_body
 
-from _rawhttp import RawConn, request
+from tests.support.rawhttp import RawConn, request
 
 pytestmark = pytest.mark.timeout_async(120)
 

@@ -1,4 +1,4 @@
-"""Fuzzing WebSocket frames against the server side of ``_ws_protocol`` (hypothesis).
+"""Fuzzing WebSocket frames against the server side of ``tornadish._io.websocket`` (hypothesis).
 
 The protocol object is driven sans-IO: a recording transport stands in for the
 socket, frames built from a model (any opcode, FIN/RSV bits, masking, length
@@ -223,7 +223,7 @@ def valid_traffic_st(draw: st.DrawFn) -> tuple[bytes, list[str | bytes], list[by
     pings: list[bytes] = []
     for _ in range(draw(st.integers(0, 5))):
         binary = draw(st.booleans())
-        message: str | bytes = draw(st.binary(max_size=300) if binary else text_st)
+        message: str | bytes = draw(st.binary(max_size=300)) if binary else draw(text_st)
         messages.append(message)
         raw = message if isinstance(message, bytes) else message.encode()
         cuts = sorted(set(draw(st.lists(st.integers(0, len(raw)), max_size=3))))

@@ -31,7 +31,7 @@ from tornadish.web import (
 )
 
 from .test_fuzz_http import SIZES, run
-from _rawhttp import RawConn, request
+from tests.support.rawhttp import RawConn, request
 
 pytestmark = pytest.mark.timeout_async(60)
 
@@ -164,7 +164,7 @@ class Slashful(RequestHandler):
 def redirect_app(kind: str = "all") -> Application:
     """Each redirecting feature on a catch-all route (where ``//host`` paths land)."""
     static = __import__("tornadish.web").web.StaticFileHandler
-    catch_all = {
+    catch_all: dict[str, list[Any]] = {
         "authenticated": [(r"(/.*)", Page)],
         "removeslash": [(r"(/.*)", Slashless)],
         "addslash": [(r"(/.*)", Slashful)],
@@ -341,8 +341,8 @@ async def test_xsrf_token_tampering_is_refused(serve: Any) -> None:
     version, mask, masked, ts = token.split("|")
     flipped = []
     for i in range(len(masked)):
-        c = masked[i]
-        flipped.append(masked[:i] + ("0" if c != "0" else "1") + masked[i + 1 :])
+        char = masked[i]
+        flipped.append(masked[:i] + ("0" if char != "0" else "1") + masked[i + 1 :])
     async with httpx.AsyncClient(cookies={"_xsrf": cookie}) as c:
         for m in flipped[:: max(1, len(flipped) // 8)]:
             token2 = "|".join([version, mask, m, ts])

@@ -1,23 +1,40 @@
 """The ASGI side of the connection contract: :class:`ASGIConnection` plays a request's
-``connection`` under an ASGI server (its sends queue ASGI messages)."""
+``connection`` under an ASGI server (its sends queue ASGI messages).
+
+Rules of this module:
+
+1. The web layer's writes are synchronous, ASGI's ``send`` is a coroutine: messages are
+   queued and one pump task sends them in order. ``drain()`` waits on the connection's
+   :class:`~tornadish._io.flow_control.WriteGate` while the queue is not empty, which
+   carries the ASGI server's backpressure back to ``await flush()``.
+2. The ASGI server owns the socket: what the contract asks of a socket (``stream``,
+   ``get_extra_info``) is answered from the scope, or refused with a clear error.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
-from tornadish._http.contract import HTTPConnection, StreamClosedError
+from tornadish._http.contract import HTTPConnection
 from tornadish._http.headers import HTTPHeaders
 from tornadish._http.parse import RequestStartLine, responses
+from tornadish._io.flow_control import WriteGate, failed_future
 from tornadish.log import gen_log
 
-if TYPE_CHECKING:
-    pass
-
-__all__ = ["ASGIApp", "ASGIConnection", "Message", "Receive", "Scope", "Send", "request_head"]
+__all__ = [
+    "ASGIApp",
+    "ASGIConnection",
+    "ASGIStream",
+    "Message",
+    "Receive",
+    "Scope",
+    "Send",
+    "request_head",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -26,19 +43,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _DEFAULT_MAX_BODY = 100 * 1024 * 1024
-
-
-def _done() -> asyncio.Future[None]:
-    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    fut.set_result(None)
-    return fut
-
-
-def _closed_future() -> asyncio.Future[None]:
-    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    fut.set_exception(StreamClosedError())
-    fut.exception()  # retrieved: an un-awaited flush must not log noise
-    return fut
 
 
 # -- outward: tornadish application as an ASGI app -----------------------------------
@@ -59,18 +63,21 @@ class ASGIConnection(HTTPConnection):
         self._loop = asyncio.get_running_loop()
         self._queue: deque[Message] = deque()
         self._wakeup: asyncio.Future[None] | None = None
-        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._gate = WriteGate(self._loop)
         self._close_callback: Callable[[], None] | None = None
+        self._stream: ASGIStream | None = None
         self._head_only = scope.get("method") == "HEAD"
         self.response_started = False
         self.response_finished = False
         self.aborted = False
         self._closed = False
-        self.max_body_size = _DEFAULT_MAX_BODY
+        self._max_body_size = _DEFAULT_MAX_BODY
         client = scope.get("client")
+        server = scope.get("server")
         self.remote_ip: str | None = client[0] if client else None
         self.scheme: str = scope.get("scheme", "http")
         self.address: Any = tuple(client) if client else None
+        self._sockname: Any = tuple(server) if server else None
         self.finished: asyncio.Future[None] = self._loop.create_future()
         self._pump_task = self._loop.create_task(self._pump())
 
@@ -115,20 +122,22 @@ class ASGIConnection(HTTPConnection):
     def drain(self) -> Awaitable[None]:
         """Resolves once everything queued has been handed to the ASGI server."""
         if self._closed and not self.response_finished:
-            return _closed_future()
-        if not self._queue:
-            return _done()
-        fut = self._loop.create_future()
-        self._drain_waiters.append(fut)
-        return fut
+            return failed_future(self._loop)
+        gate = self._gate
+        return gate.waiter() if self._queue else gate.ready()
 
     def set_close_callback(self, callback: Callable[[], None] | None) -> None:
         """``callback()`` runs if the client disconnects before the response is done."""
         self._close_callback = callback
 
+    @property
+    def max_body_size(self) -> int:
+        """The body limit for this request (the adapter answers 413 past it)."""
+        return self._max_body_size
+
     def set_max_body_size(self, max_body_size: int) -> None:
         """Change the body limit for this request (from a streaming handler's prepare)."""
-        self.max_body_size = max_body_size
+        self._max_body_size = max_body_size
 
     def set_body_timeout(self, timeout: float) -> None:
         """Accepted for compatibility; body timeouts are the ASGI server's."""
@@ -146,6 +155,28 @@ class ASGIConnection(HTTPConnection):
             self._wake()
             if not self.finished.done():
                 self.finished.set_result(None)
+            self._stream_closed()
+
+    @property
+    def stream(self) -> ASGIStream:
+        """A stand-in for Tornado's ``connection.stream`` (the ASGI server owns the
+        socket): it tells whether the client is still there, and nothing is written
+        through it."""
+        stream = self._stream
+        if stream is None:
+            stream = self._stream = ASGIStream(self)
+        return stream
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """``"peername"`` and ``"sockname"`` from the ASGI scope's ``client`` and
+        ``server``; ``default`` for the rest (the ASGI server owns the socket)."""
+        if name == "peername":
+            value = self.address
+        elif name == "sockname":
+            value = self._sockname
+        else:
+            value = None
+        return default if value is None else value
 
     # Tornado's HTTPConnection interface (write_headers, write: inherited).
     def finish(self) -> None:
@@ -165,13 +196,10 @@ class ASGIConnection(HTTPConnection):
             except Exception:
                 gen_log.exception("Exception in connection close callback")
         self._wake()
-        for w in self._drain_waiters:
-            if not w.done():
-                w.set_exception(StreamClosedError())
-                w.exception()
-        self._drain_waiters = []
+        self._gate.lost()
         if not self.finished.done():
             self.finished.set_result(None)
+        self._stream_closed()
 
     def refuse(self) -> None:
         """The request failed below the application (body too large, bad encoding):
@@ -188,6 +216,7 @@ class ASGIConnection(HTTPConnection):
             self._wake()
             if not self.finished.done():
                 self.finished.set_result(None)
+        self._stream_closed()
 
     def send_error(self, status: int, body: bytes) -> None:
         """Send a plain-text error response (after :meth:`refuse`)."""
@@ -234,10 +263,12 @@ class ASGIConnection(HTTPConnection):
             self._wakeup = None
 
     def _resolve_drains(self) -> None:
-        waiters, self._drain_waiters = self._drain_waiters, []
-        for w in waiters:
-            if not w.done():
-                w.set_result(None)
+        self._gate.resume()
+
+    def _stream_closed(self) -> None:
+        stream = self._stream
+        if stream is not None:
+            stream._run_close_callback()
 
     async def wait_sent(self) -> None:
         """Wait until the whole response has been sent (or abandoned)."""
@@ -245,6 +276,46 @@ class ASGIConnection(HTTPConnection):
         if not self._pump_task.done():
             self._wake()
             await self._pump_task
+
+
+class ASGIStream:
+    """``request.connection.stream`` under ASGI: whether the client is still there, and
+    a close callback for when it leaves; raw writes are refused, since the ASGI server
+    frames every byte of the response itself."""
+
+    __slots__ = ("_close_callback", "_conn")
+
+    def __init__(self, conn: ASGIConnection) -> None:
+        self._conn = conn
+        self._close_callback: Callable[[], None] | None = None
+
+    def closed(self) -> bool:
+        """True once the client has gone or the response was abandoned."""
+        return self._conn.closed
+
+    def set_close_callback(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback()`` once the client leaves (or the response is abandoned)."""
+        self._close_callback = callback
+
+    def write(self, data: bytes) -> Awaitable[None]:
+        """Not possible under ASGI: raises ``NotImplementedError`` (write the response
+        through the handler, or ``connection.write``, instead)."""
+        raise NotImplementedError(
+            "connection.stream.write() is not available under ASGI: the ASGI server "
+            "frames the response; write through the handler or connection.write()"
+        )
+
+    def close(self) -> None:
+        """Abandon the response (the ASGI server then drops the connection)."""
+        self._conn.close()
+
+    def _run_close_callback(self) -> None:
+        callback, self._close_callback = self._close_callback, None
+        if callback is not None:
+            try:
+                callback()
+            except Exception:
+                gen_log.exception("Exception in stream close callback")
 
 
 def request_head(scope: Scope, method: str) -> tuple[RequestStartLine, HTTPHeaders]:

@@ -6,7 +6,7 @@ there is no wsproto here: :class:`ASGIWebSocketConnection` is the handler's conn
 during the handshake (an ``accept`` replaces the 101; an HTTP answer such as a 403 or a
 404 becomes a ``websocket.http.response`` where the server offers that extension, else a
 refusal), and :class:`ASGIWebSocket` then stands where the wsproto-driven
-:class:`~._ws_protocol.WebSocketProtocol` would: the handler's ``ws_connection``. It
+:class:`~tornadish._io.websocket.WebSocketProtocol` would: the handler's ``ws_connection``. It
 keeps the same rules: messages in order, one at a time, none before ``open()`` has
 returned, the next one only once an ``async on_message`` has; ``write_message`` resolves
 once the ASGI server has taken the message (its backpressure); ``close(code, reason)``
@@ -16,7 +16,8 @@ nothing and ``on_ping``/``on_pong`` are not called), an empty close frame (``clo
 without a code sends 1000), and compression choices (the server's).
 
 Inward — :class:`~tornadish.asgi.ASGIHandler` mounting an ASGI app forwards WebSocket
-requests to it: :class:`MountedWebSocket` plays the ASGI server for the app, over
+requests to it: :class:`~tornadish._web.asgi_mount.MountedWebSocket` (the web core's,
+since it drives a handler) plays the ASGI server for the app, over
 tornadish's own WebSocket protocol (or, when the tornadish application is itself served
 through ASGI, over :class:`ASGIWebSocket`).
 """
@@ -24,8 +25,6 @@ through ASGI, over :class:`ASGIWebSocket`).
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -39,13 +38,16 @@ from tornadish._asgi.connection import (
     _error_response,
     request_head,
 )
-from tornadish._http.contract import StreamClosedError
+from tornadish._http.contract import StreamClosedError, WebSocketOffer, WebSocketSink
 from tornadish._http.headers import HTTPHeaders
-from tornadish._io.websocket import (
-    DEFAULT_MAX_MESSAGE_SIZE,
-    MessageSink,
+from tornadish._http.websocket import (
     WebSocketClosedError,
+    check_ping_payload,
+    message_size,
+    new_key,
+    reported_close_code,
 )
+from tornadish._io.flow_control import WriteGate, failed_future
 from tornadish.log import app_log
 
 if TYPE_CHECKING:
@@ -66,23 +68,10 @@ _READ_AHEAD = 16
 _SERVER_OWNED = frozenset((b"date", b"server", b"content-length", b"content-type"))
 
 
-def _retrieved_closed() -> asyncio.Future[None]:
-    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    fut.set_exception(WebSocketClosedError())
-    fut.exception()  # retrieved: an un-awaited write must not log noise
-    return fut
-
-
 def _fail(fut: asyncio.Future[None] | None) -> None:
     if fut is not None and not fut.done():
         fut.set_exception(WebSocketClosedError())
         fut.exception()
-
-
-def _byte_size(data: str | bytes) -> int:
-    if isinstance(data, str) and not data.isascii():
-        return len(data.encode("utf-8"))
-    return len(data)
 
 
 # -- outward: a WebSocketHandler served by an ASGI server --------------------------------
@@ -128,7 +117,7 @@ def _complete_handshake_headers(headers: HTTPHeaders, scope: Scope) -> None:
     if "Sec-WebSocket-Version" not in headers:
         headers["Sec-WebSocket-Version"] = "13"
     if "Sec-WebSocket-Key" not in headers:
-        headers["Sec-WebSocket-Key"] = base64.b64encode(os.urandom(16)).decode("ascii")
+        headers["Sec-WebSocket-Key"] = new_key()
 
 
 class ASGIWebSocketConnection(ASGIConnection):
@@ -160,16 +149,13 @@ class ASGIWebSocketConnection(ASGIConnection):
         elif kind == "http.response.start":
             await self._ws_send({"type": "websocket.close", "code": 1000})
 
-    def accept_websocket(
-        self,
-        sink: MessageSink,
-        subprotocol: str | None,
-        headers: list[tuple[bytes, bytes]],
-        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
-    ) -> ASGIWebSocket:
-        """Accept the WebSocket (with ``subprotocol`` and the handler's extra response
-        ``headers``, cookies for one); messages then go to ``sink``. Raises
-        :class:`StreamClosedError` if the client has gone or an answer has started."""
+    def accept_websocket(self, sink: WebSocketSink, offer: WebSocketOffer) -> ASGIWebSocket:
+        """Accept the WebSocket with the offer's subprotocol and extra response headers
+        (cookies, for one); messages then go to ``sink``, none larger than the offer's
+        limit. The server frames the messages: it negotiates compression and sends
+        the pings itself, so the offer's ``deflate`` and ping settings are not used.
+        Raises :class:`StreamClosedError` if the client has gone or an answer has
+        started."""
         if self._closed or self.response_started:
             raise StreamClosedError()
         # The HTTP exchange is over: nothing more goes through the response pump.
@@ -178,10 +164,12 @@ class ASGIWebSocketConnection(ASGIConnection):
         self._wake()
         accept: Message = {
             "type": "websocket.accept",
-            "subprotocol": subprotocol,
-            "headers": [(k.lower(), v) for k, v in headers if k.lower() not in _SERVER_OWNED],
+            "subprotocol": offer.subprotocol,
+            "headers": [(k.lower(), v) for k, v in offer.headers if k.lower() not in _SERVER_OWNED],
         }
-        socket = ASGIWebSocket(sink, self._ws_send, accept, max_message_size, self._socket_done)
+        socket = ASGIWebSocket(
+            sink, self._ws_send, accept, offer.max_message_size, self._socket_done
+        )
         self.socket = socket
         return socket
 
@@ -230,7 +218,7 @@ class ASGIWebSocket:
         "_closed",
         "_closing",
         "_discard",
-        "_drain_waiters",
+        "_gate",
         "_hold",
         "_loop",
         "_max_size",
@@ -251,7 +239,7 @@ class ASGIWebSocket:
 
     def __init__(
         self,
-        sink: MessageSink,
+        sink: WebSocketSink,
         send: Send,
         accept: Message,
         max_message_size: int | None,
@@ -266,7 +254,7 @@ class ASGIWebSocket:
         self._queue: deque[tuple[Message, int, asyncio.Future[None] | None]] = deque()
         self._queue.append((accept, 0, None))
         self._queued = 0
-        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._gate = WriteGate(self._loop)
         self._wakeup: asyncio.Future[None] | None = None
         self._hold: asyncio.Future[Any] | None = None
         self._discard = False
@@ -316,21 +304,16 @@ class ASGIWebSocket:
     def ping(self, data: bytes = b"") -> None:
         """ASGI has no ping message: the server pings (and answers pings) itself, so
         this sends nothing; the checks are those of a real ping."""
-        if len(data) > 125:
-            raise ValueError("ping data must be 125 bytes or less")
+        check_ping_payload(data)
         if self._closing or self._closed:
             raise WebSocketClosedError()
 
     def drain(self) -> asyncio.Future[None]:
         """Resolves once every queued message has been taken by the ASGI server."""
         if self._closed:
-            return _retrieved_closed()
-        fut: asyncio.Future[None] = self._loop.create_future()
-        if self._queue:
-            self._drain_waiters.append(fut)
-        else:
-            fut.set_result(None)
-        return fut
+            return failed_future(self._loop, WebSocketClosedError())
+        gate = self._gate
+        return gate.waiter() if self._queue else gate.ready()
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Send a close message (1000 without a ``code``: ASGI cannot send an empty
@@ -401,10 +384,7 @@ class ASGIWebSocket:
                     fut.set_result(None)
                 if message["type"] == "websocket.close" and self._timer is None:
                     self._timer = self._loop.call_later(_CLOSE_TIMEOUT, self._lost, None, None)
-            waiters, self._drain_waiters = self._drain_waiters, []
-            for w in waiters:
-                if not w.done():
-                    w.set_result(None)
+            self._gate.resume()
             if done.done():
                 return
             self._wakeup = self._loop.create_future()
@@ -422,7 +402,7 @@ class ASGIWebSocket:
             return
         text = message.get("text")
         data: str | bytes = text if text is not None else (message.get("bytes") or b"")
-        if _byte_size(data) > self._max_size:
+        if message_size(data) > self._max_size:
             self._abandon(1009, "message too big")
             return
         try:
@@ -454,7 +434,7 @@ class ASGIWebSocket:
         self.close_received = code is not None and code != 1006
         # 1005 (no code in the close frame) and 1006 (no close frame) are what a
         # tornadish-served socket reports as None.
-        self.close_code = None if code is None or code in (1005, 1006) else int(code)
+        self.close_code = reported_close_code(code)
         self.close_reason = reason or None
         if self._timer is not None:
             self._timer.cancel()
@@ -463,9 +443,7 @@ class ASGIWebSocket:
             _fail(fut)
         self._queue.clear()
         self._queued = 0
-        for w in self._drain_waiters:
-            _fail(w)
-        self._drain_waiters = []
+        self._gate.lost(error=WebSocketClosedError)
         wakeup = self._wakeup
         if wakeup is not None and not wakeup.done():
             wakeup.set_result(None)

@@ -5,12 +5,14 @@ it is the only client module that imports h11. It carries one exchange (a reques
 response in) at a time, and h11's state machine alone decides whether it may carry
 another. What a response becomes (headers, a decoded and bounded body, the user's
 callbacks) is the :class:`ResponseReader`'s business; which connection to use is the
-pool's (:mod:`._client_pool`).
+pool's (:mod:`.pool`).
 
 Rules of the house:
-- Timeouts and flow control live here. A request's deadline is one lazily re-armed timer
-  per connection that aborts the transport; a ``body_producer``'s ``write()`` makes it
-  wait only while the transport's buffer is above its high-water mark.
+- Timeouts and flow control live here, made of :mod:`tornadish._io.flow_control`'s
+  parts. A request's deadline is the connection's one lazily re-armed ``Deadline``, which
+  fails the exchange and aborts the transport; a ``body_producer``'s ``write()`` waits on
+  the connection's ``WriteGate``: only while the transport's buffer is above its
+  high-water mark.
 - A connection is reusable only when both sides finished the exchange cleanly, keep-alive
   holds and the server sent nothing after the response. Anything the server says while
   the connection is idle (bytes or EOF) retires it.
@@ -30,6 +32,7 @@ from typing import Any
 import h11
 
 from tornadish._http.headers import HTTPHeaders
+from tornadish._io.flow_control import Deadline, WriteGate
 from tornadish.util import GzipDecompressor
 
 __all__ = [
@@ -123,11 +126,11 @@ class ResponseReader:
         self, code: int, reason: str, version: str, raw: Iterable[tuple[bytes, bytes]]
     ) -> None:
         """The final response head arrived (``raw``: lower-case (name, value) byte pairs)."""
-        headers = HTTPHeaders._from_raw(raw)
+        headers = HTTPHeaders.from_raw(raw)
         self.code = code
         self.reason = reason
         self.headers = headers
-        if self.decompress and headers._dict.get("Content-Encoding") == "gzip":
+        if self.decompress and headers.get_normalized("Content-Encoding") == "gzip":
             # Tornado's convention: the body is handed over decoded, and the header says
             # what was undone.
             headers["X-Consumed-Content-Encoding"] = headers.pop("Content-Encoding")
@@ -195,16 +198,13 @@ class ClientConnection(asyncio.Protocol):
         "_continue",
         "_deadline",
         "_done",
-        "_drain_waiters",
         "_eof",
+        "_gate",
         "_h11",
         "_loop",
         "_on_lost",
-        "_paused",
         "_reader",
-        "_ready",
         "_response_started",
-        "_timer",
         "exchanges",
         "idle_since",
         "key",
@@ -217,7 +217,7 @@ class ClientConnection(asyncio.Protocol):
         max_header_size: int,
         on_lost: Callable[[ClientConnection], None] | None = None,
     ) -> None:
-        self._loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_size)
         #: The pool's key for this connection (its origin and TLS settings).
         self.key = key
@@ -229,12 +229,8 @@ class ClientConnection(asyncio.Protocol):
         self._response_started = False
         self._closing = False
         self._eof = False
-        self._paused = False
-        self._drain_waiters: list[asyncio.Future[None]] = []
-        self._ready: asyncio.Future[None] = self._loop.create_future()
-        self._ready.set_result(None)
-        self._timer: asyncio.TimerHandle | None = None
-        self._deadline: float | None = None
+        self._gate = WriteGate(loop)
+        self._deadline = Deadline(loop, self._timed_out)
         #: Exchanges completed on this connection (more than 0: it was reused).
         self.exchanges = 0
         #: Loop time at which the connection last went idle (kept by the pool).
@@ -306,9 +302,7 @@ class ClientConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
         self.transport = None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._deadline.cancel()
         message = "Stream closed" if exc is None else str(exc)
         self._fail(StreamClosed(message, exc, self._response_started))
         on_lost = self._on_lost
@@ -317,14 +311,10 @@ class ClientConnection(asyncio.Protocol):
             on_lost(self)
 
     def pause_writing(self) -> None:
-        self._paused = True
+        self._gate.pause()
 
     def resume_writing(self) -> None:
-        self._paused = False
-        waiters, self._drain_waiters = self._drain_waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        self._gate.resume()
 
     # -- reading --------------------------------------------------------------------
 
@@ -409,7 +399,8 @@ class ClientConnection(asyncio.Protocol):
         done = self._done = self._loop.create_future()
         self._reader = reader
         self._response_started = False
-        self._set_deadline(deadline)
+        if deadline is not None:
+            self._deadline.at(deadline)
         try:
             try:
                 head = conn.send(h11.Request(method=method, target=target, headers=headers))
@@ -430,7 +421,7 @@ class ClientConnection(asyncio.Protocol):
         finally:
             self._done = None
             self._reader = None
-            self._deadline = None
+            self._deadline.clear()
         return not self._closing
 
     async def _continue_granted(self, done: asyncio.Future[None]) -> bool:
@@ -478,18 +469,14 @@ class ClientConnection(asyncio.Protocol):
         done = self._done
         transport = self.transport
         if done is None or done.done() or transport is None or self._closing:
-            return self._ready  # the exchange is over; the bytes have nowhere to go
+            return self._gate.ready()  # the exchange is over; the bytes have nowhere to go
         try:
             data = self._h11.send(h11.Data(data=chunk))
         except h11.LocalProtocolError as e:
             raise ValueError(f"cannot send this body chunk: {e}") from None
         if data:
             transport.write(data)
-        if not self._paused:
-            return self._ready
-        waiter = self._loop.create_future()
-        self._drain_waiters.append(waiter)
-        return waiter
+        return self._gate.wait()
 
     def _fail(self, exc: BaseException) -> None:
         done = self._done
@@ -497,32 +484,15 @@ class ClientConnection(asyncio.Protocol):
             done.set_exception(exc)
             self.abort()
         self._resolve_continue(False)
-        waiters, self._drain_waiters = self._drain_waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_exception(StreamClosed("Stream closed", None))
-                waiter.exception()  # the producer may have stopped listening
+        # The producer may have stopped listening: the gate marks the errors retrieved.
+        self._gate.lost(error=_stream_closed)
 
     # -- the deadline ---------------------------------------------------------------
 
-    def _set_deadline(self, deadline: float | None) -> None:
-        # One timer per connection: a later deadline only moves a number, and the timer
-        # re-arms itself when it fires early.
-        self._deadline = deadline
-        if deadline is None:
-            return
-        timer = self._timer
-        if timer is None or timer.when() > deadline:
-            if timer is not None:
-                timer.cancel()
-            self._timer = self._loop.call_at(deadline, self._on_timer)
+    def _timed_out(self) -> None:
+        if self._done is not None:
+            self._fail(RequestTimeout("Timeout during request"))
 
-    def _on_timer(self) -> None:
-        self._timer = None
-        deadline = self._deadline
-        if deadline is None or self._done is None:
-            return
-        if self._loop.time() < deadline:
-            self._timer = self._loop.call_at(deadline, self._on_timer)
-            return
-        self._fail(RequestTimeout("Timeout during request"))
+
+def _stream_closed() -> StreamClosed:
+    return StreamClosed("Stream closed", None)

@@ -25,7 +25,7 @@ from tornadish._client.pool import Origin
 from tornadish._http.headers import HTTPHeaders
 from tornadish._http.parse import encode_username_password
 
-__all__ = ["PreparedRequest", "make_ssl_context", "redirect_request"]
+__all__ = ["PreparedRequest", "client_ssl_context", "redirect_request"]
 
 USER_AGENT = f"Tornadish/{version}"
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -173,12 +173,28 @@ def _ssl_context(req: Any, cache: dict[Any, ssl.SSLContext]) -> ssl.SSLContext:
     # setting keeps pooled connections with the same TLS setup together.
     context = cache.get(key)
     if context is None:
-        context = cache[key] = make_ssl_context(req, options)
+        context = cache[key] = client_ssl_context(
+            options,
+            validate_cert=bool(req.validate_cert),
+            ca_certs=req.ca_certs,
+            client_cert=req.client_cert,
+            client_key=req.client_key,
+        )
     return context
 
 
-def make_ssl_context(req: Any, options: dict[str, Any] | None) -> ssl.SSLContext:
-    """A client context from ``ssl_options`` (a dict) or the request's TLS options."""
+def client_ssl_context(
+    options: dict[str, Any] | None = None,
+    *,
+    validate_cert: bool = True,
+    ca_certs: str | None = None,
+    client_cert: str | None = None,
+    client_key: str | None = None,
+) -> ssl.SSLContext:
+    """The TLS context of a client connection (``HTTPClient`` and
+    ``websocket_connect`` alike): from ``ssl_options`` when given as a dict (Tornado's
+    ``ca_certs``, ``certfile``/``keyfile``, ``cert_reqs``, ``ciphers``), which then
+    override the other arguments, else from ``HTTPRequest``'s own TLS options."""
     if options is not None:
         context = ssl.create_default_context(cafile=options.get("ca_certs"))
         if "certfile" in options:
@@ -190,12 +206,12 @@ def make_ssl_context(req: Any, options: dict[str, Any] | None) -> ssl.SSLContext
         if "ciphers" in options:
             context.set_ciphers(options["ciphers"])
         return context
-    context = ssl.create_default_context(cafile=req.ca_certs)
-    if not req.validate_cert:
+    context = ssl.create_default_context(cafile=ca_certs)
+    if not validate_cert:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    if req.client_cert is not None:
-        context.load_cert_chain(req.client_cert, req.client_key)
+    if client_cert is not None:
+        context.load_cert_chain(client_cert, client_key)
     return context
 
 

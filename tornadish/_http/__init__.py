@@ -11,5 +11,5 @@ Rules of this folder:
 
 ``contract`` is the connection contract every higher layer programs against;
 ``h11_session`` the sans-IO HTTP/1.1 seam; ``headers``, ``parse`` and ``request`` the
-request model.
+request model; ``websocket`` the rules of the WebSocket handshake and messages.
 """

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from tornadish._http.headers import HTTPHeaders
 from tornadish._http.parse import RequestStartLine, ResponseStartLine
+from tornadish._http.websocket import DeflateAgreement
 
 
 class StreamClosedError(OSError):
@@ -36,6 +37,14 @@ class StreamClosedError(OSError):
     def __init__(self, real_error: BaseException | None = None) -> None:
         super().__init__("Stream is closed")
         self.real_error = real_error
+
+
+class WebSocketNotSupportedError(NotImplementedError):
+    """This connection cannot carry a WebSocket (a plain HTTP request that arrived
+    through an ASGI server's ``http`` scope, say): what
+    :meth:`HTTPConnection.accept_websocket` raises on a connection that does not
+    override it. ``WebSocketHandler`` answers it with a 400, as Tornado would answer a
+    handshake it cannot complete."""
 
 
 class UpgradedProtocol(asyncio.Protocol):
@@ -147,8 +156,12 @@ class WebSocketOffer:
     ``key`` is the client's ``Sec-WebSocket-Key`` (a connection that writes the 101
     itself derives ``Sec-WebSocket-Accept`` from it); ``headers`` are the handler's
     extra response headers (cookies, say); ``subprotocol`` the one chosen; ``deflate``
-    the ``permessage-deflate`` parameters agreed with the client (None: no
-    compression); the rest are limits.
+    the ``permessage-deflate`` agreement with the client (None: no compression), from
+    :func:`~tornadish._http.websocket.negotiate_deflate`: the parameters and the
+    response header value together, since a connection that writes the 101 needs the
+    header and the header cannot be rebuilt from the parameters alone; the rest are
+    limits. A connection whose server frames the messages itself (ASGI) uses only the
+    subprotocol, the headers and the message size limit.
     """
 
     __slots__ = (
@@ -166,7 +179,7 @@ class WebSocketOffer:
         key: str,
         headers: list[tuple[bytes, bytes]],
         subprotocol: str | None = None,
-        deflate: dict[str, Any] | None = None,
+        deflate: DeflateAgreement | None = None,
         max_message_size: int | None = None,
         ping_interval: float | None = None,
         ping_timeout: float | None = None,
@@ -280,9 +293,10 @@ class HTTPConnection:
     def accept_websocket(self, sink: WebSocketSink, offer: WebSocketOffer) -> WebSocketChannel:
         """Answer the request being handled by accepting its WebSocket handshake (a
         ``101`` on a socket; ``websocket.accept`` under ASGI), then deliver the messages
-        to ``sink``. Raises :class:`StreamClosedError` if the client has gone, and
-        ``HTTPOutputError`` if the response has already started."""
-        raise NotImplementedError()
+        to ``sink``. Raises :class:`StreamClosedError` if the client has gone,
+        ``HTTPOutputError`` if the response has already started, and (this default)
+        :class:`WebSocketNotSupportedError` where the connection cannot upgrade."""
+        raise WebSocketNotSupportedError("WebSocket upgrade not supported on this connection")
 
 
 class HTTPMessageDelegate:

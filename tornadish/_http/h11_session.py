@@ -9,11 +9,16 @@ Rules of the house:
   (:meth:`ServerSession.next_event`); response parts in, bytes out.
 - Malformed input surfaces as :class:`ProtocolError` carrying the status the RFCs ask for;
   nothing h11-specific escapes this module.
+- h11 through its public API only. Where it has no hook (HTTP/1.0 keep-alive) or is
+  bypassed for speed (the whole-response path), the seam writes the bytes itself and
+  starts the next cycle on a fresh ``h11.Connection`` fed with ``trailing_data``.
+  ``tests/http/test_engine_contract.py`` pins the h11 behaviour this relies on.
 """
 
 from __future__ import annotations
 
 import re
+from http.client import responses
 from typing import Final
 
 import h11
@@ -96,12 +101,13 @@ _EOM = h11.EndOfMessage()
 _FRAMING = frozenset([b"content-length", b"transfer-encoding", b"connection"])
 _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]|^[ \t]|[ \t]$")
+_BAD_REASON = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # RFC 9112 reason-phrase
 _LOWER: dict[bytes, bytes] = {}
 # Validated, serialized header lines: most responses repeat the same Server,
 # Content-Type, Date (for a second) and Content-Length lines.
 _LINES: dict[tuple[bytes, bytes], bytes] = {}
 _LINES_LIMIT = 4096
-_REASONS: dict[str, bytes] = {}
+_REASONS = {phrase: phrase.encode("latin-1") for phrase in responses.values()}
 
 
 def _check_name(name: bytes) -> bytes:
@@ -112,10 +118,6 @@ def _check_name(name: bytes) -> bytes:
     if len(_LOWER) < 1024:
         _LOWER[name] = lname
     return lname
-
-
-for _code, _phrase in __import__("http.client").client.responses.items():
-    _REASONS[_phrase] = _phrase.encode("latin-1")
 
 
 def _split_headers(
@@ -172,6 +174,41 @@ def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
     return tokens
 
 
+# Both sides of an exchange are through: h11 parks an HTTP/1.0 exchange in MUST_CLOSE.
+_FINISHED = (h11.DONE, h11.MUST_CLOSE)
+
+
+def _http10_keep_alive_head(resp: h11.Response) -> bytes | None:
+    """The head of ``resp`` announcing ``Connection: keep-alive`` to an HTTP/1.0 client
+    that asked for it, or ``None`` where the connection must close after it.
+
+    h11 closes every HTTP/1.0 exchange (it writes ``Connection: close`` and ends the
+    cycle in MUST_CLOSE). Keep-alive is sound when the body is Content-Length framed;
+    so for that case this head replaces the one h11 wrote, h11 still frames the body
+    and checks its length, and the next cycle starts on a fresh h11 connection
+    (:meth:`ServerSession.next_cycle`).
+    """
+    length = announced = False
+    for name, value in resp.headers:  # validated by h11; names in lower case
+        if name == b"content-length":
+            length = True
+        elif name == b"transfer-encoding":
+            return None  # h11 drops the framing and delimits the body by the close
+        elif name == b"connection":
+            tokens = {t.strip().lower() for t in value.split(b",")}
+            if b"close" in tokens:
+                return None
+            announced = announced or b"keep-alive" in tokens
+    if not length:
+        return None  # a body of unknown length: only the close can end it
+    lines = [b"HTTP/1.1 %d %s\r\n" % (resp.status_code, resp.reason)]
+    lines.extend(b"%s: %s\r\n" % item for item in resp.headers.raw_items())
+    if not announced:
+        lines.append(b"Connection: keep-alive\r\n")
+    lines.append(b"\r\n")
+    return b"".join(lines)
+
+
 class ServerSession:
     """One HTTP/1.1 server connection's protocol state, one request/response cycle at a time."""
 
@@ -181,6 +218,7 @@ class ServerSession:
         "_head_request",
         "_idle",
         "_keep_alive_10",
+        "_kept_alive_10",
         "_max_head",
         "_plain",
         "_renew",
@@ -193,7 +231,10 @@ class ServerSession:
         self._max_head = max_header_size
         self._head_limit = max_header_size
         self._url_limit = max_url_size
+        # The request is HTTP/1.0 and asks for keep-alive.
         self._keep_alive_10 = False
+        # Our answer to it announced keep-alive, though h11 closes the exchange.
+        self._kept_alive_10 = False
         # The request allows the whole-response path (HTTP/1.1, keep-alive, not HEAD).
         self._plain = False
         # The request being answered is a HEAD (its answers carry no body).
@@ -266,7 +307,7 @@ class ServerSession:
             raise ProtocolError(400, "both Transfer-Encoding and Content-Length")
         if tokens is not None and b"close" in tokens:
             keep_alive = False
-        self._keep_alive_10 = False
+        self._keep_alive_10 = self._kept_alive_10 = False
         self._head_request = req.method == b"HEAD"
         if version == "HTTP/1.0":
             # RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 makes the framing suspect;
@@ -334,19 +375,25 @@ class ServerSession:
         response, on headers that cannot affect its state.
         """
         framing, extra = _split_headers(headers)
-        if self._keep_alive_10:
-            self._enable_http10_keep_alive(framing)
         reason_bytes = _REASONS.get(reason)
         if reason_bytes is None:
             try:
                 reason_bytes = reason.encode("latin-1")
             except UnicodeEncodeError as e:
                 raise LocalError(str(e)) from None
+            if _BAD_REASON.search(reason_bytes) is not None:
+                # h11 writes the reason phrase as given: CR/LF would split the response.
+                raise LocalError(f"illegal reason phrase {reason!r}")
         try:
             resp = h11.Response(status_code=status, headers=framing, reason=reason_bytes)
         except h11.LocalProtocolError as e:
             raise LocalError(str(e)) from None
         head = self._send(resp)
+        if self._keep_alive_10:
+            kept = _http10_keep_alive_head(resp)
+            if kept is not None:
+                head = kept
+                self._kept_alive_10 = True
         if extra:
             # h11's head ends with the blank line; ours go just before it.
             head = head[:-2] + b"".join(extra) + b"\r\n"
@@ -380,22 +427,6 @@ class ServerSession:
         self._renew = True
         extra.append(b"Content-Length: " + length + b"\r\n\r\n")
         return status_line + b"".join(extra) + body
-
-    def _enable_http10_keep_alive(self, headers: list[tuple[bytes, bytes]]) -> None:
-        # h11 treats every HTTP/1.0 exchange as close-delimited. HTTP/1.0 keep-alive is
-        # sound when the response is Content-Length framed, so re-enable keep-alive in
-        # h11's connection state for this cycle and announce it. Private attribute: the
-        # test suite pins this behaviour so an h11 upgrade that changes it fails loudly.
-        if any(n.lower() == b"content-length" for n, _ in headers):
-            cstate = getattr(self._conn, "_cstate", None)
-            if cstate is not None and hasattr(cstate, "keep_alive"):
-                cstate.keep_alive = True
-                # A request already read in full went DONE -> MUST_CLOSE while keep-alive
-                # was off; undo that so the next cycle can start.
-                states = getattr(cstate, "states", None)
-                if states is not None and states.get(h11.CLIENT) is h11.MUST_CLOSE:
-                    states[h11.CLIENT] = h11.DONE
-                headers.append((b"Connection", b"keep-alive"))
 
     def response_data(self, data: bytes) -> bytes:
         """Frame one body chunk (chunked encoding is applied when h11 chose it)."""
@@ -451,31 +482,16 @@ class ServerSession:
 
     # -- cycle ------------------------------------------------------------------
 
-    @property
-    def can_continue(self) -> bool:
-        """Both sides finished the exchange and the connection may carry another."""
-        conn = self._conn
-        return conn.our_state is h11.DONE and conn.their_state is h11.DONE
-
-    @property
-    def response_started(self) -> bool:
-        """The response head has been sent (the request can no longer get an error page)."""
-        return self._conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE)
-
-    @property
-    def request_complete(self) -> bool:
-        """The whole request, body included, has been read."""
-        return self._conn.their_state is h11.DONE
-
-    def start_next_cycle(self) -> None:
-        """Reset for the next request on this connection."""
-        self._conn.start_next_cycle()
-        self._head_request = False
-
     def next_cycle(self) -> bool:
         """Reset for the next request if both sides finished cleanly; False if the
         connection cannot carry another request."""
         self._head_request = False
+        if self._kept_alive_10:
+            self._kept_alive_10 = False
+            conn = self._conn
+            if conn.our_state not in _FINISHED or conn.their_state not in _FINISHED:
+                return False  # a body is still unread (or unsent)
+            self._renew = True
         if self._renew:
             self._renew = False
             old = self._conn

@@ -44,6 +44,21 @@ def _normalize_bytes(name: bytes) -> str:
     return norm
 
 
+_NAME_BYTES: dict[str, bytes] = {}
+
+
+def _name_bytes(name: str) -> bytes:
+    # The inverse of _normalize_bytes, for the names a server sends again and again.
+    try:
+        return _NAME_BYTES[name]
+    except KeyError:
+        pass
+    bname = name.encode("latin-1")
+    if len(_NAME_BYTES) < _CACHE_LIMIT:
+        _NAME_BYTES[name] = bname
+    return bname
+
+
 class HTTPHeaders(MutableMapping[str, str]):
     """A dictionary of HTTP headers that keeps every value of repeated names.
 
@@ -81,8 +96,9 @@ class HTTPHeaders(MutableMapping[str, str]):
             self.update(*args, **kwargs)
 
     @classmethod
-    def _from_raw(cls, raw: Iterable[tuple[bytes, bytes]]) -> HTTPHeaders:
-        """Build from (lower-case name, value) byte pairs as the parser hands them over."""
+    def from_raw(cls, raw: Iterable[tuple[bytes, bytes]]) -> HTTPHeaders:
+        """Headers from (lower-case name, value) byte pairs, as an engine's parser hands
+        them over (names are normalized here, values decoded as latin-1)."""
         self = cls.__new__(cls)
         d: dict[str, str] = {}
         lists: dict[str, list[str]] = {}
@@ -99,6 +115,35 @@ class HTTPHeaders(MutableMapping[str, str]):
         self._dict = d
         self._as_list = lists
         return self
+
+    @classmethod
+    def from_normalized(
+        cls, values: dict[str, str], value_lists: dict[str, list[str]]
+    ) -> HTTPHeaders:
+        """Headers from names already in normalized form (not checked): ``values``
+        maps each name to its value (repeated values joined by commas), ``value_lists``
+        to the list of its values. Both dicts become the new object's own. The fast
+        path for the default headers every response starts with."""
+        self = cls.__new__(cls)
+        self._dict = values
+        self._as_list = value_lists
+        return self
+
+    def get_normalized(self, name: str) -> str | None:
+        """The value of ``name`` (all its values joined by commas), None when absent;
+        ``name`` must be in normalized form already (``Content-Type``): the request
+        path's lookups of well-known names skip the normalization this way."""
+        return self._dict.get(name)
+
+    def raw_items(self) -> list[tuple[bytes, bytes]]:
+        """Every (name, value) pair as latin-1 bytes, names in normalized form: what a
+        connection sends (one pair per value of a repeated header)."""
+        out = []
+        for name, values in self._as_list.items():
+            bname = _name_bytes(name)
+            for value in values:
+                out.append((bname, value.encode("latin-1")))
+        return out
 
     # -- multi-value API ------------------------------------------------------------
 

@@ -370,6 +370,11 @@ class ParseBodyConfig:
 _default_body_config = ParseBodyConfig()
 
 
+def get_parse_body_config() -> ParseBodyConfig:
+    """The process-wide default limits (see :func:`set_parse_body_config`)."""
+    return _default_body_config
+
+
 def set_parse_body_config(config: ParseBodyConfig) -> None:
     """Replace the process-wide default limits used by :func:`parse_body_arguments`.
 

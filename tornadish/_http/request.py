@@ -7,13 +7,10 @@ import time
 from typing import Any
 
 from tornadish._http.contract import HTTPConnection
-from tornadish._http.headers import (
-    HTTPHeaders,
-)
+from tornadish._http.headers import HTTPHeaders
 from tornadish._http.parse import (
     HTTPFile,
     RequestStartLine,
-    _parse_header,
     parse_body_arguments,
     parse_cookie,
     parse_qs_bytes,
@@ -21,8 +18,6 @@ from tornadish._http.parse import (
 )
 
 __all__ = ["HTTPServerRequest"]
-
-_parse_header = _parse_header  # re-exported for the web layer
 
 
 class HTTPServerRequest:
@@ -64,8 +59,11 @@ class HTTPServerRequest:
         self.body = body or b""
         self.connection = connection
         self.server_connection = server_connection
-        self.remote_ip: str | None = getattr(connection, "remote_ip", None)
-        self.protocol: str = getattr(connection, "scheme", None) or "http"
+        self.remote_ip: str | None = None
+        self.protocol: str = "http"
+        if connection is not None:
+            self.remote_ip = connection.remote_ip
+            self.protocol = connection.scheme
         self.host = host or self.headers.get("Host") or "127.0.0.1"
         self.host_name = split_host_and_port(self.host.lower())[0]
         self.files = files if files is not None else {}
@@ -78,17 +76,18 @@ class HTTPServerRequest:
         self._cookies: dict[str, http.cookies.Morsel[str]] | None = None
 
     @classmethod
-    def _from_wire(
+    def from_wire(
         cls,
         method: str,
         uri: str,
         version: str,
         headers: HTTPHeaders,
-        connection: Any,
-        remote_ip: str | None,
-        protocol: str,
+        connection: HTTPConnection | None,
     ) -> HTTPServerRequest:
-        """The connection layer's constructor: same result, none of the defaulting."""
+        """The request as a connection's request head gives it (what the web layer's
+        dispatcher builds): the result of the constructor, none of its defaulting;
+        ``remote_ip`` and ``protocol`` are the connection's ``remote_ip`` and
+        ``scheme``."""
         self = cls.__new__(cls)
         self.method = method
         self.uri = uri
@@ -97,9 +96,13 @@ class HTTPServerRequest:
         self.body = b""
         self.connection = connection
         self.server_connection = connection
-        self.remote_ip = remote_ip
-        self.protocol = protocol
-        host = headers._dict.get("Host")
+        if connection is not None:
+            self.remote_ip = connection.remote_ip
+            self.protocol = connection.scheme
+        else:
+            self.remote_ip = None
+            self.protocol = "http"
+        host = headers.get_normalized("Host")
         if host:
             self.host = host
             self.host_name = _host_name(host)
@@ -145,8 +148,9 @@ class HTTPServerRequest:
     def arguments(self, value: dict[str, list[bytes]]) -> None:
         self._arguments = value
 
-    def _parse_body(self) -> None:
-        """Fill ``body_arguments``/``files`` from a urlencoded or multipart body."""
+    def parse_body(self) -> None:
+        """Fill ``body_arguments``/``files`` from a urlencoded or multipart ``body``
+        (raises ``HTTPInputError`` on a malformed one)."""
         parse_body_arguments(
             self.headers.get("Content-Type", ""),
             self.body,
@@ -157,6 +161,8 @@ class HTTPServerRequest:
         if self._arguments is not None:
             for k, v in self.body_arguments.items():
                 self._arguments.setdefault(k, []).extend(v)
+
+    _parse_body = parse_body  # Tornado's name
 
     # -- cookies ----------------------------------------------------------------
 
@@ -187,6 +193,10 @@ class HTTPServerRequest:
         """The URL the client asked for, scheme and host included."""
         return self.protocol + "://" + self.host + self.uri
 
+    def mark_finished(self) -> None:
+        """The response is complete: :meth:`request_time` stops counting now."""
+        self._finish_time = time.time()
+
     def request_time(self) -> float:
         """Seconds since the request arrived (until it finished, once it has)."""
         if self._finish_time is None:
@@ -195,8 +205,10 @@ class HTTPServerRequest:
 
     def get_ssl_certificate(self, binary_form: bool = False) -> Any:
         """The client's TLS certificate, when the connection is TLS and one was sent."""
-        transport = getattr(self.connection, "transport", None)
-        ssl_object = transport.get_extra_info("ssl_object") if transport else None
+        connection = self.connection
+        if connection is None:
+            return None
+        ssl_object = connection.get_extra_info("ssl_object")
         if ssl_object is None:
             return None
         return ssl_object.getpeercert(binary_form=binary_form)

@@ -1,18 +1,22 @@
 """The WebSocket glue: one ``asyncio.Protocol`` per WebSocket connection, driving wsproto.
 
-Server and client share it. The server's HTTP protocol hands its transport over after
-``101 Switching Protocols`` (:meth:`~._server_protocol.HTTP1ServerProtocol.upgrade`);
-the client's handshake protocol does the same after reading the 101. From then on
-bytes go into a ``wsproto`` connection and its events become calls on a *sink* (the
-``WebSocketHandler`` or the ``WebSocketClientConnection``). Everything about flow
+Server and client share it. A server connection accepts a WebSocket with
+:func:`accept_server_websocket`, which answers ``101 Switching Protocols`` through the
+connection's ``upgrade`` and takes its transport over; the client's handshake protocol
+(:mod:`tornadish._client.websocket`) does the same after reading the 101. What the
+handshakes agree (headers, subprotocol, compression) is decided by
+:mod:`tornadish._http.websocket`. From then on bytes go into a ``wsproto`` connection and
+its events become calls on a *sink* (the ``WebSocketHandler``, the
+``WebSocketClientConnection``, a mounted ASGI app's bridge). Everything about flow
 control, limits, pings and the closing handshake lives here:
 
 - Messages are delivered in order, one at a time. When the sink returns an awaitable
   (an ``async def on_message``), delivery stops and reading pauses until it completes;
   the frames already read wait, parsed lazily, in wsproto's buffer.
 - Writes go straight to the transport; the awaitable they return resolves once the
-  transport is below its high-water mark, so a writer that awaits it keeps memory
-  bounded when the peer stops reading.
+  transport is below its high-water mark (the connection's ``WriteGate``, from
+  :mod:`tornadish._io.flow_control`), so a writer that awaits it keeps memory bounded
+  when the peer stops reading.
 - Message size is checked as the frames arrive (and while inflating compressed ones),
   so an oversized message is refused with 1009 before it is buffered whole.
 - A frame wsproto cannot parse (unmasked, reserved bits, bad opcode, bad UTF-8) fails
@@ -26,102 +30,138 @@ from __future__ import annotations
 import asyncio
 import zlib
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 from wsproto.extensions import Extension, PerMessageDeflate
-from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol
+from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol, Opcode, RsvBits
 from wsproto.utilities import LocalProtocolError
 
-from tornadish._http.contract import UpgradedProtocol
+from tornadish._http.contract import (
+    UpgradedProtocol,
+    WebSocketOffer,
+    WebSocketSink,
+)
+from tornadish._http.websocket import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    DeflateAgreement,
+    WebSocketClosedError,
+    WebSocketError,
+    accept_headers,
+    check_ping_payload,
+    message_size,
+    reported_close_code,
+)
+from tornadish._io.flow_control import WriteGate, failed_future
 from tornadish.log import app_log, gen_log
 
 __all__ = [
+    "DEFAULT_MAX_MESSAGE_SIZE",
     "BoundedDeflate",
-    "MessageSink",
     "WebSocketClosedError",
     "WebSocketError",
     "WebSocketProtocol",
+    "accept_server_websocket",
+    "deflate_extension",
 ]
 
-DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024
 _CLOSE_TIMEOUT = 5.0
 _OPEN = ConnectionState.OPEN
 
 
-class WebSocketError(Exception):
-    """A WebSocket protocol or handshake error."""
-
-
-class WebSocketClosedError(WebSocketError):
-    """The WebSocket is closed (or closing): nothing more can be sent on it."""
-
-
-class MessageSink(Protocol):
-    """What the protocol reports to: the handler on a server, the client connection."""
-
-    def _ws_message(self, message: str | bytes) -> Awaitable[None] | None: ...
-
-    def _ws_ping(self, data: bytes) -> None: ...
-
-    def _ws_pong(self, data: bytes) -> None: ...
-
-    def _ws_closed(self, code: int | None, reason: str | None) -> None: ...
-
-
 class BoundedDeflate(PerMessageDeflate):
-    """``permessage-deflate`` that stops inflating at the message size limit.
+    """``permessage-deflate`` (RFC 7692) that stops inflating at the message size limit.
 
     wsproto inflates whatever arrives, so a small compressed frame could become
     gigabytes in memory; here inflation is capped and an over-long message fails with
-    1009 (wsproto turns a returned ``CloseReason`` into a parse failure). It relies on
-    three attributes of wsproto's own class, pinned by the hostile-client tests.
+    1009 (wsproto turns a returned ``CloseReason`` into a parse failure). The inbound
+    side is ours, written against wsproto's public extension interface
+    (``frame_inbound_header``/``_payload_data``/``_complete``) with our own state; the
+    negotiation and the outbound side stay wsproto's.
     """
 
     def __init__(self, max_message_size: int, **options: Any) -> None:
         super().__init__(**options)
         self.max_message_size = max_message_size
         self._inflated = 0
+        # The message being read was sent compressed (RSV1 on its first frame); None
+        # between messages.
+        self._compressed: bool | None = None
+        # The frame being read is a data frame (control frames are never compressed and
+        # may arrive between the fragments of a message).
+        self._data_frame = False
+        # Kept across messages unless the peer gives up its context takeover.
+        self._inflater: zlib._Decompress | None = None
+
+    def frame_inbound_header(
+        self,
+        proto: FrameDecoder | FrameProtocol,
+        opcode: Opcode,
+        rsv: RsvBits,
+        payload_length: int,
+    ) -> CloseReason | RsvBits:
+        # RFC 7692 §6.1: RSV1 marks the first frame of a compressed message, never a
+        # control frame or a continuation.
+        if rsv.rsv1 and (opcode.iscontrol() or opcode is Opcode.CONTINUATION):
+            return CloseReason.PROTOCOL_ERROR
+        self._data_frame = not opcode.iscontrol()
+        if self._data_frame and self._compressed is None:
+            self._compressed = rsv.rsv1
+            if rsv.rsv1 and self._inflater is None:
+                # The window the peer compresses with, as negotiated.
+                bits = self.server_max_window_bits if proto.client else self.client_max_window_bits
+                self._inflater = zlib.decompressobj(-bits)
+        return RsvBits(True, False, False)
 
     def frame_inbound_payload_data(
         self, proto: FrameDecoder | FrameProtocol, data: bytes
     ) -> bytes | CloseReason:
-        if not self._inbound_compressed or not self._inbound_is_compressible:
+        if not self._data_frame or not self._compressed:
             return data
-        decompressor = self._decompressor
-        assert decompressor is not None
-        # One byte more than the room left is enough to know the message is too big.
-        room = self.max_message_size - self._inflated + 1
-        try:
-            out = decompressor.decompress(data, room)
-        except zlib.error:
-            return CloseReason.INVALID_FRAME_PAYLOAD_DATA
-        self._inflated += len(out)
-        if decompressor.unconsumed_tail or self._inflated > self.max_message_size:
-            return CloseReason.MESSAGE_TOO_BIG
-        return out
+        return self._inflate(data)
 
     def frame_inbound_complete(
         self, proto: FrameDecoder | FrameProtocol, fin: bool
     ) -> bytes | CloseReason | None:
-        result = super().frame_inbound_complete(proto, fin)
-        if fin:
+        if not fin or not self._data_frame:
+            return None
+        compressed = self._compressed
+        self._compressed = None
+        if not compressed:
             self._inflated = 0
+            return None
+        # RFC 7692 §7.2.2: the sender dropped the empty stored block that ends the
+        # message; put it back to get the rest of the output.
+        result = self._inflate(b"\x00\x00\xff\xff")
+        self._inflated = 0
+        if isinstance(result, CloseReason):
+            return result
+        assert self._inflater is not None
+        try:
+            result += self._inflater.flush()
+        except zlib.error:
+            return CloseReason.INVALID_FRAME_PAYLOAD_DATA
+        no_context_takeover = (
+            self.server_no_context_takeover if proto.client else self.client_no_context_takeover
+        )
+        if no_context_takeover:
+            self._inflater = None
         return result
 
-
-def _done_future(loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
-    fut: asyncio.Future[None] = loop.create_future()
-    fut.set_result(None)
-    return fut
-
-
-def _closed_future(loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
-    fut: asyncio.Future[None] = loop.create_future()
-    fut.set_exception(WebSocketClosedError())
-    fut.exception()  # retrieved: an un-awaited write must not log noise
-    return fut
+    def _inflate(self, data: bytes) -> bytes | CloseReason:
+        inflater = self._inflater
+        assert inflater is not None  # made by frame_inbound_header for a compressed message
+        # One byte more than the room left is enough to know the message is too big.
+        room = self.max_message_size - self._inflated + 1
+        try:
+            out = inflater.decompress(data, room)
+        except zlib.error:
+            return CloseReason.INVALID_FRAME_PAYLOAD_DATA
+        self._inflated += len(out)
+        if inflater.unconsumed_tail or self._inflated > self.max_message_size:
+            return CloseReason.MESSAGE_TOO_BIG
+        return out
 
 
 class WebSocketProtocol(UpgradedProtocol):
@@ -135,8 +175,7 @@ class WebSocketProtocol(UpgradedProtocol):
         "_closing",
         "_conn",
         "_discard",
-        "_done",
-        "_drain_waiters",
+        "_gate",
         "_in_pump",
         "_loop",
         "_max_size",
@@ -151,7 +190,6 @@ class WebSocketProtocol(UpgradedProtocol):
         "_sink",
         "_size",
         "_timer",
-        "_writing_paused",
         "close_code",
         "close_reason",
         "transport",
@@ -159,7 +197,7 @@ class WebSocketProtocol(UpgradedProtocol):
 
     def __init__(
         self,
-        sink: MessageSink,
+        sink: WebSocketSink,
         *,
         client: bool,
         extensions: list[Extension] | None = None,
@@ -185,9 +223,7 @@ class WebSocketProtocol(UpgradedProtocol):
         self._in_pump = False
         self._discard = False
         self._reading_paused = False
-        self._writing_paused = False
-        self._drain_waiters: list[asyncio.Future[None]] | None = None
-        self._done: asyncio.Future[None] | None = None
+        self._gate = WriteGate(self._loop)
         self._closing = False
         self._closed = False
         self._timer: asyncio.TimerHandle | None = None
@@ -210,7 +246,8 @@ class WebSocketProtocol(UpgradedProtocol):
         on_lost: Callable[[], None] | None = None,
     ) -> None:
         self.transport = transport
-        self._writing_paused = writing_paused
+        if writing_paused:
+            self._gate.pause()
         self._on_lost = on_lost
         if self._ping_interval > 0:
             self._ping_handle = self._loop.call_later(self._ping_interval, self._send_ping)
@@ -262,13 +299,7 @@ class WebSocketProtocol(UpgradedProtocol):
             if handle is not None:
                 handle.cancel()
         self._timer = self._ping_handle = None
-        waiters = self._drain_waiters
-        if waiters:
-            self._drain_waiters = None
-            for w in waiters:
-                if not w.done():
-                    w.set_exception(WebSocketClosedError())
-                    w.exception()  # retrieved: nobody may be awaiting it any more
+        self._gate.lost(error=WebSocketClosedError)
         on_lost = self._on_lost
         self._on_lost = None
         if on_lost is not None:
@@ -279,16 +310,10 @@ class WebSocketProtocol(UpgradedProtocol):
             app_log.error("Exception in WebSocket on_close", exc_info=True)
 
     def pause_writing(self) -> None:
-        self._writing_paused = True
+        self._gate.pause()
 
     def resume_writing(self) -> None:
-        self._writing_paused = False
-        waiters = self._drain_waiters
-        if waiters:
-            self._drain_waiters = None
-            for w in waiters:
-                if not w.done():
-                    w.set_result(None)
+        self._gate.resume()
 
     # -- reading ------------------------------------------------------------------
 
@@ -330,10 +355,7 @@ class WebSocketProtocol(UpgradedProtocol):
         if self._discard:
             return  # closing after an error of ours: the rest is not delivered
         data = event.data
-        n = len(data)
-        if type(data) is str and not data.isascii():
-            n = len(data.encode("utf-8"))  # the limit is in bytes, as on the wire
-        size = self._size + n
+        size = self._size + message_size(data)
         if size > self._max_size:
             self._parts = []
             self._size = 0
@@ -380,7 +402,7 @@ class WebSocketProtocol(UpgradedProtocol):
             self._fail(event.code, event.reason or "")
             return
         code = int(event.code)
-        self.close_code = None if code == CloseReason.NO_STATUS_RCVD else code
+        self.close_code = reported_close_code(code)
         self.close_reason = event.reason or None
         if state is ConnectionState.REMOTE_CLOSING:
             # The peer started the closing handshake: echo its code, then hang up.
@@ -443,8 +465,7 @@ class WebSocketProtocol(UpgradedProtocol):
 
     def ping(self, data: bytes = b"") -> None:
         """Send a ping frame (at most 125 bytes of ``data``)."""
-        if len(data) > 125:
-            raise ValueError("ping data must be 125 bytes or less")
+        check_ping_payload(data)
         if self._closing or self._closed or self._conn.state is not _OPEN:
             raise WebSocketClosedError()
         self._write(self._conn.send(Ping(payload=data)))
@@ -452,17 +473,8 @@ class WebSocketProtocol(UpgradedProtocol):
     def drain(self) -> asyncio.Future[None]:
         """Resolves once the transport's buffer is below its high-water mark."""
         if self._closed:
-            return _closed_future(self._loop)
-        if not self._writing_paused:
-            done = self._done
-            if done is None:
-                done = self._done = _done_future(self._loop)
-            return done
-        fut: asyncio.Future[None] = self._loop.create_future()
-        if self._drain_waiters is None:
-            self._drain_waiters = []
-        self._drain_waiters.append(fut)
-        return fut
+            return failed_future(self._loop, WebSocketClosedError())
+        return self._gate.wait()
 
     # -- closing ------------------------------------------------------------------
 
@@ -554,3 +566,46 @@ class WebSocketProtocol(UpgradedProtocol):
             return
         delay = max(0.0, self._ping_sent + self._ping_interval - self._loop.time())
         self._ping_handle = self._loop.call_later(delay, self._send_ping)
+
+
+# -- accepting on a server connection ----------------------------------------------------
+
+
+def deflate_extension(parameters: dict[str, Any], max_message_size: int | None) -> BoundedDeflate:
+    """The ``permessage-deflate`` extension for ``parameters`` (wsproto's keywords),
+    inflating no message past ``max_message_size`` (None: no limit)."""
+    limit = max_message_size if max_message_size is not None else 1 << 62
+    return BoundedDeflate(limit, **parameters)
+
+
+def _agreed_deflate(agreement: DeflateAgreement, max_message_size: int | None) -> BoundedDeflate:
+    extension = deflate_extension(agreement.parameters, max_message_size)
+    # Built with the agreed parameters; finalizing with the response that states them
+    # switches it on (wsproto's public way), changing none of them.
+    extension.finalize(agreement.response)
+    return extension
+
+
+def accept_server_websocket(
+    upgrade: Callable[[list[tuple[bytes, bytes]], UpgradedProtocol], None],
+    sink: WebSocketSink,
+    offer: WebSocketOffer,
+) -> WebSocketProtocol:
+    """Accept a WebSocket on a server connection: answer ``101`` through its
+    ``upgrade(headers, protocol)`` (the offer's headers, then the acceptance
+    :func:`~tornadish._http.websocket.accept_headers` makes) and return the
+    :class:`WebSocketProtocol` that has taken the transport over, reporting to
+    ``sink``. ``upgrade``'s errors (``StreamClosedError`` once the client has gone)
+    pass through.
+    """
+    deflate = offer.deflate
+    protocol = WebSocketProtocol(
+        sink,
+        client=False,
+        extensions=[] if deflate is None else [_agreed_deflate(deflate, offer.max_message_size)],
+        max_message_size=offer.max_message_size,
+        ping_interval=offer.ping_interval,
+        ping_timeout=offer.ping_timeout,
+    )
+    upgrade(offer.headers + accept_headers(offer.key, offer.subprotocol, deflate), protocol)
+    return protocol

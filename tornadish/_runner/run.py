@@ -19,7 +19,8 @@ import signal
 import socket
 from typing import Any
 
-from tornadish import netutil, process
+from tornadish import netutil
+from tornadish._io import processes
 from tornadish._server.httpserver import HTTPServer
 from tornadish.log import gen_log
 
@@ -62,7 +63,7 @@ def run(
         sockets = netutil.bind_sockets(port, address=address)
     if workers != 1:
         # Returns only in a worker; the supervisor exits in there.
-        process.fork_processes(workers or None)
+        processes.fork_processes(workers or None)
     if reuse_port:
         sockets = netutil.bind_sockets(port, address=address, reuse_port=True)
     from tornadish.ioloop import IOLoop

@@ -8,4 +8,10 @@ Rules of this folder:
    answers through the connection contract and never sees an engine object.
 2. It imports ``_io``, ``_http`` and the foundation only — never ``_client``, ``_asgi``
    or anything above.
+
+Where things are: ``connection`` (a connection's state, limits, deadlines, closing),
+``reading`` (the read loop), ``protocol`` (the request/response cycle and the connection
+contract; ``HTTP1ServerProtocol``), ``proxy_headers`` (``xheaders``), ``params``,
+``httpserver`` (``HTTPServer``), ``shutdown``. Flow control and the deadline timer are
+``tornadish._io.flow_control``'s.
 """

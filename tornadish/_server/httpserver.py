@@ -7,9 +7,9 @@ import socket
 import ssl
 import zlib
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol, cast, runtime_checkable
 
-from tornadish import netutil, process
+from tornadish import netutil
 from tornadish._http.contract import (
     HTTPConnection,
     HTTPMessageDelegate,
@@ -19,9 +19,11 @@ from tornadish._http.contract import (
 from tornadish._http.headers import HTTPHeaders, HTTPInputError
 from tornadish._http.parse import RequestStartLine, ResponseStartLine
 from tornadish._http.request import HTTPServerRequest
+from tornadish._io import processes
 from tornadish._server.params import ServerParams
 from tornadish._server.protocol import HTTP1ServerProtocol
 from tornadish.log import gen_log
+from tornadish.util import GzipDecompressor
 
 __all__ = ["HTTPServer", "StreamClosedError"]
 
@@ -57,7 +59,7 @@ class HTTPServer(HTTPServerConnectionDelegate):
     ``request_callback`` is an ``Application`` (anything with ``start_request``) or, as in
     old Tornado code, a plain callable taking an ``HTTPServerRequest`` with its body read.
 
-    Limits and timeouts (all optional; see :class:`~._server_params.ServerParams` for
+    Limits and timeouts (all optional; see :class:`~.params.ServerParams` for
     defaults): ``max_header_size`` (→ 431), ``max_url_size`` (→ 414), ``max_body_size``
     (→ 413, refused from ``Content-Length`` before reading), ``idle_connection_timeout``,
     ``header_timeout`` (slowloris), ``body_timeout`` (silence inside a body; 408),
@@ -92,7 +94,9 @@ class HTTPServer(HTTPServerConnectionDelegate):
         self.request_callback = request_callback
         self.ssl_options = ssl_options
         self._ssl_context = (
-            netutil.ssl_options_to_context(ssl_options) if ssl_options is not None else None
+            netutil.ssl_options_to_context(ssl_options, server_side=True)
+            if ssl_options is not None
+            else None
         )
         if max_body_size is None and max_buffer_size is not None:
             max_body_size = max_buffer_size
@@ -111,10 +115,7 @@ class HTTPServer(HTTPServerConnectionDelegate):
             write_buffer_limits=write_buffer_limits,
             min_body_rate=min_body_rate,
         )
-        if hasattr(request_callback, "start_request"):
-            self._delegate: HTTPServerConnectionDelegate = request_callback  # type: ignore[assignment]
-        else:
-            self._delegate = _CallableAdapter(request_callback)
+        self._delegate = _server_delegate(request_callback)
         if decompress_request:
             self._delegate = _GzipDelegates(self._delegate, chunk_size or 65536)
         self._connections = _ConnectionSet()
@@ -177,7 +178,7 @@ class HTTPServer(HTTPServerConnectionDelegate):
         assert not self._started, "start() called twice"
         self._started = True
         if num_processes != 1:
-            process.fork_processes(num_processes, max_restarts)
+            processes.fork_processes(num_processes, max_restarts)
         sockets, self._pending_sockets = self._pending_sockets, []
         self.add_sockets(sockets)
 
@@ -292,6 +293,28 @@ class HTTPServer(HTTPServerConnectionDelegate):
         self._delegate.on_close(server_conn)
 
 
+def _server_delegate(callback: object) -> HTTPServerConnectionDelegate:
+    """What serves the requests for ``HTTPServer(request_callback)``."""
+    if isinstance(callback, HTTPServerConnectionDelegate):
+        return callback
+    if isinstance(callback, _StartsRequests):
+        # Duck typing, which tornadish has always allowed (Tornado would take such an
+        # object for a plain callback): a router that does not subclass
+        # HTTPServerConnectionDelegate.
+        return cast(HTTPServerConnectionDelegate, callback)
+    return _CallableAdapter(cast(Callable[[HTTPServerRequest], Any], callback))
+
+
+@runtime_checkable
+class _StartsRequests(Protocol):
+    """What ``HTTPServer`` needs of a request router that does not subclass
+    :class:`HTTPServerConnectionDelegate`."""
+
+    def start_request(
+        self, server_conn: object, request_conn: HTTPConnection
+    ) -> HTTPMessageDelegate: ...
+
+
 # Strong references to running callback coroutines (the loop keeps only weak ones).
 _callback_tasks: set[asyncio.Future[Any]] = set()
 
@@ -335,7 +358,7 @@ class _CallableRequest(HTTPMessageDelegate):
         request = self.request
         assert request is not None
         request.body = b"".join(self.chunks)
-        request._parse_body()
+        request.parse_body()
         result = self.callback(request)
         if result is not None and asyncio.iscoroutine(result):
             task = asyncio.ensure_future(result)
@@ -373,7 +396,7 @@ class _GzipMessageDelegate(HTTPMessageDelegate):
     ) -> None:
         self._delegate = delegate
         self._chunk_size = chunk_size
-        self._decompressor: Any = None
+        self._gunzip: GzipDecompressor | None = None
         self._conn = conn
         self._inflated = 0
 
@@ -381,27 +404,25 @@ class _GzipMessageDelegate(HTTPMessageDelegate):
         self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
     ) -> Awaitable[None] | None:
         if headers.get("Content-Encoding", "").lower() == "gzip":
-            from tornadish.util import GzipDecompressor
-
-            self._decompressor = GzipDecompressor()
+            self._gunzip = GzipDecompressor()
             # As Tornado: the delegate sees a plain body, and where it came from.
             headers.add("X-Consumed-Content-Encoding", headers["Content-Encoding"])
             del headers["Content-Encoding"]
         return self._delegate.headers_received(start_line, headers)
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
-        if self._decompressor is None:
+        gunzip = self._gunzip
+        if gunzip is None:
             return self._delegate.data_received(chunk)
-        return self._feed(chunk)
+        return self._feed(gunzip, chunk)
 
-    def _feed(self, data: bytes) -> Awaitable[None] | None:
-        decompressor = self._decompressor
+    def _feed(self, gunzip: GzipDecompressor, data: bytes) -> Awaitable[None] | None:
         while data:
             try:
-                out = decompressor.decompress(data, self._chunk_size)
+                out = gunzip.decompress(data, self._chunk_size)
             except zlib.error as e:
                 raise HTTPInputError(f"invalid gzip request body: {e}") from None
-            tail = decompressor.unconsumed_tail
+            tail = gunzip.unconsumed_tail
             if not out and tail == data:
                 raise HTTPInputError("gzip request body makes no progress")
             data = tail
@@ -410,24 +431,23 @@ class _GzipMessageDelegate(HTTPMessageDelegate):
                 # gzip can inflate to gigabytes (a "gzip bomb"). Read each time, since a
                 # streaming handler's prepare() may have changed it.
                 self._inflated += len(out)
-                limit = getattr(self._conn, "_max_body_size", None)
-                if limit is not None and self._inflated > limit:
+                if self._inflated > self._conn.max_body_size:
                     raise _BodyTooLarge("request body too large once decompressed")
                 result = self._delegate.data_received(out)
                 if result is not None:
-                    return self._after(result, data)
+                    return self._after(result, gunzip, data)
         return None
 
-    async def _after(self, pending: Awaitable[None], data: bytes) -> None:
+    async def _after(self, pending: Awaitable[None], gunzip: GzipDecompressor, data: bytes) -> None:
         await pending
-        more = self._feed(data)
+        more = self._feed(gunzip, data)
         if more is not None:
             await more
 
     def finish(self) -> None:
-        if self._decompressor is not None:
+        if self._gunzip is not None:
             try:
-                self._decompressor.flush()
+                self._gunzip.flush()
             except zlib.error as e:
                 raise HTTPInputError(f"truncated gzip request body: {e}") from None
         self._delegate.finish()

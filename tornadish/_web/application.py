@@ -19,7 +19,7 @@ from tornadish._http.headers import HTTPHeaders
 from tornadish._http.request import HTTPServerRequest
 from tornadish._web.compress import GZipContentEncoding
 from tornadish._web.errors import HTTPError
-from tornadish._web.handler import RequestHandler
+from tornadish._web.handler import HandlerRun, RequestHandler, streams_request_body
 from tornadish._web.routing import (
     AnyMatches,
     HostMatches,
@@ -143,9 +143,13 @@ class Application(ReversibleRouter):
         self.default_router = _ApplicationRouter(self, [Rule(AnyMatches(), self.wildcard_router)])
         self._settings_changed()
 
+    #: True when the ``xsrf_cookies`` or ``cross_origin_protection`` setting has
+    #: handlers check requests of unsafe methods (POST, PUT, ...).
+    check_unsafe_methods: bool
+
     def _settings_changed(self) -> None:
         # Flags read on every request, resolved once.
-        self._check_unsafe = bool(
+        self.check_unsafe_methods = bool(
             self.settings.get("xsrf_cookies") or self.settings.get("cross_origin_protection")
         )
         self._log_function = self.settings.get("log_function")
@@ -241,14 +245,14 @@ class Application(ReversibleRouter):
             if receive is not None:
                 return self.asgi(request, receive, send)
             return functools.partial(self.asgi, request)
-        dispatcher = _RequestDispatcher(self, request.connection)  # type: ignore[arg-type]
+        dispatcher = _RequestDispatcher(self, request.connection)
         dispatcher.request = request
         dispatcher._route()
         return dispatcher._run()
 
     def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> HTTPMessageDelegate:
         """The delegate that serves ``request`` (Tornado's router interface)."""
-        dispatcher = _RequestDispatcher(self, request.connection)  # type: ignore[arg-type]
+        dispatcher = _RequestDispatcher(self, request.connection)
         dispatcher.request = request
         dispatcher._route()
         return dispatcher
@@ -262,7 +266,7 @@ class Application(ReversibleRouter):
         path_kwargs: dict[str, bytes] | None = None,
     ) -> HTTPMessageDelegate:
         """A delegate that runs ``target_class`` for ``request`` (Tornado API)."""
-        dispatcher = _RequestDispatcher(self, request.connection)  # type: ignore[arg-type]
+        dispatcher = _RequestDispatcher(self, request.connection)
         dispatcher.request = request
         dispatcher.handler_class = target_class
         dispatcher.handler_kwargs = target_kwargs or {}
@@ -334,17 +338,17 @@ class _RequestDispatcher(HTTPMessageDelegate):
         "chunks",
         "connection",
         "delegate",
-        "handler",
         "handler_class",
         "handler_kwargs",
         "path_args",
         "path_kwargs",
         "request",
+        "run",
         "stream",
         "uploads",
     )
 
-    def __init__(self, application: Application, connection: HTTPConnection) -> None:
+    def __init__(self, application: Application, connection: HTTPConnection | None) -> None:
         self.application = application
         self.connection = connection
         self.request: HTTPServerRequest | None = None
@@ -352,22 +356,15 @@ class _RequestDispatcher(HTTPMessageDelegate):
         self.handler_kwargs: dict[str, Any] = {}
         self.path_args: list[bytes | None] = []
         self.path_kwargs: dict[str, bytes | None] = {}
-        self.handler: RequestHandler | None = None
+        self.run: HandlerRun | None = None  # once the handler exists
         self.delegate: HTTPMessageDelegate | None = None
         self.chunks: list[bytes] | None = None
         self.stream = False
         self.uploads: MultipartUpload | None = None
 
     def headers_received(self, start_line: Any, headers: HTTPHeaders) -> Awaitable[None] | None:
-        conn: Any = self.connection
-        self.request = HTTPServerRequest._from_wire(
-            start_line.method,
-            start_line.path,
-            start_line.version,
-            headers,
-            conn,
-            conn.remote_ip,
-            conn.scheme,
+        self.request = HTTPServerRequest.from_wire(
+            start_line.method, start_line.path, start_line.version, headers, self.connection
         )
         try:
             self._route()
@@ -383,7 +380,7 @@ class _RequestDispatcher(HTTPMessageDelegate):
             return self.delegate.headers_received(start_line, headers)
         if self.stream:
             return self._start_streaming()
-        ctype = headers._dict.get("Content-Type")
+        ctype = headers.get_normalized("Content-Type")
         if ctype is not None and ctype.startswith("multipart/form-data"):
             self._start_multipart(ctype, headers)
         return None
@@ -431,33 +428,26 @@ class _RequestDispatcher(HTTPMessageDelegate):
                     self.delegate = delegate
                     return
         assert self.handler_class is not None
-        self.stream = self.handler_class._stream_request_body
+        self.stream = streams_request_body(self.handler_class)
 
     def _start_streaming(self) -> Awaitable[None] | None:
         request = self.request
         assert request is not None and self.handler_class is not None
-        loop = asyncio.get_running_loop()
-        request._body_future = loop.create_future()  # type: ignore[attr-defined]
         handler = self.handler_class(self.application, request, **self.handler_kwargs)
-        self.handler = handler
-        handler._prepared_future = loop.create_future()
-        if self.application.transforms:
-            handler._transforms = [t(request) for t in self.application.transforms]
-        pending = handler._execute(*self.path_args, **self.path_kwargs)
+        run = self.run = HandlerRun(handler, self.application.transforms, streaming=True)
+        pending = run.execute(self.path_args, self.path_kwargs)
         if pending is not None:
             self.application._track(asyncio.ensure_future(pending))
-        prepared = handler._prepared_future
-        if not prepared.done():
-            # Read no body before prepare() has run: it may change the body limits or
-            # refuse the request.
-            return prepared
-        return None
+        # Read no body before prepare() has run: it may change the body limits or refuse
+        # the request.
+        return run.until_prepared()
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         if self.delegate is not None:
             return self.delegate.data_received(chunk)
         if self.stream:
-            return self._stream_chunk(chunk)
+            assert self.run is not None
+            return self.run.body_chunk(chunk)
         if self.uploads is not None:
             self.uploads.feed(chunk)
             return None
@@ -467,25 +457,6 @@ class _RequestDispatcher(HTTPMessageDelegate):
             self.chunks.append(chunk)
         return None
 
-    def _stream_chunk(self, chunk: bytes) -> Awaitable[None] | None:
-        handler = self.handler
-        assert handler is not None
-        if handler._finished:
-            return None  # answered already (an error in prepare): drop the body
-        prepared = handler._prepared_future
-        if prepared is not None and not prepared.done():
-            return self._stream_after_prepare(prepared, chunk)
-        return handler.data_received(chunk)
-
-    async def _stream_after_prepare(self, prepared: asyncio.Future[None], chunk: bytes) -> None:
-        await prepared
-        handler = self.handler
-        assert handler is not None
-        if not handler._finished:
-            result = handler.data_received(chunk)
-            if result is not None:
-                await result
-
     def finish(self) -> None:
         if self.delegate is not None:
             self.delegate.finish()
@@ -493,9 +464,8 @@ class _RequestDispatcher(HTTPMessageDelegate):
         request = self.request
         assert request is not None
         if self.stream:
-            fut = request._body_future  # type: ignore[attr-defined]
-            if not fut.done():
-                fut.set_result(None)
+            assert self.run is not None
+            self.run.body_complete()
             return
         if self.uploads is not None:
             request.body = self.uploads.end()
@@ -518,27 +488,22 @@ class _RequestDispatcher(HTTPMessageDelegate):
                 self.uploads.close()
             _fallback_500(self.connection)
             return None
-        self.handler = handler
-        if self.uploads is not None:
-            handler._uploads = self.uploads  # checked, then closed with the request
-        if self.application.transforms:
-            handler._transforms = [t(self.request) for t in self.application.transforms]
-        return handler._execute(*self.path_args, **self.path_kwargs)
+        run = self.run = HandlerRun(handler, self.application.transforms, self.uploads)
+        return run.execute(self.path_args, self.path_kwargs)
 
     def on_connection_close(self) -> None:
-        if self.uploads is not None and self.handler is None:
+        if self.uploads is not None and self.run is None:
             self.uploads.close()  # abandoned mid-body: no handler will close them
         if self.delegate is not None:
             self.delegate.on_connection_close()
-        elif self.stream and self.handler is not None and self.request is not None:
-            fut = getattr(self.request, "_body_future", None)
-            if fut is not None and not fut.done():
-                self.handler.on_connection_close()
+        elif self.stream and self.run is not None:
+            self.run.connection_lost()
 
 
-def _fallback_500(connection: Any) -> None:
+def _fallback_500(connection: HTTPConnection | None) -> None:
     body = b"500: Internal Server Error"
     try:
+        assert connection is not None, "no connection to answer on"
         connection.send_response(
             500, "Internal Server Error", [(b"Content-Length", str(len(body)).encode())], body, True
         )
@@ -549,7 +514,7 @@ def _fallback_500(connection: Any) -> None:
 class ErrorHandler(RequestHandler):
     """Answers every request with ``status_code`` (the default for unmatched paths)."""
 
-    def initialize(self, status_code: int) -> None:  # type: ignore[override]
+    def initialize(self, status_code: int) -> None:
         self.set_status(status_code)
 
     def prepare(self) -> None:

@@ -9,27 +9,28 @@ own WebSocket protocol.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import time
 from collections import deque
 from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import unquote
 
-from wsproto.utilities import generate_accept_token
-
 from tornadish._asgi.connection import ASGIApp, Message, Scope
-from tornadish._asgi.websocket import ASGIWebSocket
-from tornadish._http.contract import StreamClosedError
-from tornadish._http.headers import HTTPHeaders
-from tornadish._io.websocket import (
+from tornadish._http.contract import (
+    StreamClosedError,
+    WebSocketChannel,
+    WebSocketNotSupportedError,
+    WebSocketOffer,
+)
+from tornadish._http.websocket import (
     DEFAULT_MAX_MESSAGE_SIZE,
     WebSocketClosedError,
-    WebSocketProtocol,
+    disconnect_code,
+    handshake_refusal,
+    split_header,
+    wants_websocket,
 )
 from tornadish._web.handler import RequestHandler, stream_request_body
-from tornadish.log import app_log
+from tornadish.log import app_log, gen_log
 
 __all__ = ["ASGIHandler", "MountedWebSocket", "websocket_scope"]
 
@@ -114,12 +115,12 @@ class ASGIHandler(RequestHandler):
     request body streams into the app as it arrives, and each body part the app sends
     is flushed to the client as it comes (a streaming response). A WebSocket request
     (``GET`` with ``Upgrade: websocket``) runs the app's ``websocket`` scope instead,
-    over tornadish's WebSocket protocol (see :class:`._asgi_ws.MountedWebSocket`).
+    over tornadish's WebSocket protocol (see :class:`MountedWebSocket`).
     """
 
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
 
-    def initialize(self, asgi_app: ASGIApp, root_path: str = "") -> None:  # type: ignore[override]
+    def initialize(self, asgi_app: ASGIApp, root_path: str = "") -> None:
         self.asgi_app = asgi_app
         self.root_path = root_path.rstrip("/")
         self._channel = _BodyChannel()
@@ -137,9 +138,7 @@ class ASGIHandler(RequestHandler):
 
     def prepare(self) -> None:
         request = self.request
-        if request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket":
-            from tornadish._web.asgi_mount import MountedWebSocket, websocket_scope
-
+        if request.method == "GET" and wants_websocket(request.headers):
             self._websocket = MountedWebSocket(self, websocket_scope(self._scope()))
             return
         self._app_task = asyncio.get_running_loop().create_task(self._run_app())
@@ -237,23 +236,8 @@ class ASGIHandler(RequestHandler):
 # -- inward: an ASGI app's WebSocket endpoint under a tornadish route -------------------
 
 
-def _handshake_problem(headers: HTTPHeaders) -> tuple[int, str] | None:
-    """Why a WebSocket handshake request is invalid (status, message), or None."""
-    tokens = {t.strip().lower() for t in headers.get("Connection", "").split(",")}
-    if "upgrade" not in tokens:
-        return 400, '"Connection" must be "Upgrade".'
-    if headers.get("Sec-WebSocket-Version") != "13":
-        return 426, "Upgrade Required"
-    try:
-        valid = len(base64.b64decode(headers.get("Sec-WebSocket-Key", ""), validate=True)) == 16
-    except (binascii.Error, ValueError):
-        valid = False
-    if not valid:
-        return 400, "Missing/Invalid WebSocket headers"
-    return None
-
-
 _CONNECTING, _ACCEPTED, _RESPONDING, _DONE = range(4)
+_NOT_SUPPORTED = "WebSocket upgrade not supported on this connection"
 
 
 class MountedWebSocket:
@@ -271,7 +255,7 @@ class MountedWebSocket:
         self.handler = handler
         self.scope = scope
         self.state = _CONNECTING
-        self.protocol: WebSocketProtocol | ASGIWebSocket | None = None
+        self.protocol: WebSocketChannel | None = None
         self._incoming: deque[Message] = deque([{"type": "websocket.connect"}])
         self._disconnect: Message | None = None
         self._reader: asyncio.Future[None] | None = None
@@ -280,13 +264,15 @@ class MountedWebSocket:
     async def run(self, app: Any) -> None:
         """Run ``app`` on this WebSocket; returns when the app does."""
         handler = self.handler
-        problem = _handshake_problem(handler.request.headers)
-        if problem is not None:
-            status, text = problem
-            handler.set_status(status)
-            if status == 426:
-                handler.set_header("Sec-WebSocket-Version", "13")
-            handler.finish(text)
+        # The rules the native WebSocketHandler applies, refused with the same answers.
+        refusal = handshake_refusal(handler.request.headers)
+        if refusal is not None:
+            handler.set_status(refusal.status)
+            for name, value in refusal.headers:
+                handler.set_header(name, value)
+            handler.finish(refusal.body or None)
+            if refusal.body:
+                gen_log.debug(refusal.body)
             return
         try:
             await app(self.scope, self.receive, self.send)
@@ -304,8 +290,8 @@ class MountedWebSocket:
         # An app that returns ends its connection (ASGI): close the socket politely.
         if self.state == _ACCEPTED and self.protocol is not None:
             self.protocol.close(code, None if code == 1000 else "internal error")
-        elif self.state == _RESPONDING and not self.handler._finished:
-            self.handler._abandon()
+        elif self.state == _RESPONDING:
+            self.handler.abandon_response()
         self.state = _DONE
 
     # -- the ASGI callables ---------------------------------------------------------------
@@ -389,44 +375,41 @@ class MountedWebSocket:
         handler.clear_header("Content-Type")
         for name, value in message.get("headers") or ():
             handler.add_header(name.decode("latin-1"), value.decode("latin-1"))
-        headers = handler._header_list()
         settings = handler.settings
-        max_size: int = settings.get("websocket_max_message_size", DEFAULT_MAX_MESSAGE_SIZE)
-        conn: Any = request.connection
-        handler._headers_written = True
-        handler._finished = True
+        interval = settings.get("websocket_ping_interval")
+        timeout = settings.get("websocket_ping_timeout")
+        offer = WebSocketOffer(
+            request.headers["Sec-WebSocket-Key"],
+            handler.take_over_response(),
+            subprotocol,
+            max_message_size=settings.get("websocket_max_message_size", DEFAULT_MAX_MESSAGE_SIZE),
+            ping_interval=float(interval) if interval else None,
+            ping_timeout=float(timeout) if timeout is not None else None,
+        )
+        conn = request.connection
         self.state = _ACCEPTED
         try:
-            accept_asgi = getattr(conn, "accept_websocket", None)
-            if accept_asgi is not None:  # this application is itself served through ASGI
-                self.protocol = accept_asgi(self, subprotocol, headers, max_size)
-            else:
-                key = request.headers["Sec-WebSocket-Key"].encode("ascii")
-                headers += [
-                    (b"Upgrade", b"websocket"),
-                    (b"Connection", b"Upgrade"),
-                    (b"Sec-WebSocket-Accept", generate_accept_token(key)),
-                ]
-                if subprotocol is not None:
-                    headers.append((b"Sec-WebSocket-Protocol", subprotocol.encode("ascii")))
-                interval = settings.get("websocket_ping_interval")
-                timeout = settings.get("websocket_ping_timeout")
-                protocol = WebSocketProtocol(
-                    self,
-                    client=False,
-                    max_message_size=max_size,
-                    ping_interval=float(interval) if interval else None,
-                    ping_timeout=float(timeout) if timeout is not None else None,
-                )
-                self.protocol = protocol
-                conn.upgrade(headers, protocol)
+            if conn is None:
+                raise WebSocketNotSupportedError()
+            self.protocol = conn.accept_websocket(self, offer)
+        except WebSocketNotSupportedError:
+            # Answered as WebSocketHandler answers it; the app's receive() then reports
+            # the client gone.
+            handler.give_back_response()
+            self.state = _DONE
+            handler.clear()
+            handler.set_status(400)
+            handler.finish(_NOT_SUPPORTED)
+            gen_log.debug(_NOT_SUPPORTED)
+            self.connection_lost()
+            return
         except StreamClosedError:
             self.protocol = None
             self.state = _DONE
             self.connection_lost()
-            handler._run_on_finish()
+            handler.run_on_finish()
             raise
-        request._finish_time = time.time()
+        request.mark_finished()
         handler.application.log_request(handler)
 
     def _response_start(self, message: Message) -> None:
@@ -437,7 +420,7 @@ class MountedWebSocket:
         for name, value in message.get("headers") or ():
             handler.add_header(name.decode("latin-1"), value.decode("latin-1"))
 
-    # -- the client's side (MessageSink, and the handler's close notification) -----------
+    # -- the client's side (WebSocketSink, and the handler's close notification) ---------
 
     def connection_lost(self) -> None:
         """The client went away before the handshake finished."""
@@ -476,12 +459,10 @@ class MountedWebSocket:
 
     def _ws_closed(self, code: int | None, reason: str | None) -> None:
         if self._disconnect is None:
-            if code is None:
-                # 1005: a close frame without a code; 1006: no close frame at all.
-                protocol = self.protocol
-                code = 1005 if protocol is not None and protocol.close_received else 1006
-            self._push_disconnect(code, reason or "")
-        self.handler._run_on_finish()
+            protocol = self.protocol
+            received = protocol is not None and protocol.close_received
+            self._push_disconnect(disconnect_code(code, received), reason or "")
+        self.handler.run_on_finish()
 
 
 def websocket_scope(http_scope: Scope) -> Scope:
@@ -491,7 +472,7 @@ def websocket_scope(http_scope: Scope) -> Scope:
     offered: list[str] = []
     for name, value in headers:
         if name == b"sec-websocket-protocol":
-            offered += [t.strip() for t in value.decode("latin-1").split(",") if t.strip()]
+            offered += split_header(value.decode("latin-1"))
     scope = dict(http_scope)
     scope.pop("method", None)
     scope["type"] = "websocket"

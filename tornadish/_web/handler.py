@@ -8,68 +8,43 @@ functions runs start to finish without an event-loop task; a coroutine (``async 
 from __future__ import annotations
 
 import asyncio
-import datetime
-import hashlib
 import http.cookies
 import inspect
 import re
-import sys
-import time
 import traceback
-from collections.abc import Awaitable, Generator
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tornadish import escape
 from tornadish._http.contract import StreamClosedError
-from tornadish._http.headers import HTTPHeaders, HTTPInputError, HTTPOutputError
-from tornadish._http.parse import format_timestamp, responses
+from tornadish._http.headers import HTTPInputError, HTTPOutputError
+from tornadish._http.parse import responses
 from tornadish._http.request import HTTPServerRequest
 from tornadish._web.cookies import morsel_to_header
 from tornadish._web.errors import Finish, HTTPError
 from tornadish._web.request_input import InputMixin
+from tornadish._web.response_head import (
+    body_etag,
+    check_header_value,
+    default_headers,
+    etag_matches,
+    header_value,
+)
 from tornadish._web.security import SecurityMixin
 from tornadish._web.static_url import StaticURLMixin
 from tornadish._web.templating import TemplateMixin
+from tornadish._web.uploads import MultipartUpload
 from tornadish.log import app_log, gen_log
 
 if TYPE_CHECKING:
     from tornadish._web.application import Application
 
-__all__ = ["RequestHandler", "stream_request_body"]
+__all__ = ["HandlerRun", "RequestHandler", "stream_request_body"]
 
-_INVALID_HEADER_CHAR = re.compile(r"[\x00-\x1f]")
-_ETAG_RE = re.compile(rb'\*|(?:W/)?"[^"]*"')
 _REASON_PHRASE = re.compile(r"[\t \x21-\x7e\x80-\xff]+")  # RFC 9112 reason-phrase
-_SERVER = "tornadish/0.1"
 
-ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 _H = TypeVar("_H", bound=type["RequestHandler"])
-
-# Formatting a date costs more than the rest of the default headers together and the
-# value only changes once a second: cache it. (Module state, but only a cache.)
-_date_cache: list[Any] = [0, ""]
-
-
-def _http_date() -> str:
-    now = int(time.time())
-    if now != _date_cache[0]:
-        _date_cache[0] = now
-        _date_cache[1] = format_timestamp(now)
-    return _date_cache[1]  # type: ignore[no-any-return]
-
-
-_NAME_BYTES: dict[str, bytes] = {}
-
-
-def _name_bytes(name: str) -> bytes:
-    try:
-        return _NAME_BYTES[name]
-    except KeyError:
-        b = name.encode("latin-1")
-        if len(_NAME_BYTES) < 512:
-            _NAME_BYTES[name] = b
-        return b
 
 
 def _done_future() -> asyncio.Future[None]:
@@ -102,11 +77,13 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
     )
 
     _stream_request_body = False
-    _template_loader_lock = None
-    # A multipart body parsed as it arrived (_uploads.MultipartUpload), set by the
-    # dispatcher: its parse error is raised in _execute, its temporary files closed in
-    # _run_on_finish.
-    _uploads: Any = None
+    # A multipart body parsed as it arrived, given by the dispatcher (HandlerRun): its
+    # parse error is raised in _execute, its temporary files closed in _run_on_finish.
+    _uploads: MultipartUpload | None = None
+    # With @stream_request_body (set by HandlerRun): resolved once prepare() has run,
+    # and once the whole body has arrived (failed by on_connection_close if it never will).
+    _prepared_future: asyncio.Future[None] | None = None
+    _body_future: asyncio.Future[None] | None = None
 
     path_args: list[Any]
     path_kwargs: dict[str, Any]
@@ -117,7 +94,6 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
         self._headers_written = False
         self._finished = False
         self._auto_finish = True
-        self._prepared_future: asyncio.Future[None] | None = None
         self._new_cookie: dict[str, http.cookies.Morsel[str]] | None = None
         self._on_finish_called = False
         self.path_args = []
@@ -128,13 +104,17 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
             conn.set_close_callback(self._connection_closed)
         self.initialize(**kwargs)
 
-    def initialize(self, **kwargs: Any) -> None:
+    def _initialize(self) -> None:
         """Hook for subclass initialization; receives the route's keyword arguments.
 
         >>> class ProfileHandler(RequestHandler):
         ...     def initialize(self, database):
         ...         self.database = database
         """
+
+    # Typed as any callable (Tornado does the same), so that overrides taking the
+    # route's own keyword arguments type-check without ``# type: ignore[override]``.
+    initialize: Callable[..., None] = _initialize
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -166,11 +146,10 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
     def on_connection_close(self) -> None:
         """Called when the client closes the connection before the response is finished
         (long polling: stop waiting). Not called for ordinary keep-alive closes."""
-        if self._stream_request_body:
-            fut = getattr(self.request, "_body_future", None)
-            if fut is not None and not fut.done():
-                fut.set_exception(StreamClosedError())
-                fut.exception()
+        body = self._body_future
+        if body is not None and not body.done():
+            body.set_exception(StreamClosedError())  # the body will never complete
+            body.exception()
 
     # Set when the HTTP method returned without finishing (``_auto_finish`` off) and when
     # the connection went away; together they mean no finish() is coming (Tornado #517).
@@ -195,25 +174,13 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
         # the request is over, and so is the connection (a half-closed one would sit in
         # CLOSE_WAIT for good). A late finish() is still harmless.
         self._run_on_finish()
-        conn: Any = self.request.connection
+        conn = self.request.connection
         if conn is not None:
             conn.close()
 
     def clear(self) -> None:
         """Reset headers and body to the defaults for a new response."""
-        headers = HTTPHeaders.__new__(HTTPHeaders)
-        date = _http_date()
-        headers._dict = {
-            "Server": _SERVER,
-            "Content-Type": "text/html; charset=UTF-8",
-            "Date": date,
-        }
-        headers._as_list = {
-            "Server": [_SERVER],
-            "Content-Type": ["text/html; charset=UTF-8"],
-            "Date": [date],
-        }
-        self._headers = headers
+        self._headers = default_headers()
         self.set_default_headers()
         self._write_buffer: list[bytes] = []
         self._status_code = 200
@@ -255,22 +222,7 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
         if name in self._headers:
             del self._headers[name]
 
-    def _convert_header_value(self, value: Any) -> str:
-        if isinstance(value, str):
-            retval = value
-        elif isinstance(value, bytes):
-            retval = value.decode("latin-1")
-        elif isinstance(value, int):
-            return str(value)
-        elif isinstance(value, datetime.datetime):
-            return format_timestamp(value)
-        else:
-            raise TypeError(f"Unsupported header value {value!r}")
-        # Refuse CR/LF and other controls: a header value must not end the header block
-        # (response splitting).
-        if _INVALID_HEADER_CHAR.search(retval):
-            raise ValueError(f"Unsafe header value {retval!r}")
-        return retval
+    _convert_header_value = staticmethod(header_value)  # Tornado's name for it
 
     # -- output -------------------------------------------------------------------------
 
@@ -296,11 +248,7 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
         raise _bad_chunk(chunk)
 
     def _header_list(self) -> list[tuple[bytes, bytes]]:
-        out = []
-        for name, values in self._headers._as_list.items():
-            nb = _name_bytes(name)
-            for v in values:
-                out.append((nb, v.encode("latin-1")))
+        out = self._headers.raw_items()
         if self._new_cookie:
             for morsel in self._new_cookie.values():
                 out.append((b"Set-Cookie", morsel_to_header(morsel).encode("latin-1")))
@@ -313,7 +261,8 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
         else:
             body = b"".join(buf)
         self._write_buffer = []
-        conn: Any = self.request.connection
+        conn = self.request.connection
+        assert conn is not None
         if not self._headers_written:
             self._headers_written = True
             if self._transforms:
@@ -352,7 +301,7 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
         """Send what is buffered now (the first flush sends the headers and switches to
         chunked encoding). Await the result to wait for the client to keep up; it raises
         :class:`StreamClosedError` once the client has gone."""
-        conn: Any = self.request.connection
+        conn = self.request.connection
         if conn is None:
             return _done_future()
         if conn.closed:
@@ -362,8 +311,7 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
             fut.exception()  # mark retrieved: un-awaited flushes must not log noise
             return fut
         self._send(False)
-        result: Awaitable[None] = conn.drain()
-        return result
+        return conn.drain()
 
     def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> Awaitable[None]:
         """Finish the response, ending the HTTP request (the last ``chunk`` optional).
@@ -380,7 +328,7 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
             if (
                 status == 200
                 and self.request.method in ("GET", "HEAD")
-                and "Etag" not in self._headers._dict
+                and self._headers.get_normalized("Etag") is None
             ):
                 self.set_etag_header()
                 if self.check_etag_header():
@@ -390,20 +338,19 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
             if status in (204, 304) or 100 <= status < 200:
                 assert not self._write_buffer, "Cannot send body with %s" % status
                 self._clear_representation_headers()
-            elif "Content-Length" not in self._headers._dict:
-                length = sum(len(part) for part in self._write_buffer)
+            elif self._headers.get_normalized("Content-Length") is None:
+                length = sum(map(len, self._write_buffer))
                 self._headers["Content-Length"] = str(length)
-        conn: Any = self.request.connection
+        conn = self.request.connection
         if conn is not None:
             self._send(True)
         self._finished = True
-        self.request._finish_time = time.time()
+        self.request.mark_finished()
         self.application.log_request(self)
         self._run_on_finish()
         if conn is None:
             return _done_future()
-        result: Awaitable[None] = conn.drain()
-        return result
+        return conn.drain()
 
     def _run_on_finish(self) -> None:
         if self._on_finish_called:
@@ -534,7 +481,7 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
             self.send_error(500, exc_info=exc_info)
 
     def _abandon(self) -> None:
-        conn: Any = self.request.connection
+        conn = self.request.connection
         if conn is not None:
             try:
                 conn.set_close_callback(None)  # a server-side close: no on_connection_close
@@ -544,6 +491,34 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
         if not self._finished:
             self._finished = True
             self._run_on_finish()
+
+    # -- answering by other means (WebSocket, a mounted ASGI app) ---------------------------
+
+    def take_over_response(self) -> list[tuple[bytes, bytes]]:
+        """Hand the answer to another protocol (a WebSocket accept): the HTTP response
+        counts as written and finished, nothing more goes out through this handler.
+        Returns the headers set so far, cookies included, for the answer that
+        replaces it (a ``101 Switching Protocols``)."""
+        self._headers_written = True
+        self._finished = True
+        return self._header_list()
+
+    def give_back_response(self) -> None:
+        """Undo :meth:`take_over_response` (the other protocol could not take the
+        connection): the response is this handler's to write again."""
+        self._headers_written = False
+        self._finished = False
+
+    def run_on_finish(self) -> None:
+        """Run :meth:`on_finish` unless it has run (after :meth:`take_over_response`:
+        once the other protocol is done)."""
+        self._run_on_finish()
+
+    def abandon_response(self) -> None:
+        """Give up on an unfinished response: close the connection (no
+        ``on_connection_close``) and run :meth:`on_finish`."""
+        if not self._finished:
+            self._abandon()
 
     def _set_allow_header(self) -> None:
         self.set_header("Allow", ", ".join(_allowed_methods(type(self))))
@@ -565,63 +540,25 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
                 f"You must define the '{name}' setting in your application to use {feature}"
             )
 
-    # -- users -------------------------------------------------------------------------------
-
-    @property
-    def current_user(self) -> Any:
-        """The authenticated user: ``get_current_user()``'s result, computed once; may
-        also be assigned (for example in an ``async prepare``)."""
-        if not hasattr(self, "_current_user"):
-            self._current_user = self.get_current_user()
-        return self._current_user
-
-    @current_user.setter
-    def current_user(self, value: Any) -> None:
-        self._current_user = value
-
-    def get_current_user(self) -> Any:
-        """Override to determine the current user (from a cookie, say)."""
-        return None
-
     # -- ETags -----------------------------------------------------------------------------------
 
     def compute_etag(self) -> str | None:
         """The ``Etag`` for the buffered body (override; ``None`` disables ETags)."""
-        buf = self._write_buffer
-        if len(buf) == 1:
-            return '"' + hashlib.sha1(buf[0]).hexdigest() + '"'
-        hasher = hashlib.sha1()
-        for part in buf:
-            hasher.update(part)
-        return '"' + hasher.hexdigest() + '"'
+        return body_etag(self._write_buffer)
 
     def set_etag_header(self) -> None:
         """Set ``Etag`` from :meth:`compute_etag`."""
         etag = self.compute_etag()
         if etag is not None:
-            if _INVALID_HEADER_CHAR.search(etag):
-                raise ValueError(f"Unsafe header value {etag!r}")
-            # Straight into the header dicts: this runs for every GET.
-            self._headers._dict["Etag"] = etag
-            self._headers._as_list["Etag"] = [etag]
+            check_header_value(etag)
+            self._headers["Etag"] = etag
 
     def check_etag_header(self) -> bool:
         """True if the request's ``If-None-Match`` matches our ``Etag`` (weak comparison)."""
-        inm = self.request.headers._dict.get("If-None-Match")
+        inm = self.request.headers.get_normalized("If-None-Match")
         if not inm:
             return False
-        computed = self._headers._dict.get("Etag", "").encode("latin-1")
-        etags = _ETAG_RE.findall(inm.encode("latin-1"))
-        if not computed or not etags:
-            return False
-        if etags[0] == b"*":
-            return True
-
-        def val(x: bytes) -> bytes:
-            return x[2:] if x.startswith(b"W/") else x
-
-        target = val(computed)
-        return any(val(etag) == target for etag in etags)
+        return etag_matches(inm, self._headers.get_normalized("Etag") or "")
 
     # -- execution -------------------------------------------------------------------------------
 
@@ -638,15 +575,17 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
                     raise HTTPError(400, "Invalid body: %s", e) from e
             elif self.request.body and not self._stream_request_body:
                 try:
-                    self.request._parse_body()
+                    self.request.parse_body()
                 except HTTPInputError as e:
                     raise HTTPError(400, "Invalid body: %s", e) from e
             decode = self.decode_argument
-            self.path_args = [decode(a) if a is not None else None for a in args]
-            self.path_kwargs = {
-                k: decode(v, name=k) if v is not None else None for k, v in kwargs.items()
-            }
-            if method not in ("GET", "HEAD", "OPTIONS") and self.application._check_unsafe:
+            if args:  # (most routes have no groups: no comprehension to run)
+                self.path_args = [decode(a) if a is not None else None for a in args]
+            if kwargs:
+                self.path_kwargs = {
+                    k: decode(v, name=k) if v is not None else None for k, v in kwargs.items()
+                }
+            if method not in ("GET", "HEAD", "OPTIONS") and self.application.check_unsafe_methods:
                 self._check_unsafe_request()
             result = self.prepare()
             if result is not None or self._stream_request_body:
@@ -677,9 +616,9 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
                         prepared.set_result(None)
                 if self._finished:
                     return
-                if self._stream_request_body:
+                if self._body_future is not None:
                     try:
-                        await self.request._body_future  # type: ignore[attr-defined]
+                        await self._body_future
                     except StreamClosedError:
                         # The body never completed: the client went away, or the server
                         # refused it (413). Nobody is left to answer and nothing went
@@ -714,6 +653,95 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
 
     def __await__(self) -> Generator[Any, None, None]:  # pragma: no cover - guard
         raise TypeError("RequestHandler objects are not awaitable")
+
+
+class HandlerRun:
+    """One handler answering one request: the lifecycle API between the dispatcher
+    (``Application``'s, which reads the request) and the handler.
+
+    The dispatcher makes the handler, then ``HandlerRun(handler, transforms, uploads,
+    streaming)`` gives it the application's output transforms (made for this request)
+    and the multipart upload parsed while the body arrived, and :meth:`execute` runs
+    it: once the whole body is in, or, with ``streaming`` (a ``@stream_request_body``
+    handler), as soon as the head is in, followed by, in this order:
+
+    1. :meth:`until_prepared`: what to wait on before reading any body (``prepare()``
+       may change the body limits or refuse the request), or None;
+    2. :meth:`body_chunk` for each chunk: it reaches ``data_received`` once
+       ``prepare()`` has returned, and is dropped once the handler has answered;
+    3. :meth:`body_complete` at the end of the body: the HTTP method runs; or
+       :meth:`connection_lost` if the connection closes first: the handler's
+       ``on_connection_close`` runs, which by default ends the wait for the body
+       (the request then ends without a response, ``on_finish`` still runs).
+    """
+
+    __slots__ = ("handler",)
+
+    def __init__(
+        self,
+        handler: RequestHandler,
+        transforms: Sequence[Callable[[HTTPServerRequest], Any]],
+        uploads: MultipartUpload | None = None,
+        streaming: bool = False,
+    ) -> None:
+        self.handler = handler
+        if transforms:
+            handler._transforms = [t(handler.request) for t in transforms]
+        if uploads is not None:
+            handler._uploads = uploads  # checked, then closed with the request
+        if streaming:
+            loop = asyncio.get_running_loop()
+            handler._body_future = loop.create_future()
+            handler._prepared_future = loop.create_future()
+
+    def execute(
+        self, path_args: Sequence[bytes | None], path_kwargs: dict[str, bytes | None]
+    ) -> Awaitable[None] | None:
+        """Run the handler; an awaitable comes back only if something has to wait (the
+        dispatcher runs it as a task)."""
+        return self.handler._execute(*path_args, **path_kwargs)
+
+    def until_prepared(self) -> Awaitable[None] | None:
+        """With ``streaming``: None once ``prepare()`` has run, else what to wait on."""
+        prepared = self.handler._prepared_future
+        if prepared is None or prepared.done():
+            return None
+        return prepared
+
+    def body_chunk(self, chunk: bytes) -> Awaitable[None] | None:
+        """With ``streaming``: deliver ``chunk``; an awaitable pauses reading."""
+        handler = self.handler
+        if handler._finished:
+            return None  # answered already (an error in prepare): drop the body
+        prepared = handler._prepared_future
+        if prepared is not None and not prepared.done():
+            return self._chunk_after_prepare(prepared, chunk)
+        return handler.data_received(chunk)
+
+    async def _chunk_after_prepare(self, prepared: asyncio.Future[None], chunk: bytes) -> None:
+        await prepared
+        handler = self.handler
+        if not handler._finished:
+            result = handler.data_received(chunk)
+            if result is not None:
+                await result
+
+    def body_complete(self) -> None:
+        """With ``streaming``: the whole body has arrived."""
+        body = self.handler._body_future
+        if body is not None and not body.done():
+            body.set_result(None)
+
+    def connection_lost(self) -> None:
+        """The connection closed; the handler hears it if its body is still coming."""
+        body = self.handler._body_future
+        if body is not None and not body.done():
+            self.handler.on_connection_close()
+
+
+def streams_request_body(handler_class: type[RequestHandler]) -> bool:
+    """True if ``handler_class`` is decorated with :func:`stream_request_body`."""
+    return handler_class._stream_request_body
 
 
 def _awaitable(result: object, name: str) -> Awaitable[Any]:
@@ -758,8 +786,7 @@ def _allowed_methods(cls: type[RequestHandler]) -> tuple[str, ...]:
         for m in cls.SUPPORTED_METHODS
         if getattr(cls, m.lower(), None) is not RequestHandler._unimplemented_method
     )
-    if "GET" in methods and "HEAD" not in methods:
-        pass  # HEAD is not implied: Tornado answers 405 for HEAD without head()
+    # HEAD is not implied by GET: Tornado answers 405 for HEAD without head().
     _ALLOWED[cls] = methods
     return methods
 
@@ -771,7 +798,3 @@ def stream_request_body(cls: _H) -> _H:
         raise TypeError(f"expected subclass of RequestHandler, got {cls!r}")
     cls._stream_request_body = True
     return cls
-
-
-def _exc_info() -> ExcInfo:
-    return sys.exc_info()  # type: ignore[return-value]

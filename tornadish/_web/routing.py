@@ -373,7 +373,7 @@ class _CallableTarget(HTTPMessageDelegate):
 
     def finish(self) -> None:
         self.request.body = b"".join(self.chunks)
-        self.request._parse_body()
+        self.request.parse_body()
         self.callback(self.request)
 
 
@@ -417,6 +417,5 @@ class _NotFound(HTTPMessageDelegate):
 
     def finish(self) -> None:
         body = b"404: Not Found"
-        send = getattr(self.conn, "send_response", None)
-        if send is not None:
-            send(404, "Not Found", [(b"Content-Length", str(len(body)).encode())], body, True)
+        headers = [(b"Content-Length", str(len(body)).encode())]
+        self.conn.send_response(404, "Not Found", headers, body, True)

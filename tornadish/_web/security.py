@@ -1,4 +1,5 @@
-"""Signed cookies, XSRF protection and ``@authenticated``, as a mixin of RequestHandler.
+"""Signed cookies, XSRF protection, the current user and ``@authenticated``, as a mixin
+of RequestHandler.
 
 The signing itself lives in :mod:`tornadish._web.signing` (pure functions); this module
 only connects it to a handler: where the secret comes from (``cookie_secret`` and
@@ -95,7 +96,6 @@ class SecurityMixin:
     if TYPE_CHECKING:
         application: Application
         request: HTTPServerRequest
-        current_user: Any
 
         def get_cookie(self, name: str, default: str | None = None) -> str | None: ...
 
@@ -354,7 +354,23 @@ class SecurityMixin:
         token = escape.xhtml_escape(self.xsrf_token)
         return '<input type="hidden" name="_xsrf" value="' + token + '"/>'
 
-    # -- login ----------------------------------------------------------------------------
+    # -- users and login -------------------------------------------------------------------
+
+    @property
+    def current_user(self) -> Any:
+        """The authenticated user: ``get_current_user()``'s result, computed once; may
+        also be assigned (for example in an ``async prepare``)."""
+        if not hasattr(self, "_current_user"):
+            self._current_user = self.get_current_user()
+        return self._current_user
+
+    @current_user.setter
+    def current_user(self, value: Any) -> None:
+        self._current_user = value
+
+    def get_current_user(self) -> Any:
+        """Override to determine the current user (from a cookie, say)."""
+        return None
 
     def get_login_url(self) -> str:
         """Where :func:`authenticated` sends anonymous users (the ``login_url``

@@ -133,7 +133,7 @@ class StaticFileHandler(RequestHandler):
     absolute_path: str | None
     modified: datetime.datetime | None
 
-    def initialize(  # type: ignore[override]
+    def initialize(
         self,
         path: str,
         default_filename: str | None = None,

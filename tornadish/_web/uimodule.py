@@ -191,4 +191,3 @@ def setup_application(app: Any) -> None:
     collect_methods(app.settings.get("ui_methods"), methods)
     app.ui_modules = modules
     app.ui_methods = methods
-    app._template_loaders = {}

@@ -28,9 +28,13 @@ import io
 import tempfile
 from typing import IO, Any
 
-from tornadish._http import parse as _httpparse
 from tornadish._http.headers import HTTPHeaders, HTTPInputError
-from tornadish._http.parse import HTTPFile, MultipartFormDataParser, _parse_header
+from tornadish._http.parse import (
+    HTTPFile,
+    MultipartFormDataParser,
+    _parse_header,
+    get_parse_body_config,
+)
 from tornadish._web.errors import HTTPError
 from tornadish.log import gen_log
 
@@ -201,7 +205,7 @@ class MultipartUpload:
         try:
             if "Content-Encoding" in headers:
                 raise HTTPInputError(f"Unsupported Content-Encoding: {headers['Content-Encoding']}")
-            if not _httpparse._default_body_config.multipart.enabled:
+            if not get_parse_body_config().multipart.enabled:
                 raise HTTPInputError("multipart/form-data parsing is disabled")
             _, params = _parse_header(content_type)
             boundary = params.get("boundary")

@@ -1,0 +1,1 @@
+"""Guards on the package's structure: layering and import cycles."""

@@ -1,0 +1,1 @@
+"""ASGI both ways and WSGI (tornadish._asgi, tornadish.asgi, tornadish.wsgi)."""

@@ -1,0 +1,1 @@
+"""AsyncHTTPClient: requests, pooling, TLS (tornadish._client)."""

@@ -1,0 +1,1 @@
+"""Tests of the Tornado compatibility harness (``compat/``, ``make compat``)."""

@@ -1,0 +1,1 @@
+"""The examples, the seed programs and the documentation, run as tests."""

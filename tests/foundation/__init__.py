@@ -1,0 +1,1 @@
+"""The foundation modules: ioloop, gen, concurrent, options, escape, util, locale, platform."""

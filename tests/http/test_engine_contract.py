@@ -1,0 +1,420 @@
+"""What tornadish relies on in its engines, h11 and wsproto, checked against them directly.
+
+pyproject.toml pins both below their next minor release. When a pin is raised, this
+file says what to look at: every test names the tornadish code that depends on the
+behaviour it checks, so a failure here points at the code to revisit rather than at a
+symptom three layers up.
+"""
+
+from __future__ import annotations
+
+import inspect
+import struct
+from importlib.metadata import version
+
+import h11
+import pytest
+from wsproto.connection import Connection, ConnectionState, ConnectionType
+from wsproto.events import CloseConnection, Event, TextMessage
+from wsproto.extensions import Extension, PerMessageDeflate
+from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol, Opcode, RsvBits
+
+from tornadish._io.websocket import BoundedDeflate
+
+
+def _version(distribution: str) -> tuple[int, ...]:
+    """The installed release of ``distribution``, as (major, minor)."""
+    return tuple(int(part) for part in version(distribution).split(".")[:2])
+
+
+# -- h11 -------------------------------------------------------------------------------------
+
+GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def server(data: bytes = b"", **kw: int) -> h11.Connection:
+    conn = h11.Connection(h11.SERVER, **kw)
+    if data:
+        conn.receive_data(data)
+    return conn
+
+
+def read_request(conn: h11.Connection) -> h11.Request:
+    request = conn.next_event()
+    assert isinstance(request, h11.Request), request
+    while not isinstance(conn.next_event(), h11.EndOfMessage):
+        pass
+    return request
+
+
+def remote_error(data: bytes, **kw: int) -> h11.RemoteProtocolError:
+    conn = server(data, **kw)
+    with pytest.raises(h11.RemoteProtocolError) as info:
+        for _ in range(10):
+            conn.next_event()
+    return info.value
+
+
+def test_h11_version_is_the_one_pinned() -> None:
+    """pyproject.toml: ``h11>=0.16,<0.17`` (0.16 checks the CRLF after each chunk,
+    CVE-2025-43859). Raise the pin only with this file passing against the new one."""
+    assert (0, 16) <= _version("h11") < (0, 17)
+
+
+def test_h11_trailing_data_holds_the_bytes_past_the_request() -> None:
+    """``ServerSession.next_cycle`` starts the cycle after a whole response (and after an
+    HTTP/1.0 keep-alive answer) on a fresh ``h11.Connection`` fed with
+    ``trailing_data``; ``has_buffered_data`` reads it too. The bytes past the request,
+    and the peer's close, must be there and parse again from the start."""
+    conn = server(GET + b"GET /next HTTP/1.1\r\nHost: x\r\n\r\nGET /pa")
+    read_request(conn)
+    assert conn.next_event() is h11.PAUSED
+    data, closed = conn.trailing_data
+    assert data == b"GET /next HTTP/1.1\r\nHost: x\r\n\r\nGET /pa" and not closed
+    conn.receive_data(b"")
+    assert conn.trailing_data == (data, True)
+    fresh = server(data)
+    assert read_request(fresh).target == b"/next"
+    assert fresh.next_event() is h11.PAUSED
+
+
+def test_h11_trailing_data_while_idle_is_the_partial_head() -> None:
+    """``ServerSession._check_partial_head`` measures an incomplete request line through
+    ``trailing_data`` while ``their_state`` is IDLE (an early 414, the header
+    deadline)."""
+    conn = server(b"GET /" + b"u" * 50)
+    assert conn.next_event() is h11.NEED_DATA
+    assert conn.their_state is h11.IDLE
+    assert conn.trailing_data == (b"GET /" + b"u" * 50, False)
+
+
+def test_h11_trailing_data_after_101_belongs_to_the_new_protocol() -> None:
+    """``ServerSession.accept_upgrade`` hands the bytes read past the upgrade request (the
+    first WebSocket frames) to the WebSocket protocol from ``trailing_data``."""
+    conn = server(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+        b"\x81\x80frame"
+    )
+    read_request(conn)
+    assert conn.next_event() is h11.PAUSED
+    out = conn.send(h11.InformationalResponse(status_code=101, headers=[(b"Upgrade", b"x")]))
+    assert out is not None and out.startswith(b"HTTP/1.1 101 ")
+    assert conn.our_state is h11.SWITCHED_PROTOCOL
+    assert conn.trailing_data == (b"\x81\x80frame", False)
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"NONSENSE\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n\r\n", 400),  # no Host
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    ],
+)
+def test_h11_error_status_hints(data: bytes, status: int) -> None:
+    """``ServerSession._classify`` answers with h11's ``error_status_hint``."""
+    assert remote_error(data).error_status_hint == status
+
+
+def test_h11_incomplete_head_over_the_limit_hints_431() -> None:
+    """``ServerSession`` passes ``max_header_size`` as ``max_incomplete_event_size`` and
+    ``_classify`` turns h11's 431 into a 414 when the request line is what is long."""
+    data = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 2000
+    assert remote_error(data, max_incomplete_event_size=1024).error_status_hint == 431
+
+
+def test_h11_rejects_a_chunk_without_its_crlf() -> None:
+    """CVE-2025-43859: the chunked reader must check the CRLF after each chunk, or a
+    request can be smuggled past the server (the reason for the ``h11>=0.16`` floor)."""
+    data = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n"
+    assert remote_error(data).error_status_hint == 400
+
+
+def test_h11_data_after_the_peer_closed_raises_runtime_error() -> None:
+    """``ServerSession.receive_data`` turns h11's RuntimeError for bytes after the close
+    into a 400."""
+    conn = server()
+    conn.receive_data(b"")
+    with pytest.raises(RuntimeError):
+        conn.receive_data(b"GET")
+
+
+def test_h11_reads_chunked_bodies_with_extensions_and_trailers() -> None:
+    """``ServerSession.next_event`` relies on h11 for the request body framing."""
+    conn = server(
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5;name=v\r\nhello\r\n0\r\nTrailer: y\r\n\r\n"
+    )
+    assert isinstance(conn.next_event(), h11.Request)
+    data = conn.next_event()
+    assert isinstance(data, h11.Data) and bytes(data.data) == b"hello"
+    assert isinstance(conn.next_event(), h11.EndOfMessage)
+    assert conn.their_state is h11.DONE
+
+
+def test_h11_frames_a_response_of_unknown_length_as_chunked() -> None:
+    """``ServerSession.response_head``/``response_data``/``response_end`` let h11 choose
+    the framing: chunked for HTTP/1.1 when no Content-Length is given."""
+    conn = server(GET)
+    read_request(conn)
+    head = conn.send(h11.Response(status_code=200, headers=[]))
+    assert head is not None and b"Transfer-Encoding: chunked\r\n" in head
+    assert conn.send(h11.Data(data=b"hello")) == b"5\r\nhello\r\n"
+    assert conn.send(h11.EndOfMessage()) == b"0\r\n\r\n"
+    conn.start_next_cycle()
+
+
+def test_h11_head_ends_with_one_blank_line() -> None:
+    """``ServerSession.response_head`` splices the headers h11 never sees in just before
+    the blank line that ends h11's head."""
+    conn = server(GET)
+    read_request(conn)
+    head = conn.send(h11.Response(status_code=200, headers=[(b"Content-Length", b"0")]))
+    assert head == b"HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n"
+
+
+def test_h11_connection_close_ends_the_connection() -> None:
+    """``ServerSession.next_cycle`` returns False (so the server closes) when h11 refuses
+    ``start_next_cycle``; the answer to ``Connection: close`` says close itself."""
+    conn = server(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    read_request(conn)
+    head = conn.send(h11.Response(status_code=200, headers=[(b"Content-Length", b"0")]))
+    assert head is not None and b"Connection: close\r\n" in head
+    conn.send(h11.EndOfMessage())
+    assert conn.our_state is h11.MUST_CLOSE and conn.their_state is h11.MUST_CLOSE
+    with pytest.raises(h11.LocalProtocolError):
+        conn.start_next_cycle()
+
+
+def test_h11_closes_every_http10_exchange() -> None:
+    """h11 has no HTTP/1.0 keep-alive: it writes ``Connection: close`` and ends the cycle
+    in MUST_CLOSE even when the client asked to keep the connection. This is why
+    ``_http10_keep_alive_head`` (h11_session.py) writes that head itself and
+    ``ServerSession.next_cycle`` accepts MUST_CLOSE on both sides and renews the h11
+    connection. If h11 gains keep-alive for HTTP/1.0, simplify that code."""
+    conn = server(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    read_request(conn)
+    assert conn.their_state is h11.MUST_CLOSE
+    resp = h11.Response(status_code=200, headers=[(b"Content-Length", b"2")])
+    head = conn.send(resp)
+    assert head is not None and b"Connection: close\r\n" in head
+    # The body is still framed by the Content-Length and checked against it.
+    assert conn.send(h11.Data(data=b"ok")) == b"ok"
+    with pytest.raises(h11.LocalProtocolError):
+        conn.send(h11.Data(data=b"!"))
+    conn = server(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    read_request(conn)
+    conn.send(resp)
+    conn.send(h11.Data(data=b"ok"))
+    assert conn.send(h11.EndOfMessage()) == b""
+    assert conn.our_state is h11.MUST_CLOSE
+    with pytest.raises(h11.LocalProtocolError):
+        conn.start_next_cycle()
+
+
+def test_h11_http10_response_of_unknown_length_is_close_delimited() -> None:
+    """``_http10_keep_alive_head`` keeps only Content-Length framed answers alive: h11
+    drops Transfer-Encoding for an HTTP/1.0 peer and delimits the body by the close."""
+    conn = server(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    read_request(conn)
+    head = conn.send(h11.Response(status_code=200, headers=[(b"Transfer-Encoding", b"chunked")]))
+    assert head is not None
+    assert b"transfer-encoding" not in head.lower() and b"Connection: close\r\n" in head
+    assert conn.send(h11.Data(data=b"raw")) == b"raw"
+
+
+def test_h11_response_headers_are_validated_and_normalised() -> None:
+    """``_http10_keep_alive_head`` writes h11's validated headers itself: iterating
+    ``Response.headers`` gives lower-case names, ``raw_items()`` the names as given, and
+    repeated equal Content-Lengths become one; a bad value is refused when the event is
+    built. (h11 does not check the reason phrase: ``response_head`` does.)"""
+    resp = h11.Response(
+        status_code=200,
+        headers=[
+            (b"Content-Length", b"5"),
+            (b"Connection", b"keep-alive"),
+            (b"content-length", b"5"),
+        ],
+    )
+    assert list(resp.headers) == [(b"content-length", b"5"), (b"connection", b"keep-alive")]
+    assert resp.headers.raw_items() == [(b"Content-Length", b"5"), (b"Connection", b"keep-alive")]
+    assert resp.reason == b""
+    with pytest.raises(h11.LocalProtocolError):
+        h11.Response(status_code=200, headers=[(b"Content-Length", b"x")])
+
+
+def test_h11_expect_100_continue_is_reported_and_cleared() -> None:
+    """``ServerSession.expecting_continue`` and ``RequestHead.expect_continue``."""
+    conn = server(
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n"
+    )
+    assert isinstance(conn.next_event(), h11.Request)
+    assert conn.they_are_waiting_for_100_continue
+    conn.send(h11.InformationalResponse(status_code=100, headers=[]))
+    assert not conn.they_are_waiting_for_100_continue
+
+
+# -- wsproto ----------------------------------------------------------------------------------
+
+
+def test_wsproto_version_is_the_one_pinned() -> None:
+    """pyproject.toml: ``wsproto>=1.2,<1.4``."""
+    assert (1, 2) <= _version("wsproto") < (1, 4)
+
+
+@pytest.mark.parametrize(
+    ("name", "parameters"),
+    [
+        ("frame_inbound_header", ["self", "proto", "opcode", "rsv", "payload_length"]),
+        ("frame_inbound_payload_data", ["self", "proto", "data"]),
+        ("frame_inbound_complete", ["self", "proto", "fin"]),
+        ("frame_outbound", ["self", "proto", "opcode", "rsv", "data", "fin"]),
+        ("accept", ["self", "offer"]),
+        ("finalize", ["self", "offer"]),
+        ("enabled", ["self"]),
+    ],
+)
+def test_wsproto_extension_interface(name: str, parameters: list[str]) -> None:
+    """``BoundedDeflate`` overrides the three ``frame_inbound_*`` methods of this
+    interface and inherits the others from ``PerMessageDeflate``."""
+    assert list(inspect.signature(getattr(Extension, name)).parameters) == parameters
+    assert list(inspect.signature(getattr(PerMessageDeflate, name)).parameters) == parameters
+    if name.startswith("frame_inbound"):
+        assert getattr(BoundedDeflate, name) is not getattr(PerMessageDeflate, name)
+
+
+def test_wsproto_deflate_parameters_are_public_attributes() -> None:
+    """``BoundedDeflate`` inflates with the negotiated window and context takeover, read
+    from these attributes after ``accept`` (server) or ``finalize`` (client)."""
+    ext = PerMessageDeflate()
+    assert ext.accept("permessage-deflate; client_max_window_bits=10; client_no_context_takeover")
+    assert ext.enabled()
+    assert ext.client_max_window_bits == 10 and ext.client_no_context_takeover
+    assert ext.server_max_window_bits == 15 and not ext.server_no_context_takeover
+    ext = PerMessageDeflate()
+    ext.finalize("permessage-deflate; server_max_window_bits=9; server_no_context_takeover")
+    assert ext.enabled()
+    assert ext.server_max_window_bits == 9 and ext.server_no_context_takeover
+
+
+class _Spy(Extension):
+    """Records how wsproto drives an extension; returns ``fail`` from the payload hook."""
+
+    name = "spy"
+
+    def __init__(self, fail: CloseReason | None = None) -> None:
+        self.calls: list[tuple[object, ...]] = []
+        self.fail = fail
+
+    def enabled(self) -> bool:
+        return True
+
+    def offer(self) -> bool | str:
+        return True
+
+    def frame_inbound_header(
+        self, proto: FrameDecoder | FrameProtocol, opcode: Opcode, rsv: RsvBits, payload_length: int
+    ) -> CloseReason | RsvBits:
+        self.calls.append(("header", proto.client, opcode, rsv.rsv1, payload_length))
+        return RsvBits(True, False, False)
+
+    def frame_inbound_payload_data(
+        self, proto: FrameDecoder | FrameProtocol, data: bytes
+    ) -> bytes | CloseReason:
+        self.calls.append(("payload", bytes(data)))
+        return self.fail if self.fail is not None else data
+
+    def frame_inbound_complete(
+        self, proto: FrameDecoder | FrameProtocol, fin: bool
+    ) -> bytes | CloseReason | None:
+        self.calls.append(("complete", fin))
+        return b"+" if fin else None
+
+
+def _frame(opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False) -> bytes:
+    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    assert len(payload) < 126
+    return bytes([first, 0x80 | len(payload)]) + b"\0\0\0\0" + payload
+
+
+def _events(conn: Connection, data: bytes) -> list[Event]:
+    conn.receive_data(data)
+    return list(conn.events())
+
+
+def test_wsproto_drives_extensions_frame_by_frame() -> None:
+    """``BoundedDeflate`` keeps its per-message state from these calls: a header per
+    frame (control frames included, with the RSV bits as sent), the payload, then
+    ``complete`` with the frame's FIN; what ``complete`` returns ends the message."""
+    spy = _Spy()
+    conn = Connection(ConnectionType.SERVER, [spy])
+    evs = _events(
+        conn,
+        _frame(0x1, b"ab", fin=False, rsv1=True) + _frame(0x9, b"") + _frame(0x0, b"cd"),
+    )
+    assert spy.calls == [
+        ("header", False, Opcode.TEXT, True, 2),
+        ("payload", b"ab"),
+        ("complete", False),
+        ("header", False, Opcode.PING, False, 0),
+        ("payload", b""),
+        ("complete", True),
+        ("header", False, Opcode.CONTINUATION, False, 2),
+        ("payload", b"cd"),
+        ("complete", True),
+    ]
+    text = "".join(ev.data for ev in evs if isinstance(ev, TextMessage))
+    assert text == "abcd+"
+
+
+@pytest.mark.parametrize(
+    "reason", [CloseReason.MESSAGE_TOO_BIG, CloseReason.INVALID_FRAME_PAYLOAD_DATA]
+)
+def test_wsproto_turns_an_extension_close_reason_into_a_close(reason: CloseReason) -> None:
+    """``BoundedDeflate`` fails a compression bomb with 1009 (and bad deflate data with
+    1007) by returning the ``CloseReason``; ``WebSocketProtocol._on_close_frame`` takes a
+    ``CloseConnection`` while the state is still OPEN as such a parse failure."""
+    conn = Connection(ConnectionType.SERVER, [_Spy(fail=reason)])
+    evs = _events(conn, _frame(0x2, b"xx"))
+    assert len(evs) == 1 and isinstance(evs[0], CloseConnection)
+    assert evs[0].code == reason
+    assert conn.state is ConnectionState.OPEN
+
+
+def _masked(first: int, payload: bytes, mask: bytes = b"\x37\xfa\x21\x3d") -> bytes:
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes([first, 0x80 | len(payload)]) + mask + masked
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (_masked(0x81, b"\xff\xfe"), 1007),  # bad UTF-8 in a text message
+        (_masked(0x01, b"\xce") + _masked(0x80, b"\xff"), 1007),  # ... across fragments
+        (b"\x81\x02hi", 1002),  # unmasked client frame
+        (_masked(0xA1, b"hi"), 1002),  # a reserved bit without an extension
+        (_masked(0x83, b"hi"), 1002),  # a reserved opcode
+        (_masked(0x09, b""), 1002),  # a fragmented control frame
+        (_masked(0x80, b"hi"), 1002),  # a continuation with nothing to continue
+        (_masked(0x88, b"\x03\xe8" + b"\xff"), 1007),  # a close reason that is not UTF-8
+        (_masked(0x88, b"\x03"), 1002),  # a one-byte close payload
+    ],
+)
+def test_wsproto_close_codes_for_protocol_errors(data: bytes, code: int) -> None:
+    """``WebSocketProtocol`` fails the connection with the code wsproto reports (the
+    hostile-client tests check the same codes over a socket)."""
+    evs = _events(Connection(ConnectionType.SERVER), data)
+    assert isinstance(evs[-1], CloseConnection) and evs[-1].code == code, evs
+
+
+def test_wsproto_deflate_outbound_marks_only_the_first_frame() -> None:
+    """``BoundedDeflate`` leaves the outbound side to wsproto: RSV1 on the first frame of
+    a compressed message, none on its continuations (RFC 7692 §6.1)."""
+    ext = PerMessageDeflate()
+    ext.finalize("permessage-deflate")
+    conn = Connection(ConnectionType.CLIENT, [ext])
+    first = conn.send(TextMessage(data="abc", message_finished=False))
+    rest = conn.send(TextMessage(data="def", message_finished=True))
+    assert first[0] & 0x40 and not first[0] & 0x80
+    assert not rest[0] & 0x40 and rest[0] & 0x80
+    assert struct.unpack("!B", rest[:1])[0] & 0x0F == 0x0

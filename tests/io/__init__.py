@@ -1,0 +1,1 @@
+"""The asyncio glue every role shares, without sockets (tornadish._io)."""

@@ -1,0 +1,1 @@
+"""Running and embedding: python -m tornadish run, serve, graceful shutdown (tornadish._runner)."""

@@ -1,0 +1,1 @@
+"""HTTPServer over real sockets: connections, limits, timeouts, flow control (tornadish._server)."""

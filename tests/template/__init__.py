@@ -1,0 +1,1 @@
+"""Templates: Tornado's template API and syntax on Jinja2 (tornadish._template)."""

@@ -1,0 +1,1 @@
+"""The web core over real sockets: Application, RequestHandler and its parts (tornadish._web)."""

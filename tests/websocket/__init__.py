@@ -1,0 +1,1 @@
+"""WebSockets: handler and client, hostile peers, interop (tornadish.websocket, tornadish._io)."""

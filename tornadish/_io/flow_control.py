@@ -1,0 +1,188 @@
+"""Flow control and deadlines, written once for every protocol object.
+
+Rules of this module:
+
+1. Everything here is bookkeeping on the event loop: no transport, no socket, no role.
+   A protocol object owns one :class:`WriteGate` and at most one :class:`Deadline` and
+   tells them what its transport said (``pause_writing``, ``resume_writing``,
+   ``connection_lost``); they never call back into a transport.
+2. The request path is hot: the unpaused case allocates nothing (one resolved future is
+   made the first time and reused), and moving a deadline later is an assignment.
+
+Theory of operation. A :class:`WriteGate` is the answer to ``await drain()``: while the
+transport's buffer is below its high-water mark the answer is the cached resolved
+future; once the transport calls ``pause_writing`` each caller gets a waiter, all of
+them resolved on ``resume_writing`` — or failed with :class:`StreamClosedError` when
+the connection is lost, with the exception marked retrieved, because whoever asked may
+no longer be listening. A :class:`Deadline` is one ``asyncio`` timer per connection,
+re-armed lazily: :meth:`Deadline.at` only moves a number unless the new deadline is
+earlier than the scheduled timer, and a timer that fires before the (moved) deadline
+schedules itself again for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from tornadish._http.contract import StreamClosedError
+
+__all__ = ["Deadline", "WriteGate", "failed_future"]
+
+
+def failed_future(
+    loop: asyncio.AbstractEventLoop, error: BaseException | None = None
+) -> asyncio.Future[None]:
+    """A future already failed with ``error`` (:class:`StreamClosedError` by default),
+    marked retrieved: ``drain()`` on a closed connection that nobody awaits (an
+    un-awaited ``flush()``) must not log "exception was never retrieved"."""
+    fut: asyncio.Future[None] = loop.create_future()
+    fut.set_exception(StreamClosedError() if error is None else error)
+    fut.exception()
+    return fut
+
+
+class WriteGate:
+    """Pause/resume writing and the drain waiters of one connection.
+
+    >>> gate = WriteGate(loop)  # doctest: +SKIP
+    >>> gate.pause()  # the transport's pause_writing()  # doctest: +SKIP
+    >>> fut = gate.wait()  # pending until...  # doctest: +SKIP
+    >>> gate.resume()  # ...the transport's resume_writing()  # doctest: +SKIP
+    """
+
+    __slots__ = ("_loop", "_ready", "_waiters", "paused")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, paused: bool = False) -> None:
+        self._loop = loop
+        #: True between ``pause()`` and ``resume()``.
+        self.paused = paused
+        self._waiters: list[asyncio.Future[None]] | None = None
+        self._ready: asyncio.Future[None] | None = None
+
+    def pause(self) -> None:
+        """The transport's buffer went above its high-water mark."""
+        self.paused = True
+
+    def resume(self) -> None:
+        """The buffer drained below its low-water mark: every waiter resolves."""
+        self.paused = False
+        waiters = self._waiters
+        if waiters:
+            self._waiters = None
+            for w in waiters:
+                if not w.done():
+                    w.set_result(None)
+
+    def wait(self) -> asyncio.Future[None]:
+        """Resolves once writing is not paused (at once, if it is not now)."""
+        if not self.paused:
+            return self.ready()
+        return self.waiter()
+
+    def ready(self) -> asyncio.Future[None]:
+        """The resolved future the unpaused case answers with (made once, then reused)."""
+        ready = self._ready
+        if ready is None:
+            ready = self._ready = self._loop.create_future()
+            ready.set_result(None)
+        return ready
+
+    def waiter(self) -> asyncio.Future[None]:
+        """A future resolved by the next :meth:`resume` (whether paused now or not)."""
+        fut = self._loop.create_future()
+        waiters = self._waiters
+        if waiters is None:
+            self._waiters = [fut]
+        else:
+            waiters.append(fut)
+        return fut
+
+    def lost(
+        self,
+        exc: BaseException | None = None,
+        error: Callable[[], BaseException] | None = None,
+    ) -> None:
+        """The connection is gone: every waiter fails with ``StreamClosedError(exc)``
+        (or with what ``error()`` makes, for a role with its own exception type)."""
+        waiters = self._waiters
+        if waiters:
+            self._waiters = None
+            for w in waiters:
+                if not w.done():
+                    w.set_exception(StreamClosedError(exc) if error is None else error())
+                    w.exception()  # retrieved: nobody may be awaiting it any more
+
+    @property
+    def waiting(self) -> int:
+        """How many waiters are pending (for tests and introspection)."""
+        waiters = self._waiters
+        return 0 if waiters is None else sum(1 for w in waiters if not w.done())
+
+
+class Deadline:
+    """One lazily re-armed timer: ``callback()`` runs once the deadline has passed.
+
+    Moving the deadline later is an assignment: the scheduled ``asyncio`` timer stays,
+    and when it fires early it schedules itself again for the deadline then current.
+    Only a deadline earlier than the scheduled timer re-schedules it.
+
+    >>> deadline = Deadline(loop, self._timed_out)  # doctest: +SKIP
+    >>> deadline.after(30.0)  # every request moves it; the timer stays  # doctest: +SKIP
+    >>> deadline.clear()  # nothing runs (the timer, if armed, lapses)  # doctest: +SKIP
+    """
+
+    __slots__ = ("_callback", "_loop", "_timer", "when")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+        self._loop = loop
+        self._callback = callback
+        self._timer: asyncio.TimerHandle | None = None
+        #: The loop time the callback is due at; None: no deadline.
+        self.when: float | None = None
+
+    def at(self, when: float) -> None:
+        """Run the callback at loop time ``when`` (replacing any earlier deadline)."""
+        self.when = when
+        timer = self._timer
+        if timer is None or timer.when() > when:
+            if timer is not None:
+                timer.cancel()
+            self._timer = self._loop.call_at(when, self._fire)
+
+    def after(self, seconds: float) -> None:
+        """Run the callback ``seconds`` from now (replacing any earlier deadline)."""
+        when = self.when = self._loop.time() + seconds
+        timer = self._timer
+        if timer is None or timer.when() > when:
+            if timer is not None:
+                timer.cancel()
+            self._timer = self._loop.call_at(when, self._fire)
+
+    def clear(self) -> None:
+        """No deadline (an assignment: an armed timer lapses when it fires)."""
+        self.when = None
+
+    def cancel(self) -> None:
+        """No deadline, and no timer left on the loop (the connection is gone)."""
+        self.when = None
+        timer = self._timer
+        if timer is not None:
+            self._timer = None
+            timer.cancel()
+
+    @property
+    def armed(self) -> bool:
+        """True while a timer is scheduled on the loop (for tests and introspection)."""
+        return self._timer is not None
+
+    def _fire(self) -> None:
+        self._timer = None
+        when = self.when
+        if when is None:
+            return
+        if self._loop.time() < when:
+            self._timer = self._loop.call_at(when, self._fire)
+            return
+        self.when = None
+        self._callback()

@@ -1,0 +1,278 @@
+"""The server connection's state, and the rules that bound it: pausing reading,
+deadlines, closing.
+
+A server connection is three classes deep, one concern each: :class:`ConnectionBase`
+(here) holds the state and the limits, :class:`~.reading.ConnectionReader` reads
+requests, :class:`~.protocol.HTTP1ServerProtocol` answers them. Rules of this module:
+
+1. All of the connection's state is declared here, in one ``__slots__``: an idle
+   keep-alive connection must stay a few KiB.
+2. Reading is blocked (``pause_reading``) for three independent reasons, kept as bits:
+   the delegate asked us to wait (a streaming body consumer returned an awaitable), the
+   peer is not reading our output (the transport's buffer is above its high-water mark),
+   or the peer pipelined another request while we are still answering this one.
+3. One :class:`~tornadish._io.flow_control.Deadline` per connection, re-armed lazily:
+   moving it is a float assignment. Idle keep-alive, header read, body inactivity,
+   blocked-write and flush-on-close deadlines all share it; ``_timeout_kind`` says which
+   is running. A peer that reads nothing is dropped after the idle timeout, whether or
+   not the response was finished.
+4. Protocol errors get the status the session chose, a log line, a ``Connection:
+   close`` response and a lingering close, so the peer can read the answer even while
+   it is still sending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from tornadish._http import h11_session
+from tornadish._http.contract import (
+    HTTPConnection,
+    HTTPMessageDelegate,
+    HTTPServerConnectionDelegate,
+    UpgradedProtocol,
+)
+from tornadish._http.parse import responses
+from tornadish._io.flow_control import Deadline, WriteGate
+from tornadish.log import gen_log
+
+if TYPE_CHECKING:
+    from tornadish._server.params import ServerParams
+    from tornadish._server.protocol import ServerStream
+
+__all__ = ["ConnectionBase"]
+
+
+# Connection states.
+IDLE = 0  # waiting for (the rest of) a request head
+BODY = 1  # reading a request body
+HANDLING = 2  # request complete, response not yet finished
+CLOSING = 3  # answer sent, waiting for the peer to go away (lingering close)
+CLOSED = 4
+
+# Reasons reading is paused.
+BLOCK_FLOW = 1
+BLOCK_WRITE = 2
+BLOCK_PIPELINE = 4
+
+# Deadline kinds.
+T_NONE = 0
+T_IDLE = 1
+T_HEADER = 2
+T_BODY = 3
+T_WRITE = 4
+T_LINGER = 5
+T_FLUSH = 6  # closed with output still queued: abort if the peer never takes it
+
+_LINGER_SECONDS = 2.0
+
+
+class ConnectionBase(asyncio.Protocol, HTTPConnection):
+    """A server connection's state, limits, deadlines and closing (see the module's
+    rules); :class:`~.protocol.HTTP1ServerProtocol` is the class to use."""
+
+    __slots__ = (
+        "_body_bytes",
+        "_body_timeout",
+        "_close_callback",
+        "_deadline",
+        "_declared_length",
+        "_delegate",
+        "_gate",
+        "_head_only",
+        "_in_process",
+        "_keep_alive",
+        "_loop",
+        "_max_body_size",
+        "_params",
+        "_peer_closed",
+        "_peer_ip",
+        "_rate_bytes",
+        "_rate_start",
+        "_raw_output",
+        "_read_block",
+        "_registry",
+        "_response_started",
+        "_server_delegate",
+        "_session",
+        "_state",
+        "_stream",
+        "_timeout_kind",
+        "_upgraded",
+        "address",
+        "remote_ip",
+        "scheme",
+        "transport",
+    )
+
+    def __init__(
+        self,
+        params: ServerParams,
+        delegate: HTTPServerConnectionDelegate,
+        registry: set[Any],
+    ) -> None:
+        self._params = params
+        self._server_delegate = delegate
+        self._registry = registry
+        loop = self._loop = asyncio.get_running_loop()
+        self._session = h11_session.ServerSession(params.max_header_size, params.max_url_size)
+        self._state = IDLE
+        self._delegate: HTTPMessageDelegate | None = None
+        self._close_callback: Callable[[], None] | None = None
+        self._read_block = 0
+        self._gate = WriteGate(loop)
+        self._deadline = Deadline(loop, self._on_deadline)
+        self._timeout_kind = T_NONE
+        self._in_process = False
+        self._keep_alive = True
+        self._head_only = False
+        self._response_started = False
+        self._raw_output = False
+        self._peer_closed = False
+        self._body_bytes = 0
+        self._max_body_size = params.max_body_size
+        self._body_timeout = params.body_timeout
+        # The window over which a body's average rate is judged (min_body_rate).
+        self._rate_start = 0.0
+        self._rate_bytes = 0
+        self._declared_length = 0
+        self._upgraded: UpgradedProtocol | None = None
+        self._stream: ServerStream | None = None
+        self.transport: asyncio.Transport | None = None
+        self.address: Any = None
+        self._peer_ip: str | None = None
+        self.remote_ip: str | None = None
+        self.scheme = params.scheme
+
+    # -- pausing reading ----------------------------------------------------------
+
+    def _block(self, reason: int) -> None:
+        if not self._read_block:
+            transport = self.transport
+            if transport is not None and self._state != CLOSED:
+                transport.pause_reading()
+        self._read_block |= reason
+
+    def _unblock(self, reason: int) -> None:
+        if self._read_block & reason:
+            self._read_block &= ~reason
+            if not self._read_block:
+                transport = self.transport
+                if transport is not None and self._state != CLOSED:
+                    transport.resume_reading()
+                if self._state == BODY:
+                    # Time spent not reading was ours, not the client's: judge the
+                    # body's silence and rate afresh from here.
+                    self._rate_start = self._loop.time()
+                    self._rate_bytes = 0
+                    if self._timeout_kind == T_BODY:
+                        self._set_deadline(T_BODY, self._body_timeout)
+
+    # -- timeouts ---------------------------------------------------------------
+
+    def _set_deadline(self, kind: int, seconds: float | None) -> None:
+        if seconds is None:
+            self._timeout_kind = T_NONE
+            self._deadline.clear()
+            return
+        self._timeout_kind = kind
+        self._deadline.after(seconds)
+
+    def _on_deadline(self) -> None:
+        # Setting _timeout_kind to T_NONE alone (a plain assignment on the hot path)
+        # leaves the timer armed: it lands here and finds nothing to do.
+        kind = self._timeout_kind
+        if not kind or (self._state == CLOSED and kind != T_FLUSH):
+            return
+        if kind == T_BODY and self._read_block & BLOCK_FLOW:
+            # The silence is ours (the handler is still busy with the last chunk), not
+            # the client's: look again later; reading resumes with a fresh deadline.
+            self._set_deadline(T_BODY, self._body_timeout)
+            return
+        self._timeout_kind = T_NONE
+        if kind == T_IDLE:
+            self._close()
+        elif kind == T_LINGER or kind == T_FLUSH:
+            self._abort()
+        elif kind == T_WRITE:
+            gen_log.info("Closing connection to %s: client is not reading", self._peer_ip)
+            self._notify_close()
+            self._abort()
+        else:
+            what = "headers" if kind == T_HEADER else "body"
+            self._protocol_error(408, f"timed out reading request {what}")
+
+    # -- closing ----------------------------------------------------------------
+
+    def _notify_close(self) -> None:
+        callback = self._close_callback
+        delegate = self._delegate
+        self._close_callback = None
+        self._delegate = None
+        if callback is not None:
+            try:
+                callback()
+            except Exception:
+                gen_log.exception("Exception in connection close callback")
+        if delegate is not None:
+            try:
+                delegate.on_connection_close()
+            except Exception:
+                gen_log.exception("Exception in on_connection_close")
+
+    def _stream_closed(self) -> None:
+        # Tornado's ``connection.stream`` close callback: the connection is gone (or
+        # the peer has said it will send nothing more), not merely this request.
+        stream = self._stream
+        if stream is not None:
+            stream._run_close_callback()
+
+    def _close(self) -> None:
+        transport = self.transport
+        if transport is not None and self._state != CLOSED:
+            self._state = CLOSED
+            transport.close()
+            if transport.get_write_buffer_size():
+                # close() waits for the queued output to be sent; a peer that never
+                # reads would hold the connection (and its buffer) forever.
+                self._set_deadline(T_FLUSH, self._params.idle_connection_timeout)
+
+    def _abort(self) -> None:
+        transport = self.transport
+        if transport is not None:
+            self._state = CLOSED
+            transport.abort()
+
+    def _protocol_error(self, status: int, message: str) -> None:
+        gen_log.info("Malformed HTTP request from %s: %s (%d)", self._peer_ip, message, status)
+        if self._state == HANDLING or self._response_started:
+            # The application already owns the response; only the connection can go.
+            self._notify_close()
+            self._close()
+            return
+        self._notify_close()
+        reason = responses.get(status, "Error")
+        data = self._session.error_response(status, reason, f"{status} {reason}\n".encode())
+        transport = self.transport
+        if transport is None:
+            return
+        if data:
+            transport.write(data)
+        self._linger()
+
+    def _linger(self) -> None:
+        # Half-close and keep reading (discarding) briefly so the peer, which may still be
+        # sending a body, reads our answer instead of a connection reset.
+        transport = self.transport
+        if transport is None or self._state == CLOSED:
+            return
+        if not transport.can_write_eof():
+            self._close()
+            return
+        self._state = CLOSING
+        transport.write_eof()
+        self._read_block = 0
+        transport.resume_reading()
+        self._set_deadline(T_LINGER, _LINGER_SECONDS)

@@ -1,0 +1,325 @@
+"""Reading a server connection: the ``asyncio.Protocol`` callbacks and the read loop.
+
+:class:`ConnectionReader` is the half of the server connection that listens; the state
+and the limits it enforces are :class:`~.connection.ConnectionBase`'s, and answering is
+:class:`~.protocol.HTTP1ServerProtocol`'s. Rules of this module:
+
+1. Bytes from the transport go into the engine's session (:mod:`tornadish._http.h11_session`);
+   its events become calls on the application's ``HTTPMessageDelegate`` (head, body
+   chunks, end). Nothing here parses HTTP.
+2. While a request is being handled and no reason to block reading holds, reading stays
+   on, so a client that goes away is noticed at once (``on_connection_close``) — what
+   long polling needs. Pipelined requests wait in the session's buffer meanwhile, and
+   while the peer reads none of our answers (memory stays bounded).
+3. A request body is judged as it arrives: over the limit (from ``Content-Length``
+   before any of it is read) is 413; silence past ``body_timeout``, or a rate under
+   ``min_body_rate`` once it has taken that long, is 408.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable
+
+from tornadish._http import h11_session
+from tornadish._http.headers import HTTPHeaders, HTTPInputError
+from tornadish._http.parse import RequestStartLine
+from tornadish._server.connection import (
+    BLOCK_FLOW,
+    BLOCK_PIPELINE,
+    BLOCK_WRITE,
+    BODY,
+    CLOSED,
+    CLOSING,
+    HANDLING,
+    IDLE,
+    T_BODY,
+    T_HEADER,
+    T_IDLE,
+    T_NONE,
+    T_WRITE,
+    ConnectionBase,
+)
+from tornadish._server.proxy_headers import forwarded_client
+from tornadish.log import app_log, gen_log
+
+__all__ = ["ConnectionReader"]
+
+
+def _content_length(value: str) -> int:
+    # h11 has validated the digits and collapsed identical duplicates already.
+    try:
+        return int(value.split(",")[0])
+    except ValueError:
+        return 0
+
+
+class ConnectionReader(ConnectionBase):
+    """The reading half of a server connection (see the module's rules)."""
+
+    __slots__ = ()
+
+    # -- asyncio.Protocol -------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses; duck typing it is.
+        self.transport = transport  # type: ignore[assignment]
+        self._registry.add(self)
+        peer = transport.get_extra_info("peername")
+        self.address = peer
+        if isinstance(peer, (tuple, list)) and peer:
+            self._peer_ip = peer[0]
+        else:
+            # Unix sockets have no peer address; Tornado reports 0.0.0.0.
+            self._peer_ip = "0.0.0.0"
+        self.remote_ip = self._peer_ip
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        limits = self._params.write_buffer_limits
+        if limits is not None:
+            transport.set_write_buffer_limits(*limits)  # type: ignore[attr-defined]
+        self._set_deadline(T_IDLE, self._params.idle_connection_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        state = self._state
+        if state == CLOSING or state == CLOSED:
+            return  # lingering close: discard
+        try:
+            self._session.receive_data(data)
+        except h11_session.ProtocolError as e:
+            self._protocol_error(e.status, e.message)
+            return
+        if state == HANDLING:
+            # Pipelined bytes while we answer: keep them in h11's buffer, stop reading
+            # more until this response is done (bounded memory).
+            self._block(BLOCK_PIPELINE)
+            return
+        self._process()
+
+    def eof_received(self) -> bool:
+        state = self._state
+        if state == CLOSING:
+            self._abort()
+            return False
+        if state == HANDLING:
+            # The client will send nothing more. Like Tornado (and Go), treat that as the
+            # client going away for on_connection_close, but still try to deliver the
+            # response: a half-closed client may be waiting for it.
+            self._keep_alive = False
+            self._peer_closed = True
+            self._notify_close()
+            self._stream_closed()
+            return self._can_half_close()
+        try:
+            self._session.receive_data(b"")
+        except h11_session.ProtocolError:
+            pass
+        self._process()
+        return self._can_half_close()
+
+    def _can_half_close(self) -> bool:
+        # TLS cannot stay half-open: asyncio closes the transport anyway (and warns if
+        # eof_received asks otherwise).
+        transport = self.transport
+        return transport is not None and transport.get_extra_info("sslcontext") is None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._state = CLOSED
+        self._registry.discard(self)
+        self._deadline.cancel()
+        self._timeout_kind = T_NONE
+        self._notify_close()
+        self._stream_closed()
+        self._gate.lost(exc)
+        self.transport = None
+
+    def pause_writing(self) -> None:
+        self._gate.pause()
+        self._block(BLOCK_WRITE)
+        self._set_deadline(T_WRITE, self._params.idle_connection_timeout)
+
+    def resume_writing(self) -> None:
+        if self._timeout_kind == T_WRITE:
+            self._timeout_kind = T_NONE
+            if self._state == IDLE:
+                self._set_deadline(T_IDLE, self._params.idle_connection_timeout)
+        self._gate.resume()
+        self._unblock(BLOCK_WRITE)
+        if self._state == IDLE and self._session.has_buffered_data:
+            self._loop.call_soon(self._process)  # a pipelined request held back
+
+    # -- the read loop ----------------------------------------------------------
+
+    def _process(self) -> None:
+        if self._in_process:
+            return  # the outer call's loop will pick up whatever changed
+        self._in_process = True
+        session = self._session
+        gate = self._gate
+        try:
+            while True:
+                state = self._state
+                if state >= HANDLING or self._read_block & BLOCK_FLOW:
+                    return
+                if state == IDLE and gate.paused:
+                    # The peer is not reading our answers: a pipelined request would only
+                    # pile another one up in memory. resume_writing() comes back for it.
+                    return
+                try:
+                    event = session.next_event()
+                except h11_session.ProtocolError as e:
+                    self._protocol_error(e.status, e.message)
+                    return
+                t = type(event)
+                try:
+                    if t is bytes:
+                        self._on_body(event)  # type: ignore[arg-type]
+                        continue
+                    if t is h11_session.RequestHead:
+                        self._on_head(event)  # type: ignore[arg-type]
+                        continue
+                    if event is h11_session.END:
+                        self._on_end()
+                        continue
+                except HTTPInputError as e:  # the body could not be decoded
+                    self._bad_body(e)
+                    return
+                except Exception:
+                    self._delegate_failed()
+                    return
+                if event is h11_session.NEED_DATA:
+                    if state == IDLE and self._timeout_kind != T_HEADER:
+                        if session.partial_head:
+                            self._set_deadline(T_HEADER, self._params.header_timeout)
+                    self._unblock(BLOCK_PIPELINE)
+                    return
+                elif event is h11_session.PAUSED:
+                    self._block(BLOCK_PIPELINE)
+                    return
+                else:  # CLOSED: the peer finished cleanly between requests
+                    self._close()
+                    return
+        finally:
+            self._in_process = False
+
+    def _on_head(self, head: h11_session.RequestHead) -> None:
+        params = self._params
+        self._state = BODY
+        self._keep_alive = head.keep_alive and not params.no_keep_alive
+        self._head_only = head.method == "HEAD"
+        self._response_started = False
+        self._body_bytes = 0
+        self._max_body_size = params.max_body_size
+        self._body_timeout = params.body_timeout
+        headers = HTTPHeaders.from_raw(head.headers)
+        if params.xheaders:
+            self.remote_ip, self.scheme = forwarded_client(
+                headers, self._peer_ip, params.trusted_downstream, params.scheme
+            )
+        else:
+            self.remote_ip = self._peer_ip
+        length = headers.get_normalized("Content-Length")
+        self._declared_length = 0 if length is None else _content_length(length)
+        if length not in (None, "0") or headers.get_normalized("Transfer-Encoding") is not None:
+            self._set_deadline(T_BODY, params.body_timeout)
+            self._rate_start = self._loop.time()
+            self._rate_bytes = 0
+        else:
+            self._timeout_kind = T_NONE
+        delegate = self._server_delegate.start_request(self, self)
+        self._delegate = delegate
+        start_line = RequestStartLine(head.method, head.target, head.version)
+        result = delegate.headers_received(start_line, headers)
+        if result is not None:
+            self._wait_for(result)
+        if not self._read_block & BLOCK_FLOW:
+            self._body_ready()
+
+    def _body_ready(self) -> None:
+        # The delegate is ready for the body (a streaming handler's prepare may have
+        # raised the limit): refuse a declared length over the limit before reading any
+        # of it, else send the 100 Continue the client may be waiting for.
+        if self._state != BODY or self._response_started:
+            return
+        if self._declared_length > self._max_body_size:
+            self._protocol_error(413, "Content-Length too long")
+            return
+        transport = self.transport
+        if transport is not None and self._session.expecting_continue:
+            transport.write(self._session.continue_response())
+
+    def _on_body(self, chunk: bytes) -> None:
+        self._body_bytes += len(chunk)
+        if self._body_bytes > self._max_body_size:
+            self._protocol_error(413, "request body too large")
+            return
+        if self._timeout_kind:
+            self._set_deadline(T_BODY, self._body_timeout)
+            rate = self._params.min_body_rate
+            timeout = self._body_timeout
+            if rate and timeout:
+                # A body trickled in (a byte now and then, never silent for long) would
+                # hold the connection for ever: once it has taken body_timeout, it must
+                # average min_body_rate since reading (last) resumed.
+                self._rate_bytes += len(chunk)
+                elapsed = self._loop.time() - self._rate_start
+                if elapsed > timeout and self._rate_bytes < rate * elapsed:
+                    self._protocol_error(408, "request body too slow")
+                    return
+        delegate = self._delegate
+        if delegate is not None:
+            result = delegate.data_received(chunk)
+            if result is not None:
+                self._wait_for(result)
+
+    def _on_end(self) -> None:
+        self._state = HANDLING
+        self._timeout_kind = T_NONE
+        delegate = self._delegate
+        if delegate is not None:
+            delegate.finish()
+
+    def _delegate_failed(self) -> None:
+        # The application's delegate raised: log it, answer 500 if nothing was sent yet
+        # (else just close), and keep the exception away from the event loop.
+        app_log.error("Uncaught exception handling a request from %s", self._peer_ip, exc_info=True)
+        if self._state == HANDLING and not self._response_started:
+            self._state = BODY
+        self._protocol_error(500, "internal error while handling the request")
+
+    def _bad_body(self, exc: HTTPInputError) -> None:
+        if self._state == HANDLING and not self._response_started:
+            self._state = BODY
+        # 400 unless the error says otherwise (a gzip body inflating past the limit: 413).
+        self._protocol_error(getattr(exc, "status_code", 400), str(exc))
+
+    def _wait_for(self, awaitable: Awaitable[None]) -> None:
+        """Stop reading until the delegate's awaitable completes."""
+        fut = asyncio.ensure_future(awaitable)
+        if fut.done():
+            fut.result()
+            return
+        self._block(BLOCK_FLOW)
+        fut.add_done_callback(self._flow_done)
+
+    def _flow_done(self, fut: asyncio.Future[None]) -> None:
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if isinstance(exc, HTTPInputError):
+            self._bad_body(exc)
+            return
+        if exc is not None:
+            gen_log.error("Uncaught exception in request body handling", exc_info=exc)
+            self._protocol_error(500, "internal error while reading the request")
+            return
+        self._unblock(BLOCK_FLOW)
+        if self._body_bytes == 0:
+            self._body_ready()
+        if self._state < HANDLING:
+            self._process()

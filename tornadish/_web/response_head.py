@@ -1,0 +1,103 @@
+"""The pure parts of a response's head: header values, default headers, ETags.
+
+Rules of this module: no handler, no connection, no I/O — values in, values out, so
+each piece is testable alone. ``RequestHandler`` delegates to it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import re
+import time
+from typing import Any
+
+from tornadish._http.headers import HTTPHeaders
+from tornadish._http.parse import format_timestamp
+
+__all__ = ["body_etag", "default_headers", "etag_matches", "header_value"]
+
+_INVALID_HEADER_CHAR = re.compile(r"[\x00-\x1f]")
+_ETAG_RE = re.compile(rb'\*|(?:W/)?"[^"]*"')
+_SERVER = "tornadish/0.1"
+_HTML = "text/html; charset=UTF-8"
+
+# Formatting a date costs more than the rest of the default headers together and the
+# value only changes once a second: cache it. (Module state, but only a cache.)
+_date_cache: list[Any] = [0, ""]
+
+
+def _http_date() -> str:
+    now = int(time.time())
+    if now != _date_cache[0]:
+        _date_cache[0] = now
+        _date_cache[1] = format_timestamp(now)
+    return _date_cache[1]  # type: ignore[no-any-return]
+
+
+def default_headers() -> HTTPHeaders:
+    """The headers every response starts with: ``Server``, ``Content-Type`` (HTML)
+    and ``Date``."""
+    date = _http_date()
+    return HTTPHeaders.from_normalized(
+        {"Server": _SERVER, "Content-Type": _HTML, "Date": date},
+        {"Server": [_SERVER], "Content-Type": [_HTML], "Date": [date]},
+    )
+
+
+def header_value(value: Any) -> str:
+    """``value`` (str, bytes, int or datetime) as a header value.
+
+    Raises ``ValueError`` for CR, LF and other controls: a header value must not end
+    the header block (response splitting); ``TypeError`` for other types.
+    """
+    if isinstance(value, str):
+        retval = value
+    elif isinstance(value, bytes):
+        retval = value.decode("latin-1")
+    elif isinstance(value, int):
+        return str(value)
+    elif isinstance(value, datetime.datetime):
+        return format_timestamp(value)
+    else:
+        raise TypeError(f"Unsupported header value {value!r}")
+    if _INVALID_HEADER_CHAR.search(retval):
+        raise ValueError(f"Unsafe header value {retval!r}")
+    return retval
+
+
+def check_header_value(value: str) -> None:
+    """Raise ``ValueError`` if ``value`` holds a control character (see above)."""
+    if _INVALID_HEADER_CHAR.search(value):
+        raise ValueError(f"Unsafe header value {value!r}")
+
+
+def body_etag(parts: list[bytes]) -> str:
+    """The strong ``Etag`` of a body given as parts: a quoted SHA-1 hex digest."""
+    if len(parts) == 1:
+        return '"' + hashlib.sha1(parts[0]).hexdigest() + '"'
+    hasher = hashlib.sha1()
+    for part in parts:
+        hasher.update(part)
+    return '"' + hasher.hexdigest() + '"'
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """True if an ``If-None-Match`` value matches ``etag`` (``*``, or the weak
+    comparison of RFC 9110 §8.8.3.2: ``W/`` prefixes ignored).
+
+    >>> etag_matches('W/"a", "b"', '"a"')
+    True
+    """
+    computed = etag.encode("latin-1")
+    etags = _ETAG_RE.findall(if_none_match.encode("latin-1"))
+    if not computed or not etags:
+        return False
+    if etags[0] == b"*":
+        return True
+
+    def val(x: bytes) -> bytes:
+        return x[2:] if x.startswith(b"W/") else x
+
+    target = val(computed)
+    return any(val(tag) == target for tag in etags)
