@@ -296,7 +296,42 @@ class _ReleasingContextManager:
         self._obj.release()
 
 
-class Semaphore(_TimeoutGarbageCollector[_ReleasingContextManager]):
+class _AsyncWithOnly:
+    """``async with lock:`` acquires and releases; a plain ``with`` is refused, with
+    Tornado's message (which quotes ``async with`` differently per class)."""
+
+    _WITH_MESSAGE = ""
+
+    def acquire(self, timeout: float | datetime.timedelta | None = None) -> Any:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> NoReturn:
+        raise RuntimeError(self._WITH_MESSAGE)
+
+    def __exit__(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__enter__()
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+class Semaphore(_AsyncWithOnly, _TimeoutGarbageCollector[_ReleasingContextManager]):
     """A lock that can be acquired a fixed number of times before blocking.
 
     A Semaphore manages a counter representing the number of :meth:`release` calls
@@ -348,6 +383,8 @@ class Semaphore(_TimeoutGarbageCollector[_ReleasingContextManager]):
     A plain ``with sem:`` raises ``RuntimeError``.
     """
 
+    _WITH_MESSAGE = "Use 'async with' instead of 'with' for Semaphore"
+
     def __init__(self, value: int = 1) -> None:
         super().__init__()
         if value < 0:
@@ -397,28 +434,6 @@ class Semaphore(_TimeoutGarbageCollector[_ReleasingContextManager]):
         self._enqueue(waiter)
         return waiter
 
-    def __enter__(self) -> NoReturn:
-        raise RuntimeError("Use 'async with' instead of 'with' for Semaphore")
-
-    def __exit__(
-        self,
-        typ: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.__enter__()
-
-    async def __aenter__(self) -> None:
-        await self.acquire()
-
-    async def __aexit__(
-        self,
-        typ: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
-
 
 class BoundedSemaphore(Semaphore):
     """A semaphore that prevents :meth:`release` being called too many times.
@@ -445,7 +460,7 @@ class BoundedSemaphore(Semaphore):
         super().release()
 
 
-class Lock:
+class Lock(_AsyncWithOnly):
     """A lock for coroutines.
 
     A Lock begins unlocked, and :meth:`acquire` locks it immediately. While it is
@@ -475,6 +490,8 @@ class Lock:
             # Now the lock is released.
     """
 
+    _WITH_MESSAGE = "Use `async with` instead of `with` for Lock"
+
     def __init__(self) -> None:
         self._block = BoundedSemaphore(value=1)
 
@@ -499,25 +516,3 @@ class Lock:
             self._block.release()
         except ValueError:
             raise RuntimeError("release unlocked lock") from None
-
-    def __enter__(self) -> NoReturn:
-        raise RuntimeError("Use `async with` instead of `with` for Lock")
-
-    def __exit__(
-        self,
-        typ: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__enter__()
-
-    async def __aenter__(self) -> None:
-        await self.acquire()
-
-    async def __aexit__(
-        self,
-        typ: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
