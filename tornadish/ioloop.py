@@ -164,6 +164,9 @@ class IOLoop:
         self._strong_loop: asyncio.AbstractEventLoop | None = loop if strong else None
         self._weak_loop: weakref.ref[asyncio.AbstractEventLoop] = weakref.ref(loop)
         self._handlers: dict[int, tuple[int | _Selectable, Callable[..., object]]] = {}
+        # The IOStreams on this loop: Tornado's close(all_fds=True) closes their sockets
+        # (they are its handlers); ours live in transports, so they are closed by name.
+        self._streams: weakref.WeakSet[Any] = weakref.WeakSet()
         self._readers: set[int] = set()
         self._writers: set[int] = set()
         self._executor: concurrent.futures.Executor | None = None
@@ -346,7 +349,8 @@ class IOLoop:
             pass  # closed meanwhile: nothing left to stop
 
     def close(self, all_fds: bool = False) -> None:
-        """Close the asyncio loop, dropping fd handlers (and closing the fds if ``all_fds``).
+        """Close the asyncio loop, dropping fd handlers (and closing the fds, and the
+        IOStreams on the loop, if ``all_fds``).
 
         A loop this IOLoop made current stops being the thread's current loop. Closing
         twice is harmless; closing a running loop raises ``RuntimeError``.
@@ -361,6 +365,12 @@ class IOLoop:
             self.remove_handler(fd)
             if all_fds:
                 self.close_fd(fileobj)
+        streams = list(self._streams) if all_fds else []
+        for stream in streams:
+            stream.close()
+        if streams and not loop.is_closed():
+            # A transport finishes closing (and closes its socket) a loop turn later.
+            loop.run_until_complete(asyncio.sleep(0))
         with IOLoop._registry_lock:
             if IOLoop._by_loop.get(loop) is self:
                 del IOLoop._by_loop[loop]

@@ -130,7 +130,7 @@ class ResponseReader:
         self.code = code
         self.reason = reason
         self.headers = headers
-        if self.decompress and headers.get_normalized("Content-Encoding") == "gzip":
+        if self.decompress and headers.joined.get("Content-Encoding") == "gzip":
             # Tornado's convention: the body is handed over decoded, and the header says
             # what was undone.
             headers["X-Consumed-Content-Encoding"] = headers.pop("Content-Encoding")

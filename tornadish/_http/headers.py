@@ -70,9 +70,14 @@ class HTTPHeaders(MutableMapping[str, str]):
     >>> h.add("Set-Cookie", "C=D")
     >>> h["content-type"], h.get_list("set-cookie")
     ('text/html', ['A=B', 'C=D'])
+
+    ``joined`` is the mapping behind ``headers[name]``: normalized name -> its values
+    joined by commas. Read it (never write it) to look up a well-known name already in
+    normalized form (``headers.joined.get("Content-Length")``) without normalizing —
+    the request path does, several times per request.
     """
 
-    __slots__ = ("_as_list", "_dict")
+    __slots__ = ("_as_list", "joined")
 
     @overload
     def __init__(self, __arg: Mapping[str, list[str]]) -> None: ...
@@ -87,7 +92,7 @@ class HTTPHeaders(MutableMapping[str, str]):
     def __init__(self, **kwargs: str) -> None: ...
 
     def __init__(self, *args: Any, **kwargs: str) -> None:
-        self._dict: dict[str, str] = {}
+        self.joined: dict[str, str] = {}
         self._as_list: dict[str, list[str]] = {}
         if len(args) == 1 and not kwargs and isinstance(args[0], HTTPHeaders):
             for k, v in args[0].get_all():
@@ -112,7 +117,7 @@ class HTTPHeaders(MutableMapping[str, str]):
             else:
                 existing.append(value)
                 d[name] = d[name] + "," + value
-        self._dict = d
+        self.joined = d
         self._as_list = lists
         return self
 
@@ -125,15 +130,14 @@ class HTTPHeaders(MutableMapping[str, str]):
         to the list of its values. Both dicts become the new object's own. The fast
         path for the default headers every response starts with."""
         self = cls.__new__(cls)
-        self._dict = values
+        self.joined = values
         self._as_list = value_lists
         return self
 
-    def get_normalized(self, name: str) -> str | None:
-        """The value of ``name`` (all its values joined by commas), None when absent;
-        ``name`` must be in normalized form already (``Content-Type``): the request
-        path's lookups of well-known names skip the normalization this way."""
-        return self._dict.get(name)
+    @property
+    def _dict(self) -> dict[str, str]:
+        # Tornado's name for the joined values; kept for code that reached for it.
+        return self.joined
 
     def raw_items(self) -> list[tuple[bytes, bytes]]:
         """Every (name, value) pair as latin-1 bytes, names in normalized form: what a
@@ -150,11 +154,11 @@ class HTTPHeaders(MutableMapping[str, str]):
     def add(self, name: str, value: str) -> None:
         """Add a value for ``name``, keeping the ones already there."""
         norm = normalize_header(name)
-        if norm in self._dict:
-            self._dict[norm] = self._dict[norm] + "," + value
+        if norm in self.joined:
+            self.joined[norm] = self.joined[norm] + "," + value
             self._as_list[norm].append(value)
         else:
-            self._dict[norm] = value
+            self.joined[norm] = value
             self._as_list[norm] = [value]
 
     def get_list(self, name: str) -> list[str]:
@@ -180,7 +184,7 @@ class HTTPHeaders(MutableMapping[str, str]):
             last = next(reversed(self._as_list))
             new_part = " " + line.strip(" \t")
             self._as_list[last][-1] += new_part
-            self._dict[last] += new_part
+            self.joined[last] += new_part
             return
         name, sep, value = line.partition(":")
         if not sep:
@@ -210,33 +214,33 @@ class HTTPHeaders(MutableMapping[str, str]):
 
     def __setitem__(self, name: str, value: str) -> None:
         norm = normalize_header(name)
-        self._dict[norm] = value
+        self.joined[norm] = value
         self._as_list[norm] = [value]
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and normalize_header(name) in self._dict
+        return isinstance(name, str) and normalize_header(name) in self.joined
 
     def __getitem__(self, name: str) -> str:
-        return self._dict[normalize_header(name)]
+        return self.joined[normalize_header(name)]
 
     def get(self, name: str, default: Any = None) -> Any:
-        return self._dict.get(normalize_header(name), default)
+        return self.joined.get(normalize_header(name), default)
 
     def __delitem__(self, name: str) -> None:
         norm = normalize_header(name)
-        del self._dict[norm]
+        del self.joined[norm]
         del self._as_list[norm]
 
     def __len__(self) -> int:
-        return len(self._dict)
+        return len(self.joined)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._dict)
+        return iter(self.joined)
 
     def copy(self) -> HTTPHeaders:
         """A deep enough copy: the value lists are not shared."""
         new = HTTPHeaders.__new__(HTTPHeaders)
-        new._dict = dict(self._dict)
+        new.joined = dict(self.joined)
         new._as_list = {k: list(v) for k, v in self._as_list.items()}
         return new
 
@@ -253,7 +257,7 @@ class HTTPHeaders(MutableMapping[str, str]):
         return "".join(f"{name}: {value}\r\n" for name, value in self.get_all())
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({dict(self._dict)!r})"
+        return f"{type(self).__name__}({dict(self.joined)!r})"
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -102,7 +102,7 @@ class HTTPServerRequest:
         else:
             self.remote_ip = None
             self.protocol = "http"
-        host = headers.get_normalized("Host")
+        host = headers.joined.get("Host")
         if host:
             self.host = host
             self.host_name = _host_name(host)

@@ -76,9 +76,12 @@ class WriteGate:
 
     def wait(self) -> asyncio.Future[None]:
         """Resolves once writing is not paused (at once, if it is not now)."""
-        if not self.paused:
-            return self.ready()
-        return self.waiter()
+        if self.paused:
+            return self.waiter()
+        ready = self._ready  # ready(), inlined: this runs once per response
+        if ready is None:
+            ready = self.ready()
+        return ready
 
     def ready(self) -> asyncio.Future[None]:
         """The resolved future the unpaused case answers with (made once, then reused)."""

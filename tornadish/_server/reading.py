@@ -223,9 +223,9 @@ class ConnectionReader(ConnectionBase):
             )
         else:
             self.remote_ip = self._peer_ip
-        length = headers.get_normalized("Content-Length")
+        length = headers.joined.get("Content-Length")
         self._declared_length = 0 if length is None else _content_length(length)
-        if length not in (None, "0") or headers.get_normalized("Transfer-Encoding") is not None:
+        if length not in (None, "0") or headers.joined.get("Transfer-Encoding") is not None:
             self._set_deadline(T_BODY, params.body_timeout)
             self._rate_start = self._loop.time()
             self._rate_bytes = 0

@@ -380,7 +380,7 @@ class _RequestDispatcher(HTTPMessageDelegate):
             return self.delegate.headers_received(start_line, headers)
         if self.stream:
             return self._start_streaming()
-        ctype = headers.get_normalized("Content-Type")
+        ctype = headers.joined.get("Content-Type")
         if ctype is not None and ctype.startswith("multipart/form-data"):
             self._start_multipart(ctype, headers)
         return None

@@ -328,7 +328,7 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
             if (
                 status == 200
                 and self.request.method in ("GET", "HEAD")
-                and self._headers.get_normalized("Etag") is None
+                and self._headers.joined.get("Etag") is None
             ):
                 self.set_etag_header()
                 if self.check_etag_header():
@@ -338,7 +338,7 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
             if status in (204, 304) or 100 <= status < 200:
                 assert not self._write_buffer, "Cannot send body with %s" % status
                 self._clear_representation_headers()
-            elif self._headers.get_normalized("Content-Length") is None:
+            elif self._headers.joined.get("Content-Length") is None:
                 length = sum(map(len, self._write_buffer))
                 self._headers["Content-Length"] = str(length)
         conn = self.request.connection
@@ -555,10 +555,10 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
 
     def check_etag_header(self) -> bool:
         """True if the request's ``If-None-Match`` matches our ``Etag`` (weak comparison)."""
-        inm = self.request.headers.get_normalized("If-None-Match")
+        inm = self.request.headers.joined.get("If-None-Match")
         if not inm:
             return False
-        return etag_matches(inm, self._headers.get_normalized("Etag") or "")
+        return etag_matches(inm, self._headers.joined.get("Etag") or "")
 
     # -- execution -------------------------------------------------------------------------------
 
