@@ -22,9 +22,9 @@ test: venv
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: venv
-	$(BIN)/ruff check tornadish tests examples bench
+	$(BIN)/ruff check tornadish tests examples bench compat
 	$(BIN)/ruff format --check tornadish
-	$(BIN)/mypy tornadish tests
+	$(BIN)/mypy tornadish tests compat
 
 # Throughput (hello, JSON) first, then static files and uploads, WebSockets, the client.
 bench: venv

@@ -27,6 +27,7 @@ import tornadish
 import tornadish.httputil
 import tornadish.web
 from tornadish.iostream import (
+    BaseIOStream,
     IOStream,
     PipeIOStream,
     SSLIOStream,
@@ -142,7 +143,7 @@ def closed_event(stream: Any) -> Event:
 
 
 async def test_write_zero_bytes(pairs: Pairs) -> None:
-    rs, ws = await pairs()
+    _rs, ws = await pairs()
     await ws.write(b"")
 
 
@@ -271,10 +272,12 @@ async def test_read_until_max_bytes_inline(pairs: Pairs, method: str) -> None:
     closed = closed_event(rs)
     ws.write(b"123456")
     await asyncio.sleep(0.05)  # (Tornado reads inline; ours arrive in the buffer first)
-    with ExpectLog(gen_log, "Unsatisfiable read", level=logging.INFO):
-        # As in the out-of-line case, nothing is raised at once: the future fails.
-        with pytest.raises(StreamClosedError):
-            await getattr(rs, method)(b"def", max_bytes=5)
+    # As in the out-of-line case, nothing is raised at once: the future fails.
+    with (
+        ExpectLog(gen_log, "Unsatisfiable read", level=logging.INFO),
+        pytest.raises(StreamClosedError),
+    ):
+        await getattr(rs, method)(b"def", max_bytes=5)
     await closed.wait()
 
 
@@ -387,7 +390,7 @@ async def test_write_bytearray_resizable(pairs: Pairs) -> None:
 
 
 async def test_write_bytearray_resizable_after_close_while_writing(pairs: Pairs) -> None:
-    rs, ws = await pairs()
+    _rs, ws = await pairs()
     data = bytearray(b"x" * (10 * 1024 * 1024))  # more than the OS buffers hold
     fut = ws.write(data)
     assert ws.writing()
@@ -432,7 +435,7 @@ async def test_read_into_resizable_after_close(pairs: Pairs) -> None:
 
 
 async def test_read_into_zero_bytes(pairs: Pairs) -> None:
-    rs, ws = await pairs()
+    rs, _ws = await pairs()
     fut = rs.read_into(bytearray())
     assert fut.result() == 0
 
@@ -479,13 +482,35 @@ async def test_cancelled_read_consumes_nothing(pairs: Pairs) -> None:
     assert await rs.read_until(b"\n") == b"line\n"
 
 
-async def test_write_then_close_delivers(pairs: Pairs) -> None:
-    # What was written before close() still goes out, even before the transport was
-    # ready (a child's stdin fed and closed at once).
+@pytest.mark.parametrize("kind", ["socketpair", "pipe"])
+async def test_write_then_close_on_a_new_stream_delivers(loop_factory: Any, kind: str) -> None:
+    # Bytes written before the transport exists still go out after close(): in
+    # Tornado they would have been written at once (a child's stdin fed, then closed).
+    reader: BaseIOStream
+    writer: BaseIOStream
+    if kind == "pipe":
+        r, w = os.pipe()
+        reader, writer = PipeIOStream(r), PipeIOStream(w)
+    else:
+        a, b = socket.socketpair()
+        reader, writer = IOStream(a), IOStream(b)
+    writer.write(b"x" * 300000)
+    writer.close()
+    assert len(await reader.read_until_close()) == 300000
+    reader.close()
+
+
+async def test_close_drops_what_the_kernel_has_not_taken(pairs: Pairs) -> None:
+    # As in Tornado: close() does not wait for a peer that reads nothing.
     rs, ws = await pairs()
-    ws.write(b"x" * 300000)
+    await ws.write(b"")  # the transport is there
+    fut = ws.write(b"x" * (20 * 1024 * 1024))
+    assert ws.writing()
     ws.close()
-    assert len(await rs.read_until_close()) == 300000
+    with pytest.raises(StreamClosedError):
+        await fut
+    data = await rs.read_until_close()
+    assert len(data) < 20 * 1024 * 1024
 
 
 async def test_second_read_while_reading_is_refused(pairs: Pairs) -> None:
@@ -504,8 +529,6 @@ async def test_max_write_buffer_size(pairs: Pairs) -> None:
         ws.write(b"a" * (mb + 1))  # as in Tornado: counted before the OS takes any
     ws.write(b"a" * (mb // 2))
     assert await rs.read_bytes(mb // 2) == b"a" * (mb // 2)
-
-
 
 
 # -- TestIOStreamMixin (sockets) ----------------------------------------------------------
@@ -528,20 +551,17 @@ async def test_gaierror(loop_factory: Any) -> None:
     # with socket.getaddrinfo before loop.sock_connect, so that is what is mocked.
     stream = IOStream(socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0))
     boom = socket.gaierror(errno.EIO, "boom")
-    with mock.patch("socket.getaddrinfo", side_effect=boom):
-        with pytest.raises(StreamClosedError):
-            await stream.connect(("localhost", 80))
+    with mock.patch("socket.getaddrinfo", side_effect=boom), pytest.raises(StreamClosedError):
+        await stream.connect(("localhost", 80))
     assert isinstance(stream.error, socket.gaierror)
 
 
 async def test_read_until_close_with_error(socket_pairs: Pairs) -> None:
-    # Tornado patches BaseIOStream._try_inline_read; ours looks in the buffer with
-    # _find_read_pos: an error there comes out of the call at once.
-    server, client = await socket_pairs()
-    target = "tornadish._io.stream_base.BaseIOStream._find_read_pos"
-    with mock.patch(target, side_effect=OSError("boom")):
-        with pytest.raises(OSError, match="boom"):
-            client.read_until_close()
+    # An error in the inline read (Tornado's seam, kept) comes out of the call at once.
+    _server, client = await socket_pairs()
+    target = "tornadish.iostream.BaseIOStream._try_inline_read"
+    with mock.patch(target, side_effect=OSError("boom")), pytest.raises(OSError, match="boom"):
+        client.read_until_close()
 
 
 async def test_read_until_close_after_error_close(socket_pairs: Pairs) -> None:
@@ -570,10 +590,12 @@ async def test_read_until_close_with_buffer_overflow(socket_pairs: Pairs) -> Non
     server, client = await socket_pairs(max_buffer_size=1024)
     fut = client.read_until_close()
     server.write(b"a" * 4096)
-    with ExpectLog(gen_log, "Reached maximum read buffer size"):
-        with ExpectLog(gen_log, "error on read"):
-            with pytest.raises(StreamClosedError) as cm:
-                await fut
+    with (
+        ExpectLog(gen_log, "Reached maximum read buffer size"),
+        ExpectLog(gen_log, "error on read"),
+        pytest.raises(StreamClosedError) as cm,
+    ):
+        await fut
     assert isinstance(cm.value.real_error, StreamBufferFullError)
 
 
@@ -971,11 +993,11 @@ async def test_hostname_no_match(tls_listener: Any) -> None:
     # "alert bad certificate" warning; allowed, not required.
     alert = ".*(alert bad certificate|SSLV3_ALERT_BAD_CERTIFICATE)"
     with ExpectLog(gen_log, alert, required=False):
-        with pytest.raises(ssl.SSLCertVerificationError):
-            with ExpectLog(
-                gen_log, ".*(certificate verify failed|CERTIFICATE_VERIFY_FAILED): Hostname"
-            ):
-                await stream.connect(("127.0.0.1", port), server_hostname="bar.example.com")
+        with (
+            pytest.raises(ssl.SSLCertVerificationError),
+            ExpectLog(gen_log, ".*(certificate verify failed|CERTIFICATE_VERIFY_FAILED): Hostname"),
+        ):
+            await stream.connect(("127.0.0.1", port), server_hostname="bar.example.com")
         await asyncio.sleep(0.1)  # the server logs while cleaning up
 
 

@@ -290,6 +290,13 @@ class HTTPConnection:
         where the connection has no such thing."""
         return default
 
+    def detach(self) -> ConnectionStream:
+        """Take the connection out of HTTP: the rest of it is raw bytes, through the
+        ``IOStream`` returned (Tornado's ``HTTP1Connection.detach``; only HTTP/1.x on
+        tornadish's own server can). Nothing more is read or written as HTTP; the bytes
+        the client sent past the request are the stream's first."""
+        raise NotImplementedError("this connection cannot be detached (HTTP/1.x only)")
+
     def accept_websocket(self, sink: WebSocketSink, offer: WebSocketOffer) -> WebSocketChannel:
         """Answer the request being handled by accepting its WebSocket handshake (a
         ``101`` on a socket; ``websocket.accept`` under ASGI), then deliver the messages

@@ -358,6 +358,14 @@ class ServerSession:
         """Bytes of a following (pipelined) request are already buffered."""
         return not self._idle and bool(self._conn.trailing_data[0])
 
+    def detach(self) -> tuple[bytes, bool]:
+        """The bytes received and not yet parsed, and whether the peer has closed its
+        side: what a connection taken out of HTTP (``detach()``) starts from."""
+        if self._idle:
+            return b"", False
+        data, closed = self._conn.trailing_data
+        return bytes(data), closed
+
     # -- sending ----------------------------------------------------------------
 
     def continue_response(self) -> bytes:

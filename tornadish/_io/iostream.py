@@ -1,7 +1,8 @@
 """Tornado's ``IOStream`` on asyncio: streams over sockets (:class:`IOStream`,
 :class:`SSLIOStream`), :func:`adopt_transport` for a transport another protocol was
 using, and the rest of the stream family re-exported (:class:`BaseIOStream` and the
-errors from :mod:`.stream_base`, :class:`PipeIOStream` from :mod:`.pipe_stream`).
+errors from :mod:`.stream_base`, :class:`PipeIOStream` from :mod:`.pipe_stream`,
+:class:`StreamBuffer` from :mod:`.stream_buffer`).
 
 Rules of this module:
 
@@ -35,12 +36,12 @@ from tornadish._io.stream_base import (
     HANDED_OVER,
     NOT_STARTED,
     BaseIOStream,
-    StreamBuffer,
     StreamBufferFullError,
     StreamClosedError,
     StreamProtocol,
     UnsatisfiableReadError,
 )
+from tornadish._io.stream_buffer import StreamBuffer
 from tornadish.log import gen_log
 from tornadish.netutil import _client_ssl_defaults, _server_ssl_defaults, ssl_options_to_context
 
@@ -54,6 +55,7 @@ __all__ = [
     "StreamClosedError",
     "UnsatisfiableReadError",
     "adopt_transport",
+    "closed_iostream",
 ]
 
 _S = TypeVar("_S", bound="IOStream")
@@ -442,6 +444,24 @@ def _new_ssl_stream(
     return stream
 
 
+def _blank_iostream(sock: Any) -> IOStream:
+    # An IOStream for a transport we already have (or none): no socket to attach.
+    stream = IOStream.__new__(IOStream)
+    BaseIOStream.__init__(stream)
+    stream._sock = sock
+    stream._pending_transport = None
+    stream._tls_successor = None
+    return stream
+
+
+def closed_iostream() -> IOStream:
+    """An :class:`IOStream` that is closed already: what ``detach()`` gives once the
+    peer has gone (Tornado hands over its closed stream)."""
+    stream = _blank_iostream(None)
+    stream.close()
+    return stream
+
+
 def adopt_transport(
     transport: asyncio.Transport,
     data: bytes = b"",
@@ -464,11 +484,7 @@ def adopt_transport(
         tls._handshake_done = True
         stream = tls
     else:
-        stream = IOStream.__new__(IOStream)
-        BaseIOStream.__init__(stream)
-        stream._sock = sock
-        stream._pending_transport = None
-        stream._tls_successor = None
+        stream = _blank_iostream(sock)
     stream._attach_phase = HANDED_OVER
     stream._read_buffer += data
     stream._peer_eof = eof

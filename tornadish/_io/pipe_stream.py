@@ -82,22 +82,28 @@ class PipeIOStream(BaseIOStream):
         try:
             for role, file in files:
                 protocol = StreamProtocol(self, role)
-                self._owned_files.remove(file)
                 if role == WRITE:
                     await loop.connect_write_pipe(lambda p=protocol: p, file)  # type: ignore[misc]
                 else:
                     await loop.connect_read_pipe(lambda p=protocol: p, file)  # type: ignore[misc]
-        except Exception as e:
+                self._owned_files.remove(file)
+        except BaseException as e:
+            # A transport that failed (or was cancelled) has let go of the descriptor:
+            # uvloop has closed it already, asyncio closes the file object later.
+            # Closing the file object now, before anything can reuse the number,
+            # leaves no stale one behind to close someone else's descriptor.
             self._close_owned()
+            if not isinstance(e, Exception):
+                raise
             self._attach_failed(e)
-        except BaseException:
-            self._close_owned()
-            raise
 
     def _close_owned(self) -> None:
         files, self._owned_files = self._owned_files, []
         for file in files:
-            file.close()
+            try:
+                file.close()
+            except OSError:
+                pass  # closed already (by uvloop): the file object is marked closed now
 
     def _close_file(self) -> None:
         if self._attach_phase == NOT_STARTED:

@@ -26,9 +26,13 @@ there. Rules of this module:
    transport, whose own buffer it does not count: there, flushed means encrypted and
    queued below that transport's high-water mark.)
 5. ``close()`` is Tornado's: the stream is closed at once, pending futures fail with
-   :class:`StreamClosedError`, the close callback runs on a later loop turn. Output
-   already accepted still goes out (for at most :data:`CLOSE_FLUSH_SECONDS`), where
-   Tornado drops what the kernel had not taken.
+   :class:`StreamClosedError`, the close callback runs on a later loop turn, and output
+   the kernel has not taken is dropped (the transport is aborted), so a peer that
+   reads nothing holds nothing. With nothing pending, the transport closes cleanly (a
+   TLS one sends its close_notify, which Tornado never does). Only bytes written before
+   the transport existed still go out after a close (``stream.write(b); stream.close()``
+   on a new stream: in Tornado they would have been sent at once), for at most
+   :data:`CLOSE_FLUSH_SECONDS`.
 6. A read future cancelled by its awaiter (``asyncio.wait_for``) abandons the read and
    consumes nothing; the next read may start at once.
 """
@@ -36,7 +40,6 @@ there. Rules of this module:
 from __future__ import annotations
 
 import asyncio
-import collections
 import errno
 import re
 import sys
@@ -46,6 +49,7 @@ from typing import Any
 
 from tornadish._http.contract import StreamClosedError
 from tornadish._io.flow_control import WriteGate, failed_future
+from tornadish._io.stream_buffer import StreamBuffer
 from tornadish.ioloop import IOLoop
 from tornadish.log import gen_log
 
@@ -59,7 +63,6 @@ __all__ = [
     "WRITE",
     "WRITE_CHUNK_SIZE",
     "BaseIOStream",
-    "StreamBuffer",
     "StreamBufferFullError",
     "StreamClosedError",
     "StreamProtocol",
@@ -105,106 +108,6 @@ class UnsatisfiableReadError(Exception):
 class StreamBufferFullError(Exception):
     """A read could not be satisfied within ``max_buffer_size``, or a write would take
     the output buffer past ``max_write_buffer_size``."""
-
-
-class StreamBuffer:
-    """Bytes waiting to be written, with large pieces kept without copying.
-
-    Small pieces are merged into bytearrays; a piece over ``_large_buf_threshold`` bytes
-    is kept as a view of the caller's object and released once consumed (or on
-    :meth:`clear`), so a caller's bytearray can be resized again.
-
-    >>> buf = StreamBuffer()
-    >>> buf.append(b"hello ")
-    >>> buf.append(b"world")
-    >>> with buf.peek(20) as view:
-    ...     bytes(view)
-    b'hello world'
-    >>> buf.advance(6)
-    >>> len(buf)
-    5
-    """
-
-    _large_buf_threshold = 2048
-
-    def __init__(self) -> None:
-        # (is_view, data): a view of a caller's large object, or a bytearray of ours.
-        self._buffers: collections.deque[tuple[bool, bytearray | memoryview]] = collections.deque()
-        self._first_pos = 0  # bytes of the first piece already consumed
-        self._size = 0
-
-    def __len__(self) -> int:
-        return self._size
-
-    def append(self, data: bytes | bytearray | memoryview) -> None:
-        """Add ``data`` at the end (a byte-format buffer)."""
-        size = len(data)
-        if size > self._large_buf_threshold:
-            self._buffers.append((True, memoryview(data)))
-        elif size:
-            buffers = self._buffers
-            if buffers:
-                is_view, last = buffers[-1]
-                if not is_view and len(last) < self._large_buf_threshold:
-                    last += data  # type: ignore[operator]  # a bytearray of ours
-                    self._size += size
-                    return
-            buffers.append((False, bytearray(data)))
-        self._size += size
-
-    def peek(self, size: int) -> memoryview:
-        """A view of at most ``size`` bytes (perhaps fewer) at the front; release it
-        (``with``) before the buffer changes."""
-        assert size > 0
-        if not self._buffers:
-            return memoryview(b"")
-        is_view, first = self._buffers[0]
-        pos = self._first_pos
-        if is_view:
-            return first[pos : pos + size]  # type: ignore[return-value]
-        # Only the slice may outlive this call: a bytearray with a view cannot resize.
-        with memoryview(first) as whole:
-            return whole[pos : pos + size]
-
-    def advance(self, size: int) -> None:
-        """Drop ``size`` bytes from the front."""
-        assert 0 < size <= self._size
-        self._size -= size
-        buffers = self._buffers
-        pos = self._first_pos
-        while size:
-            is_view, first = buffers[0]
-            left = len(first) - pos
-            if size >= left:
-                buffers.popleft()
-                if is_view:
-                    first.release()  # type: ignore[union-attr]
-                size -= left
-                pos = 0
-            elif is_view:
-                pos += size
-                size = 0
-            else:
-                del first[: pos + size]  # type: ignore[union-attr]  # a bytearray
-                pos = size = 0
-        self._first_pos = pos
-
-    def clear(self) -> None:
-        """Drop everything, releasing the views of callers' objects."""
-        for is_view, data in self._buffers:
-            if is_view:
-                data.release()  # type: ignore[union-attr]
-        self._buffers.clear()
-        self._first_pos = self._size = 0
-
-    def pop_all(self) -> bytes:
-        """Everything, as one ``bytes``; the buffer is then empty."""
-        parts = []
-        while self._size:
-            with self.peek(self._size) as view:
-                parts.append(view.tobytes())
-            self.advance(len(parts[-1]))
-        return b"".join(parts)
 
 
 class StreamProtocol(asyncio.Protocol):
@@ -300,11 +203,14 @@ class BaseIOStream:
         self._write_buffer: StreamBuffer | None = StreamBuffer()
         self._gate = WriteGate(self._loop, paused=True)  # paused: no transport yet
         self._write_paused = False  # the transport has paused writing
+        self._tls_limits_pending = False  # see _attached()
         self._connect_future: asyncio.Future[Any] | None = None
         self._ssl_connect_future: asyncio.Future[Any] | None = None
         self._connecting = False
         self._close_callback: Callable[[], object] | None = None
         self._closed = False
+        # IOLoop.close(all_fds=True) closes the streams on it, as Tornado's does.
+        self.io_loop._streams.add(self)
 
     def fileno(self) -> Any:
         """The file descriptor (or socket object) under this stream."""
@@ -393,11 +299,7 @@ class BaseIOStream:
 
     def _run_read(self, future: asyncio.Future[Any]) -> asyncio.Future[Any]:
         try:
-            pos = self._find_read_pos()
-            if pos is not None:
-                self._finish_read(pos)
-                return future
-            self._check_closed()
+            self._try_inline_read()
         except UnsatisfiableReadError as e:
             # Like a read that fails later: the future fails, nothing is raised here.
             gen_log.info("Unsatisfiable read, closing connection: %s" % e)
@@ -406,8 +308,17 @@ class BaseIOStream:
         except BaseException:
             self._abandon_read()
             raise
-        self._want_bytes()
         return future
+
+    def _try_inline_read(self) -> None:
+        """Complete the new read from the buffer if it can be, else ask for bytes
+        (raises :class:`StreamClosedError` if none can come)."""
+        pos = self._find_read_pos()
+        if pos is not None:
+            self._finish_read(pos)
+            return
+        self._check_closed()
+        self._want_bytes()
 
     def _abandon_read(self) -> None:
         self._read_future = None
@@ -467,18 +378,21 @@ class BaseIOStream:
         if limit is not None and size > limit:
             raise UnsatisfiableReadError(f"delimiter {delimiter!r} not found within {limit} bytes")
 
-    def _finish_read(self, pos: int) -> None:
+    def _finish_read(self, pos: int, result: bytes | int | None = None) -> None:
+        """Complete the pending read with ``pos`` bytes of the buffer (or ``result``)."""
         future = self._read_future
         self._read_future = None
-        result: bytes | int
-        if self._read_into is not None:
+        if result is not None:
+            pass
+        elif self._read_into is not None:
             result = self._read_into_filled
         else:
             result = self._consume(pos)
         self._clear_read()
         if future is not None and not future.done():
             future.set_result(result)
-        self._schedule_pause()
+        if not self._pause_scheduled:
+            self._schedule_pause()
 
     def _consume(self, size: int) -> bytes:
         buf = self._read_buffer
@@ -486,8 +400,11 @@ class BaseIOStream:
             data = bytes(buf)
             buf.clear()
             return data
-        with memoryview(buf) as view, view[:size] as head:
-            data = head.tobytes()
+        if size <= 2048:
+            data = bytes(buf[:size])  # two small copies beat making views
+        else:
+            with memoryview(buf) as view, view[:size] as head:
+                data = head.tobytes()
         del buf[:size]
         return data
 
@@ -503,6 +420,22 @@ class BaseIOStream:
         if self._read_into is not None and self._pending_read():
             data = self._fill_into(data)
             if not data:
+                return
+        want = self._read_bytes
+        if (
+            want is not None
+            and self._read_into is None
+            and not self._read_buffer
+            and self._pending_read()
+        ):
+            # read_bytes on an empty buffer: hand over the transport's bytes object
+            # itself (or a slice), not a copy through the buffer.
+            size = len(data)
+            if size >= want or self._read_partial:
+                if size > want:
+                    self._read_buffer += memoryview(data)[want:]
+                    data = data[:want]
+                self._finish_read(0, data)
                 return
         self._read_buffer += data
         if not self._pending_read():
@@ -570,9 +503,15 @@ class BaseIOStream:
             return
         tls = transport.get_extra_info("sslcontext") is not None
         if role & WRITE:
-            # TLS transports pause at size >= high, plain ones at size > high: either
-            # way, paused exactly while anything is buffered.
-            transport.set_write_buffer_limits(high=1 if tls else 0, low=0)  # type: ignore[attr-defined]
+            if tls:
+                # A TLS transport may still hold the handshake's last bytes (session
+                # tickets), sent with the next write and counted meanwhile: its limits
+                # are set after our first write, or it would pause us for bytes that
+                # only our writing can move.
+                self._tls_limits_pending = True
+            else:
+                # Paused exactly while the transport holds anything.
+                transport.set_write_buffer_limits(high=0, low=0)  # type: ignore[attr-defined]
         if role & READ:
             self._reading_paused = False
             if tls:
@@ -601,7 +540,7 @@ class BaseIOStream:
         if transport is not None and not transport.is_closing():
             transport.write(self._final_output)
         self._final_output = b""
-        self._shut_transports()
+        self._shut_transports(flush=True)
 
     def _on_ready(self) -> None:
         """Hook: the transport is ready (SSLIOStream resolves its handshake here)."""
@@ -676,9 +615,17 @@ class BaseIOStream:
                     self._pump()
             else:
                 # A copy of mutable data: a transport may keep what it cannot send yet.
-                transport.write(data if type(data) is bytes else bytes(data))
+                self._send(transport, data if type(data) is bytes else bytes(data))
         gate = self._gate
         return gate.waiter() if gate.paused else gate.ready()
+
+    def _send(self, transport: asyncio.Transport, data: bytes) -> None:
+        transport.write(data)
+        if self._tls_limits_pending:
+            # TLS transports pause at size >= high (plain ones at size > high):
+            # paused exactly while anything is buffered.
+            self._tls_limits_pending = False
+            transport.set_write_buffer_limits(high=1, low=0)
 
     def _pump(self) -> None:
         """Hand the transport our buffered output, a chunk at a time while it takes it
@@ -691,9 +638,8 @@ class BaseIOStream:
             with buf.peek(WRITE_CHUNK_SIZE) as view:
                 chunk = view.tobytes()
             buf.advance(len(chunk))
-            transport.write(chunk)
-        # The transport pauses us while it holds anything (uvloop's TLS may hold the
-        # handshake's last bytes without pausing: they go out with the next write).
+            self._send(transport, chunk)
+        # The transport pauses us while it holds anything: not paused, all is flushed.
         if buf or self._write_paused:
             self._gate.pause()
         else:
@@ -765,16 +711,15 @@ class BaseIOStream:
             self._shut_transports()
         self._signal_closed()
 
-    def _shut_transports(self) -> None:
+    def _shut_transports(self, flush: bool = False) -> None:
         writer, reader = self._transport, self._rtransport
         if writer is None and reader is None:
             self._shut_unattached()
             return
         if writer is not None:
-            buf = self._write_buffer
-            if buf:
-                writer.write(buf.pop_all())
-            if writer.get_write_buffer_size():
+            if not flush and (self._write_buffer or writer.get_write_buffer_size()):
+                writer.abort()  # what the kernel has not taken is dropped, as in Tornado
+            elif writer.get_write_buffer_size():
                 writer.close()  # sends what is buffered first
                 if self._flush_timer is None:
                     self._flush_timer = self._loop.call_later(CLOSE_FLUSH_SECONDS, writer.abort)

@@ -39,6 +39,7 @@ from tornadish._io.flow_control import Deadline, WriteGate
 from tornadish.log import gen_log
 
 if TYPE_CHECKING:
+    from tornadish._io.iostream import IOStream
     from tornadish._server.params import ServerParams
     from tornadish._server.protocol import ServerStream
 
@@ -80,6 +81,7 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
         "_deadline",
         "_declared_length",
         "_delegate",
+        "_detached",
         "_gate",
         "_head_only",
         "_in_process",
@@ -140,6 +142,8 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
         self._declared_length = 0
         self._upgraded: UpgradedProtocol | None = None
         self._stream: ServerStream | None = None
+        # The IOStream the connection became (RequestHandler.detach()), if it did.
+        self._detached: IOStream | None = None
         self.transport: asyncio.Transport | None = None
         self.address: Any = None
         self._peer_ip: str | None = None

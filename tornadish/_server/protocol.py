@@ -18,7 +18,8 @@ web layer, WebSocket and Tornado-style code see. Rules of this module:
 3. An upgrade hands the transport, and any bytes read past the request, to an
    :class:`~tornadish._http.contract.UpgradedProtocol`; this object stays in the
    server's registry until that protocol reports the connection lost, so shutdown still
-   reaches it.
+   reaches it. ``detach()`` hands them to an ``IOStream`` instead, and lets go of the
+   connection altogether (Tornado's HTTPServer forgets a detached connection too).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from tornadish._http.contract import (
 )
 from tornadish._http.headers import HTTPOutputError
 from tornadish._io.flow_control import failed_future
+from tornadish._io.iostream import IOStream, adopt_transport, closed_iostream
 from tornadish._io.websocket import accept_server_websocket
 from tornadish._server.connection import (
     BLOCK_PIPELINE,
@@ -87,8 +89,12 @@ class HTTP1ServerProtocol(ConnectionReader):
         return self._state == IDLE and not self._session.has_buffered_data
 
     @property
-    def stream(self) -> ServerStream:
-        """The byte stream under this connection (Tornado's ``connection.stream``)."""
+    def stream(self) -> ServerStream | IOStream:
+        """The byte stream under this connection (Tornado's ``connection.stream``):
+        a view of it, or the ``IOStream`` it became through :meth:`detach`."""
+        detached = self._detached
+        if detached is not None:
+            return detached
         stream = self._stream
         if stream is None:
             stream = self._stream = ServerStream(self)
@@ -244,6 +250,49 @@ class HTTP1ServerProtocol(ConnectionReader):
             transport.resume_reading()
         protocol.take_over(transport, trailing, self._gate.paused, self._upgrade_lost)
 
+    def detach(self) -> IOStream:
+        """Take the connection out of HTTP: the transport, with the bytes read past the
+        request, becomes an :class:`~tornadish.iostream.IOStream` (an ``SSLIOStream``
+        over TLS), which is returned (Tornado's ``HTTP1Connection.detach``).
+
+        The connection is then done: no more requests, no close notification, and the
+        server no longer tracks it (``close_all_connections`` leaves it alone). A close
+        callback set on :attr:`stream` moves to the new stream. Once the connection is
+        gone, the stream is a closed one, as in Tornado.
+        """
+        if self._detached is not None:
+            return self._detached
+        transport = self.transport
+        if transport is None or self._state >= CLOSING or self._upgraded is not None:
+            self._detached = closed_iostream()
+            return self._detached
+        data, peer_closed = self._session.detach()
+        writing_paused = self._gate.paused
+        self._close_callback = None
+        self._delegate = None
+        self._timeout_kind = T_NONE
+        self._deadline.cancel()
+        self._response_started = True
+        self._keep_alive = False
+        self._state = CLOSED
+        self.transport = None
+        self._registry.discard(self)
+        self._gate.lost()  # drains still pending belonged to the HTTP response
+        stream = adopt_transport(
+            transport,
+            data,
+            eof=peer_closed or self._peer_closed,
+            reading_paused=bool(self._read_block),
+            writing_paused=writing_paused,
+        )
+        self._read_block = 0
+        self._detached = stream
+        view = self._stream
+        if view is not None:
+            callback, view._close_callback = view._close_callback, None
+            stream.set_close_callback(callback)
+        return stream
+
     def _upgrade_lost(self) -> None:
         self._state = CLOSED
         self._upgraded = None
@@ -303,11 +352,16 @@ class ServerStream:
     def closed(self) -> bool:
         """True once the connection has closed, or the client has closed its side."""
         conn = self._conn
+        if conn._detached is not None:
+            return conn._detached.closed()
         return conn.closed or conn._peer_closed or conn.transport is None
 
     def set_close_callback(self, callback: Callable[[], None] | None) -> None:
         """Call ``callback()`` once the connection closes (or the client closes its
         side); as in Tornado, a callback set after that is not called."""
+        if self._conn._detached is not None:
+            self._conn._detached.set_close_callback(callback)
+            return
         self._close_callback = callback
 
     def write(self, data: bytes) -> Awaitable[None]:
@@ -315,6 +369,8 @@ class ServerStream:
         resolves once the output buffer is below its high-water mark, fails with
         :class:`StreamClosedError` once the connection is closed."""
         conn = self._conn
+        if conn._detached is not None:
+            return conn._detached.write(data)
         transport = conn.transport
         if transport is None or conn.closed:
             return failed_future(conn._loop)
@@ -323,6 +379,9 @@ class ServerStream:
 
     def close(self) -> None:
         """Close the connection (buffered output is still sent)."""
+        if self._conn._detached is not None:
+            self._conn._detached.close()
+            return
         self._conn.close()
 
     def _run_close_callback(self) -> None:

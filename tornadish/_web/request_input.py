@@ -1,4 +1,5 @@
-"""What a request handler reads from the request: arguments and cookies.
+"""What a request handler reads from the request: arguments and cookies, or the raw
+stream under them (``detach()``).
 
 ``InputMixin`` is one of :class:`~tornadish.web.RequestHandler`'s bases; it also sets
 and clears response cookies (collected in ``_new_cookie``, written with the headers).
@@ -9,7 +10,7 @@ from __future__ import annotations
 import datetime
 import http.cookies
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tornadish import escape
 from tornadish._web.cookies import build_cookie
@@ -17,6 +18,7 @@ from tornadish._web.errors import HTTPError, MissingArgumentError
 
 if TYPE_CHECKING:
     from tornadish._http.request import HTTPServerRequest
+    from tornadish._io.iostream import IOStream
 
 __all__ = ["InputMixin"]
 
@@ -30,6 +32,7 @@ class InputMixin:
     if TYPE_CHECKING:
         request: HTTPServerRequest
         _new_cookie: dict[str, http.cookies.Morsel[str]] | None
+        _finished: bool
 
     # -- arguments ------------------------------------------------------------------
 
@@ -160,3 +163,25 @@ class InputMixin:
         """Delete every cookie the request carried."""
         for name in self.request.cookies:
             self.clear_cookie(name, **kwargs)
+
+    # -- the raw stream -----------------------------------------------------------------
+
+    def detach(self) -> IOStream:
+        """Take control of the underlying stream: returns the connection's
+        :class:`~tornadish.iostream.IOStream` and stops all further HTTP processing
+        (nothing more is written or finished for this request: the rest is raw bytes).
+
+        For protocols tunnelled over an HTTP request, or a response written by hand.
+        Only HTTP/1.x connections of tornadish's own server can be detached.
+
+        >>> class Raw(RequestHandler):  # doctest: +SKIP
+        ...     async def get(self):
+        ...         stream = self.detach()
+        ...         await stream.write(b"HTTP/1.0 200 OK\\r\\n\\r\\nhello")
+        ...         stream.close()
+        """
+        self._finished = True
+        conn = self.request.connection
+        if conn is None:
+            raise NotImplementedError("this request has no connection to detach")
+        return cast("IOStream", conn.detach())
