@@ -140,6 +140,7 @@ class IOLoop:
     _by_loop: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, IOLoop]] = (
         weakref.WeakKeyDictionary()
     )
+    _ioloop_for_asyncio = _by_loop  # Tornado's name (its tests count entries for leaks)
     _registry_lock: ClassVar[threading.Lock] = threading.Lock()
     _uvloop_choice: ClassVar[bool | None] = None
 

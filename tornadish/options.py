@@ -41,6 +41,8 @@ import textwrap
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
+from tornadish import log
+
 __all__ = [
     "Error",
     "OptionParser",
@@ -594,136 +596,18 @@ def define_logging_options(parser: OptionParser | None = None) -> None:
     true or unset with no other handler configured.
     """
     target = options if parser is None else parser
-    from tornadish import log
-
-    group = log.__file__ or "tornadish/log.py"
-    target.define(
-        "logging",
-        default="info",
-        group=group,
-        metavar="debug|info|warning|error|none",
-        help="Set the Python log level. If 'none', logging configuration is left alone.",
-    )
-    target.define(
-        "log_to_stderr",
-        type=bool,
-        default=None,
-        group=group,
-        help=(
-            "Send log output to stderr (colorized if possible). By default stderr is used "
-            "if --log-file-prefix is not set and no other logging is configured."
-        ),
-    )
-    target.define(
-        "log_file_prefix",
-        type=str,
-        default=None,
-        metavar="PATH",
-        group=group,
-        help=(
-            "Path prefix for log files. Each process writing logs needs its own "
-            "(for example include the port number)."
-        ),
-    )
-    target.define(
-        "log_file_max_size",
-        type=int,
-        default=100 * 1000 * 1000,
-        group=group,
-        help="max size of log files before rollover",
-    )
-    target.define(
-        "log_file_num_backups",
-        type=int,
-        default=10,
-        group=group,
-        help="number of log files to keep",
-    )
-    target.define(
-        "log_rotate_when",
-        type=str,
-        default="midnight",
-        group=group,
-        help="interval unit of timed rotation: 'S', 'M', 'H', 'D', 'W0'-'W6' or 'midnight'",
-    )
-    target.define(
-        "log_rotate_interval",
-        type=int,
-        default=1,
-        group=group,
-        help="the interval value of timed rotation",
-    )
-    target.define(
-        "log_rotate_mode",
-        type=str,
-        default="size",
-        group=group,
-        help="how log files rotate: 'size' or 'time'",
-    )
+    log._define_logging_options(target)
     target.add_parse_callback(lambda: _apply_logging_options(target))
 
 
 def _apply_logging_options(parser: OptionParser, logger: logging.Logger | None = None) -> None:
-    """Configure ``logger`` (default: root) from the logging options, as Tornado does."""
-    from tornadish.log import LogFormatter, enable_pretty_logging
-
-    level_name = parser.logging
-    if level_name is None or str(level_name).lower() == "none":
-        return
-    level = logging.getLevelName(str(level_name).upper())
-    if not isinstance(level, int):
-        raise Error(f"Option 'logging': unknown log level {level_name!r}")
-    logger = logger if logger is not None else logging.getLogger()
-    logger.setLevel(level)
-    prefix: str | None = parser.log_file_prefix
-    to_stderr: bool | None = parser.log_to_stderr
-    # Decided before the file handler exists: "unset" means stderr only if nothing else
-    # is configured.
-    if to_stderr or (to_stderr is None and not logger.handlers and not prefix):
-        enable_pretty_logging(level, logger)
-        if not any(_is_pretty_console(handler) for handler in logger.handlers):
-            # enable_pretty_logging stays away when some LogFormatter handler exists
-            # (say, a log file from an earlier parse); stderr was asked for explicitly.
-            console = logging.StreamHandler()
-            console.setFormatter(LogFormatter())
-            logger.addHandler(console)
-    if prefix:
-        target = os.path.abspath(prefix)
-        for handler in logger.handlers:
-            if getattr(handler, "baseFilename", None) == target:
-                return  # parsed twice: keep the one handler
-        mode = parser.log_rotate_mode
-        channel: logging.Handler
-        if mode == "size":
-            channel = logging.handlers.RotatingFileHandler(
-                prefix,
-                mode="a",
-                maxBytes=parser.log_file_max_size,
-                backupCount=parser.log_file_num_backups,
-                encoding="utf-8",
-            )
-        elif mode == "time":
-            channel = logging.handlers.TimedRotatingFileHandler(
-                prefix,
-                when=parser.log_rotate_when,
-                interval=parser.log_rotate_interval,
-                backupCount=parser.log_file_num_backups,
-                encoding="utf-8",
-            )
-        else:
-            raise Error(f"Option 'log_rotate_mode' should be 'size' or 'time', not {mode!r}")
-        channel.setFormatter(LogFormatter(color=False))
-        logger.addHandler(channel)
-
-
-def _is_pretty_console(handler: logging.Handler) -> bool:
-    from tornadish.log import LogFormatter
-
-    return (
-        isinstance(handler, logging.StreamHandler)
-        and not isinstance(handler, logging.FileHandler)
-        and isinstance(handler.formatter, LogFormatter)
-    )
+    """Configure ``logger`` (default: root) from the logging options, as Tornado does;
+    a bad level or rotate mode is an :class:`Error` here (``ValueError`` in
+    :func:`tornadish.log.enable_pretty_logging`, as in Tornado)."""
+    try:
+        log._apply_logging_options(parser, logger)
+    except ValueError as e:
+        raise Error(str(e)) from e
 
 
 define_logging_options(options)

@@ -25,7 +25,17 @@ from tornadish._web.errors import Finish, HTTPError, MissingArgumentError
 from tornadish._web.handler import RequestHandler, stream_request_body
 from tornadish._web.routing import URLSpec, url
 from tornadish._web.security import authenticated, is_protocol_relative
-from tornadish._web.signing import create_signed_value, decode_signed_value
+from tornadish._web.signing import (
+    _create_signature_v1 as _create_signature_v1,
+)
+from tornadish._web.signing import (
+    _create_signature_v2 as _create_signature_v2,
+)
+from tornadish._web.signing import (
+    create_signed_value,
+    decode_signed_value,
+    get_signature_key_version,
+)
 from tornadish._web.static import StaticFileHandler
 from tornadish._web.uimodule import TemplateModule, UIModule
 
@@ -50,6 +60,7 @@ __all__ = [
     "authenticated",
     "create_signed_value",
     "decode_signed_value",
+    "get_signature_key_version",
     "removeslash",
     "stream_request_body",
     "url",

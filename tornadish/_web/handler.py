@@ -26,7 +26,6 @@ from tornadish._web.errors import Finish, HTTPError
 from tornadish._web.request_input import InputMixin
 from tornadish._web.response_head import (
     body_etag,
-    check_header_value,
     default_headers,
     etag_matches,
     header_value,
@@ -547,11 +546,11 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
         return body_etag(self._write_buffer)
 
     def set_etag_header(self) -> None:
-        """Set ``Etag`` from :meth:`compute_etag`."""
+        """Set ``Etag`` from :meth:`compute_etag` (converted as ``set_header`` does, so
+        bytes are taken as latin-1, as in Tornado)."""
         etag = self.compute_etag()
         if etag is not None:
-            check_header_value(etag)
-            self._headers["Etag"] = etag
+            self._headers["Etag"] = header_value(etag)
 
     def check_etag_header(self) -> bool:
         """True if the request's ``If-None-Match`` matches our ``Etag`` (weak comparison)."""

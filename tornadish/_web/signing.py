@@ -188,6 +188,16 @@ def _signature_v2(secret: str | bytes, s: bytes) -> bytes:
     return hmac.new(_utf8(secret), s, digestmod=hashlib.sha256).hexdigest().encode("ascii")
 
 
+def _create_signature_v1(secret: str | bytes, *parts: str | bytes) -> bytes:
+    """Tornado's name: the v1 (HMAC-SHA1, hex) signature of ``parts``, str or bytes."""
+    return _signature_v1(secret, *(_utf8(part) for part in parts))
+
+
+def _create_signature_v2(secret: str | bytes, s: str | bytes) -> bytes:
+    """Tornado's name: the v2 (HMAC-SHA256, hex) signature of ``s``, str or bytes."""
+    return _signature_v2(secret, _utf8(s))
+
+
 def _decode_v1(
     secret: str | bytes, name: str, value: bytes, max_age_days: float, now: float
 ) -> bytes | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os.path
 import sys
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import jinja2
 from markupsafe import Markup
@@ -61,6 +61,11 @@ def _no_static_url(path: str, *args: Any, **kwargs: Any) -> str:
 
 class TemplateMixin:
     """Template rendering, UI modules and locale for request handlers."""
+
+    _template_loaders: ClassVar[dict[str, BaseLoader]] = {}
+    """Tornado's process-wide loader cache, which its tests clear between cases. tornadish
+    keeps one cache per application (``application._template_loaders``), so this one stays
+    empty and clearing it is all a fresh application needs."""
 
     if TYPE_CHECKING:
         application: Application

@@ -34,12 +34,24 @@ from typing import TYPE_CHECKING, Any
 
 from tornadish.gen import convert_yielded
 from tornadish.ioloop import IOLoop, _thread_loop
+from tornadish.platform._selector_thread import (
+    AddThreadSelectorEventLoop,
+    SelectorThread,
+)
+from tornadish.platform._selector_thread import (
+    _atexit_callback as _atexit_callback,
+)
+from tornadish.platform._selector_thread import (
+    _selector_loops as _selector_loops,
+)
 
 __all__ = [
+    "AddThreadSelectorEventLoop",
     "AnyThreadEventLoopPolicy",
     "AsyncIOLoop",
     "AsyncIOMainLoop",
     "BaseAsyncIOLoop",
+    "SelectorThread",
     "to_asyncio_future",
     "to_tornado_future",
 ]
