@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import re
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -19,44 +18,17 @@ import pytest
 import tornadish.locks
 from tornadish import gen, util
 
+from tests.support.side_by_side import (
+    SOON,
+    TINY,
+    deadline,
+    next_iterations,
+    twin_fixtures,
+)
+
 pytestmark = pytest.mark.usefixtures("loop_factory")
 
-SOON = datetime.timedelta(seconds=0.01)
-TINY = datetime.timedelta(microseconds=1)  # truthy, so Tornado < 6.6 expires it too
-
-
-def _tornado_version() -> tuple[int, ...]:
-    try:
-        import tornado
-    except ImportError:
-        return (0,)
-    return tornado.version_info
-
-
-@pytest.fixture(params=["tornado", "tornadish"])
-def locks(request: pytest.FixtureRequest) -> ModuleType:
-    if request.param == "tornado":
-        module: ModuleType = pytest.importorskip("tornado.locks")
-        return module
-    return tornadish.locks
-
-
-@pytest.fixture
-def locks_66(locks: ModuleType) -> ModuleType:
-    """``locks``, for behaviour new in Tornado 6.6 (a zero timeout expires at once)."""
-    if locks is not tornadish.locks and _tornado_version() < (6, 6):
-        pytest.skip("zero timeouts wait for ever before Tornado 6.6")
-    return locks
-
-
-def deadline(seconds: float) -> float:
-    """An absolute deadline on ``IOLoop.time()``'s scale (the loop's clock)."""
-    return asyncio.get_running_loop().time() + seconds
-
-
-async def next_iterations(n: int = 3) -> None:
-    for _ in range(n):
-        await asyncio.sleep(0)
+locks_fixture, locks_66_fixture = twin_fixtures("locks")
 
 
 def plain_repr(obj: Any) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import re
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -19,44 +18,17 @@ import pytest
 import tornadish.queues
 from tornadish import util
 
+from tests.support.side_by_side import (
+    SOON,
+    TINY,
+    deadline,
+    next_iterations,
+    twin_fixtures,
+)
+
 pytestmark = pytest.mark.usefixtures("loop_factory")
 
-SOON = datetime.timedelta(seconds=0.01)
-TINY = datetime.timedelta(microseconds=1)  # truthy, so Tornado < 6.6 expires it too
-
-
-def _tornado_version() -> tuple[int, ...]:
-    try:
-        import tornado
-    except ImportError:
-        return (0,)
-    return tornado.version_info
-
-
-@pytest.fixture(params=["tornado", "tornadish"])
-def queues(request: pytest.FixtureRequest) -> ModuleType:
-    if request.param == "tornado":
-        module: ModuleType = pytest.importorskip("tornado.queues")
-        return module
-    return tornadish.queues
-
-
-@pytest.fixture
-def queues_66(queues: ModuleType) -> ModuleType:
-    """``queues``, for behaviour new in Tornado 6.6 (a zero timeout expires at once)."""
-    if queues is not tornadish.queues and _tornado_version() < (6, 6):
-        pytest.skip("zero timeouts wait for ever before Tornado 6.6")
-    return queues
-
-
-def deadline(seconds: float) -> float:
-    """An absolute deadline on ``IOLoop.time()``'s scale (the loop's clock)."""
-    return asyncio.get_running_loop().time() + seconds
-
-
-async def next_iterations(n: int = 3) -> None:
-    for _ in range(n):
-        await asyncio.sleep(0)
+queues_fixture, queues_66_fixture = twin_fixtures("queues")
 
 
 # -- sizes and the non-blocking calls -----------------------------------------------------
