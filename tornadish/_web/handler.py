@@ -594,14 +594,18 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
             result = getattr(self, method.lower())(*self.path_args, **self.path_kwargs)
             if result is not None:
                 return self._continue_async(result, after_prepare=False)
-            if not self._finished:
-                if self._auto_finish:
-                    self.finish()
-                else:
-                    self._park()
+            self._method_returned()
         except Exception as e:
             self._handle_request_exception(e)
         return None
+
+    def _method_returned(self) -> None:
+        # The HTTP method is done: finish for it (auto_finish) or wait for its finish().
+        if not self._finished:
+            if self._auto_finish:
+                self.finish()
+            else:
+                self._park()
 
     async def _continue_async(self, pending: Any, after_prepare: bool) -> None:
         try:
@@ -634,11 +638,7 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
                     await _awaitable(result, self.request.method.lower())
             else:
                 await _awaitable(pending, self.request.method.lower())
-            if not self._finished:
-                if self._auto_finish:
-                    self.finish()
-                else:
-                    self._park()
+            self._method_returned()
         except Exception as e:
             self._handle_request_exception(e)
         except asyncio.CancelledError:
