@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 version = "0.1.0"
 version_info = (0, 1, 0, 0)
 
+# As in Tornado, ``__all__`` names the public submodules only (tools and Tornado's own
+# tests import each entry as ``tornadish.<name>``); ``run``, ``serve``, ``version`` and
+# ``version_info`` are attributes beside them.
 __all__ = [
     "asgi",
     "auth",
@@ -23,6 +26,7 @@ __all__ = [
     "concurrent",
     "escape",
     "gen",
+    "http1connection",
     "httpclient",
     "httpserver",
     "httputil",
@@ -37,23 +41,19 @@ __all__ = [
     "process",
     "queues",
     "routing",
-    "run",
-    "serve",
     "simple_httpclient",
     "tcpclient",
     "tcpserver",
     "template",
     "testing",
     "util",
-    "version",
-    "version_info",
     "web",
     "websocket",
     "wsgi",
 ]
 
 #: The public submodules, reachable as attributes of the package (imported lazily).
-SUBMODULES = tuple(n for n in __all__ if n not in ("run", "serve", "version", "version_info"))
+SUBMODULES = tuple(__all__)
 
 if TYPE_CHECKING:
     from tornadish import (
@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         concurrent,
         escape,
         gen,
+        http1connection,
         httpclient,
         httpserver,
         httputil,
@@ -87,8 +88,8 @@ if TYPE_CHECKING:
         websocket,
         wsgi,
     )
-    from tornadish._runner.run import run
-    from tornadish._runner.serve import serve
+    from tornadish._runner.run import run as run
+    from tornadish._runner.serve import serve as serve
 
 
 def __getattr__(name: str) -> Any:
@@ -107,4 +108,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__all__) | {"run", "serve"})

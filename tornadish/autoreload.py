@@ -22,6 +22,16 @@ Two ways to notice a change:
   a timer on the event loop compares modification times every ``check_time``
   milliseconds.
 
+As a command-line wrapper, it re-runs a script whenever its source changes, and also
+catches the errors (a syntax error, a failed import) that would keep the script from
+reaching its own :func:`start` or :func:`wait`::
+
+    python -m tornadish.autoreload -m myapp --port=8000
+    python -m tornadish.autoreload [--until-success] path/to/script.py args...
+
+``--until-success`` stops once the script exits with status 0. A restart re-runs the
+wrapper with its original arguments.
+
 Module-level state (watched paths, hooks, the loops being watched) mirrors Tornado's
 API, which is a set of module functions; it is per process by nature, since the
 reaction is to replace the process.
@@ -30,20 +40,26 @@ reaction is to replace the process.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
+import runpy
 import sys
 import threading
 import time
+import traceback
 import weakref
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NoReturn
 
 from tornadish.log import gen_log
 
-__all__ = ["add_reload_hook", "start", "wait", "watch"]
+__all__ = ["add_reload_hook", "main", "start", "wait", "watch"]
 
 _watched: set[str] = set()
 _reload_hooks: list[Callable[[], object]] = []
+# Set by main(): the wrapper's own command line, which a restart repeats so that the
+# wrapper survives it (the script being run is ``__main__`` meanwhile).
+_wrapper_argv: list[str] | None = None
 # Loops with a watcher running, so start() twice on one loop is one watcher.
 _loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 
@@ -260,8 +276,20 @@ def _reload() -> None:
             hook()
         except Exception:
             gen_log.exception("Exception in reload hook %r", hook)
-    # A process started as ``python -m pkg`` has argv[0] set to the module's file;
-    # restart it the same way so that relative imports and __package__ still work.
+    argv = _wrapper_argv if _wrapper_argv is not None else _command_line()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, *argv])
+
+
+def _command_line() -> list[str]:
+    """The interpreter's arguments that started this process, as far as they matter.
+
+    A process started as ``python -m pkg`` has ``argv[0]`` set to the module's file;
+    it is restarted the same way so that ``sys.path``, relative imports and
+    ``__package__`` stay as they were. (A directory run as ``python dir`` has the spec
+    name ``__main__`` and is restarted as it was started.)
+    """
     argv = list(sys.argv)
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     if spec is not None and spec.name and spec.name != "__main__":
@@ -269,6 +297,102 @@ def _reload() -> None:
         if name.endswith(".__main__"):
             name = name[: -len(".__main__")]
         argv = ["-m", name, *argv[1:]]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, *argv])
+    return argv
+
+
+_USAGE = """\
+usage: python -m tornadish.autoreload [--until-success] -m module [args...]
+       python -m tornadish.autoreload [--until-success] path/to/script.py [args...]
+"""
+
+
+def main(args: list[str] | None = None) -> None:
+    """``python -m tornadish.autoreload``: run a script or module, restarting it whenever
+    a source file changes (see the module's documentation)."""
+    global _wrapper_argv
+    module, rest, until_success = _parse_wrapper_args(sys.argv[1:] if args is None else args)
+    _wrapper_argv = _command_line()
+    if module is not None:
+        sys.argv = [sys.argv[0], *rest]
+    else:
+        sys.argv = list(rest)
+    status = _run_script(module, rest[0] if module is None else None)
+    if module is not None:
+        # runpy imported it as __main__ only; watch its file under its own name too.
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.origin and os.path.isfile(spec.origin):
+            watch(spec.origin)
+    if until_success and not status:
+        return
+    wait()
+
+
+def _parse_wrapper_args(args: list[str]) -> tuple[str | None, list[str], bool]:
+    """(module, script arguments, --until-success), parsed as Python parses its own
+    command line: options end at ``-m module`` or at the script's path."""
+    until_success = False
+    while args:
+        arg = args[0]
+        if arg == "--until-success":
+            until_success = True
+        elif arg == "-m":
+            if len(args) < 2:
+                _usage_error("-m needs a module name")
+            return args[1], args[2:], until_success
+        elif arg.startswith("-m"):
+            return arg[2:], args[1:], until_success
+        elif arg in ("-h", "--help"):
+            sys.stdout.write(_USAGE)
+            raise SystemExit(0)
+        elif arg == "--":
+            args = args[1:]
+            break
+        elif arg.startswith("-"):
+            _usage_error(f"unknown option {arg}")
+        else:
+            break
+        args = args[1:]
+    if not args:
+        _usage_error("Either -m or a path must be specified")
+    return None, list(args), until_success
+
+
+def _usage_error(message: str) -> NoReturn:
+    sys.stderr.write(f"{_USAGE}error: {message}\n")
+    raise SystemExit(2)
+
+
+def _run_script(module: str | None, path: str | None) -> object:
+    """Run the script as ``__main__``; its exit status (``0`` when it just returns)."""
+    try:
+        if module is not None:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+        else:
+            assert path is not None
+            runpy.run_path(path, run_name="__main__")
+    except SystemExit as exc:
+        gen_log.info("Script exited with status %s", exc.code)
+        return exc.code
+    except Exception as exc:
+        gen_log.warning("Script exited with uncaught exception", exc_info=True)
+        # A module that failed to import is not in sys.modules: watch every file of the
+        # traceback (and a syntax error's file, which is not in it) so a fix restarts.
+        for frame in traceback.extract_tb(exc.__traceback__):
+            watch(frame.filename)
+        if isinstance(exc, SyntaxError) and exc.filename is not None:
+            watch(exc.filename)
+        return 1
+    gen_log.info("Script exited normally")
+    return 0
+
+
+if __name__ == "__main__":
+    # ``python -m tornadish.autoreload``: this file runs as ``__main__``; hand over to the
+    # importable module so that the script's ``import tornadish.autoreload`` (and its
+    # start(), watch() or _reload()) shares the wrapper's state.
+    from tornadish.autoreload import main as _main
+
+    _main()

@@ -42,6 +42,7 @@ from tornadish.util import TimeoutError
 
 __all__ = [
     "BadYieldError",
+    "Multi",
     "Return",
     "TimeoutError",
     "WaitIterator",
@@ -116,11 +117,49 @@ def _resolve(future: asyncio.Future[Any], value: Any) -> None:
         future.set_result(value)
 
 
+def _new_future() -> asyncio.Future[Any]:
+    """A Future on the current loop whose asyncio debug "created at" names the caller.
+
+    With the loop in debug mode asyncio records where each Future was made; the frames
+    of this module and of the loop's ``create_future`` are dropped from that record so
+    it points at the user's call.
+    """
+    future = _current_asyncio_loop().create_future()
+    source = getattr(future, "_source_traceback", None)
+    while source and (source[-1][0] == __file__ or source[-1][0] == _ASYNCIO_LOOP_FILE):
+        del source[-1]
+    return future
+
+
+_ASYNCIO_LOOP_FILE = asyncio.base_events.__file__
+
+
+def _failed_future(exc: BaseException) -> asyncio.Future[Any]:
+    future = _new_future()
+    future.set_exception(exc)
+    return future
+
+
+def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if future.done():
+        app_log.error("Exception after Future was cancelled", exc_info=exc)
+    else:
+        future.set_exception(exc)
+
+
 def _outcome(future: asyncio.Future[Any]) -> tuple[Any, BaseException | None]:
-    try:
-        return future.result(), None
-    except (Exception, asyncio.CancelledError) as exc:
+    if future.cancelled():
+        try:
+            future.result()  # builds the CancelledError with its message
+        except asyncio.CancelledError as cancelled:
+            return None, cancelled
+    # exception() rather than a raising result(): a raise here would add this frame,
+    # which holds the Future, to the traceback the Future holds, a reference cycle
+    # that keeps the failed coroutine's locals alive until the next collection.
+    exc = future.exception()
+    if exc is not None:
         return None, exc
+    return future.result(), None
 
 
 @functools.singledispatch
@@ -189,7 +228,7 @@ class _Runner:
         ctx: contextvars.Context,
     ) -> None:
         self._gen = gen
-        self._result = result
+        self._result: asyncio.Future[Any] | None = result
         self._ctx = ctx
         self._loop = result.get_loop()
         self._waiting: asyncio.Future[Any] | None = None
@@ -201,24 +240,20 @@ class _Runner:
     def _step(self, value: Any, error: BaseException | None) -> None:
         """Resume the generator and keep going until it waits on something unfinished."""
         gen = self._gen
-        result = self._result
         while True:
             try:
                 yielded = gen.send(value) if error is None else gen.throw(error)
             except (StopIteration, Return) as stop:
-                self._finish()
-                _resolve(result, stop.value)
+                _resolve(self._finish(), stop.value)
                 return
             except asyncio.CancelledError:
-                self._finish()
-                result.cancel()
+                self._finish().cancel()
                 return
             except Exception as exc:
-                self._finish()
-                if result.done():
-                    app_log.error("Exception after Future was cancelled", exc_info=True)
-                else:
-                    result.set_exception(exc)
+                # The traceback holds this frame; keeping the result Future out of it
+                # (and out of the Runner) avoids a cycle that would keep the
+                # coroutine's locals alive until the next garbage collection.
+                _fail(self._finish(), exc)
                 return
             finally:
                 # Drop the exception so its traceback does not keep the frame alive.
@@ -241,10 +276,14 @@ class _Runner:
             future.add_done_callback(self._on_waited_done, context=self._ctx)
             return
 
-    def _finish(self) -> None:
+    def _finish(self) -> asyncio.Future[Any]:
+        """Mark the generator finished and hand over (and let go of) the result Future."""
         self._finished = True
+        result, self._result = self._result, None
+        assert result is not None, "a coroutine finishes once"
         # Saves a useless loop callback per coroutine once the result is set.
-        self._result.remove_done_callback(self._on_result_done)
+        result.remove_done_callback(self._on_result_done)
+        return result
 
     def _after_moment(self) -> None:
         self._moment = None
@@ -308,7 +347,6 @@ def coroutine(func: Callable[_P, Any]) -> Callable[_P, asyncio.Future[Any]]:
 
     @functools.wraps(func)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> asyncio.Future[Any]:
-        result: asyncio.Future[Any] = _current_asyncio_loop().create_future()
         # Every step runs in this one copy, so context variables set by the coroutine
         # persist across its yields but never leak into the caller.
         ctx = contextvars.copy_context()
@@ -316,15 +354,27 @@ def coroutine(func: Callable[_P, Any]) -> Callable[_P, asyncio.Future[Any]]:
             value = ctx.run(func, *args, **kwargs)
         except (Return, StopIteration) as stop:
             value = stop.value
+        except asyncio.CancelledError:
+            # As for an asyncio task, raising CancelledError means "cancelled".
+            cancelled = _new_future()
+            cancelled.cancel()
+            return cancelled
         except Exception as exc:
-            result.set_exception(exc)
+            # No local here holds the Future: this frame is in the exception's
+            # traceback, and a cycle through it would keep the coroutine's locals alive.
+            return _failed_future(exc)
+        result = _new_future()
+        if not isinstance(value, Generator):
+            result.set_result(value)
             return result
-        if isinstance(value, Generator):
-            runner = _Runner(value, result, ctx)
-            ctx.run(runner._step, None, None)
+        ctx.run(_Runner(value, result, ctx)._step, None, None)
+        try:
             return result
-        result.set_result(value)
-        return result
+        finally:
+            # If the first steps failed, this frame is reachable from the traceback
+            # stored in ``result`` (as the caller of the runner's frame): drop the
+            # local so that no cycle keeps the coroutine's locals alive.
+            del result
 
     # The marker Tornado uses, so code probing for it recognises these too.
     wrapper.__tornado_coroutine__ = True  # type: ignore[attr-defined]
@@ -370,6 +420,10 @@ def multi(children: Any, quiet_exceptions: _QuietExceptions = ()) -> asyncio.Fut
     {'a': None, 'b': None}
     """
     return multi_future(children, quiet_exceptions)
+
+
+Multi = multi
+"""Older name of :func:`multi` (Tornado's ``gen.Multi``), kept for compatibility."""
 
 
 @overload
@@ -540,7 +594,9 @@ class WaitIterator:
         if args and kwargs:
             raise ValueError("You must provide args or kwargs, not both")
         labelled: list[tuple[Any, Any]] = list(kwargs.items()) if kwargs else list(enumerate(args))
-        self._labels: dict[asyncio.Future[Any], Any] = {}
+        # The same Future may be passed more than once: it is then returned once per
+        # occurrence, with each of its labels in order.
+        self._labels: dict[asyncio.Future[Any], collections.deque[Any]] = {}
         self._finished: collections.deque[asyncio.Future[Any]] = collections.deque()
         self._waiter: asyncio.Future[Any] | None = None
         self.current_index: Any = None
@@ -549,7 +605,7 @@ class WaitIterator:
         """The most recently returned Future."""
         futures = [(label, convert_yielded(item)) for label, item in labelled]
         for label, future in futures:
-            self._labels[future] = label
+            self._labels.setdefault(future, collections.deque()).append(label)
         for _, future in futures:
             future.add_done_callback(self._child_done)
 
@@ -578,7 +634,10 @@ class WaitIterator:
         assert waiter is not None
         self._waiter = None
         self.current_future = future
-        self.current_index = self._labels.pop(future)
+        labels = self._labels[future]
+        self.current_index = labels.popleft()
+        if not labels:
+            del self._labels[future]
         if future.cancelled():
             waiter.cancel()
         elif future.exception() is not None:

@@ -39,6 +39,10 @@ from tornadish._http.parse import format_timestamp, responses
 from tornadish.ioloop import IOLoop, _current_asyncio_loop, _running_loop
 from tornadish.util import import_object
 
+# Idle this long in the pool, a connection may have met a server's idle timeout (the
+# shortest common ones are 2 to 5 seconds): its sudden close is worth one retry.
+_STALE_AFTER = 1.0
+
 __all__ = [
     "AsyncHTTPClient",
     "HTTPClient",
@@ -328,6 +332,7 @@ class AsyncHTTPClient:
     defaults: dict[str, Any]
     max_clients: int
     _loop: asyncio.AbstractEventLoop | None
+    _shared_as: type | None = None  # the class whose shared instance this is
 
     def __new__(cls, force_instance: bool = False, **kwargs: Any) -> AsyncHTTPClient:
         impl = cls
@@ -340,14 +345,17 @@ class AsyncHTTPClient:
             client.initialize(**merged)
             return client
         loop = _current_asyncio_loop()
+        # One shared instance per loop and per class called, as Tornado's: a
+        # SimpleAsyncHTTPClient(...) is not the AsyncHTTPClient() already made.
         per_loop = cls._instances.setdefault(loop, {})
-        existing = per_loop.get(impl)
+        existing = per_loop.get(cls)
         if existing is not None:
             return existing
         client = object.__new__(impl)
         client._loop = loop
+        client._shared_as = cls
         client.initialize(**merged)
-        per_loop[impl] = client
+        per_loop[cls] = client
         return client
 
     def __init__(self, force_instance: bool = False, **kwargs: Any) -> None:
@@ -365,9 +373,9 @@ class AsyncHTTPClient:
         idle_connection_timeout: float = 15.0,
     ) -> None:
         """Set the client up (Tornado's ``Configurable`` hook; subclasses may extend it)."""
-        if resolver is not None:
-            raise NotImplementedError("resolver is not supported; use hostname_mapping")
         self.max_clients = max_clients
+        #: A ``tornadish.netutil.Resolver`` names are resolved with (the loop's otherwise).
+        self.resolver = resolver
         self.defaults = dict(HTTPRequest._DEFAULTS)
         if defaults is not None:
             self.defaults.update(defaults)
@@ -397,6 +405,26 @@ class AsyncHTTPClient:
         """The class ``AsyncHTTPClient()`` instantiates."""
         return AsyncHTTPClient._impl_class or AsyncHTTPClient
 
+    @classmethod
+    def _save_configuration(cls) -> tuple[type[AsyncHTTPClient] | None, dict[str, Any]]:
+        """The current :meth:`configure` choice (Tornado's ``Configurable`` hook, for
+        tests that change it and put it back)."""
+        return AsyncHTTPClient._impl_class, dict(AsyncHTTPClient._impl_kwargs)
+
+    @classmethod
+    def _restore_configuration(
+        cls, saved: tuple[type[AsyncHTTPClient] | None, dict[str, Any]]
+    ) -> None:
+        """Put back a choice :meth:`_save_configuration` returned."""
+        AsyncHTTPClient._impl_class, AsyncHTTPClient._impl_kwargs = saved[0], dict(saved[1])
+
+    @property
+    def queue(self) -> tuple[Any, ...]:
+        """The fetches waiting for one of the ``max_clients`` slots, first in line first
+        (Tornado's ``SimpleAsyncHTTPClient.queue``; its length is what callers read)."""
+        pool = self._pool
+        return pool.waiters if pool is not None else ()
+
     def close(self) -> None:
         """Close idle connections and stop accepting fetches (in-flight ones finish)."""
         if self._closed:
@@ -406,8 +434,9 @@ class AsyncHTTPClient:
             self._pool.close()
         if self._loop is not None:
             per_loop = self._instances.get(self._loop)
-            if per_loop is not None and per_loop.get(type(self)) is self:
-                del per_loop[type(self)]
+            key = self._shared_as
+            if per_loop is not None and key is not None and per_loop.get(key) is self:
+                del per_loop[key]
 
     def fetch(
         self, request: str | HTTPRequest, raise_error: bool = True, **kwargs: Any
@@ -478,7 +507,7 @@ class AsyncHTTPClient:
                 pass  # that loop is closed, and its connections with it
         self._loop = self._loop or loop
         pool = self._pool = ConnectionPool(
-            self.max_clients, self.idle_connection_timeout, self.max_header_size
+            self.max_clients, self.idle_connection_timeout, self.max_header_size, self.resolver
         )
         return pool
 
@@ -523,9 +552,17 @@ class AsyncHTTPClient:
                         deadline,
                     )
                 except StreamClosed as e:
-                    # A kept-alive connection the server dropped just as we used it: the
-                    # request never reached it, so one retry on a fresh one is safe.
-                    retry = prepared.retry_ok and conn.exchanges and not e.response_started
+                    # A kept-alive connection the server dropped just as we used it, after
+                    # it had sat idle long enough for a server's idle timeout to close it:
+                    # the request most likely never reached the server, so one retry on a
+                    # fresh connection is safe. A connection reused at once that closes on
+                    # a request (a server that exits on it) is reported, as Tornado does.
+                    retry = (
+                        prepared.retry_ok
+                        and conn.exchanges
+                        and conn.idled_for >= _STALE_AFTER
+                        and not e.response_started
+                    )
                     if attempt == 0 and retry:
                         continue
                     raise

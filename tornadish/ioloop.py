@@ -48,22 +48,15 @@ import threading
 import warnings
 import weakref
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal, Protocol, TypeVar, overload
+from typing import Any, ClassVar, Literal, TypeVar, overload
 
+from tornadish._ioloop_fds import FdHandlers
 from tornadish.log import app_log
-from tornadish.util import TimeoutError
+from tornadish.util import TimeoutError, import_object
 
 __all__ = ["IOLoop", "PeriodicCallback", "TimeoutError"]
 
 _T = TypeVar("_T")
-
-
-class _Selectable(Protocol):
-    """Anything with a file descriptor, such as a socket or a pipe's file object."""
-
-    def fileno(self) -> int: ...
-
-    def close(self) -> None: ...
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -114,7 +107,7 @@ def _current_asyncio_loop() -> asyncio.AbstractEventLoop:
     return IOLoop.current().asyncio_loop
 
 
-class IOLoop:
+class IOLoop(FdHandlers):
     """Tornado's ``IOLoop`` over an asyncio event loop.
 
     ``IOLoop()`` creates a *new* asyncio loop (uvloop when available) and, with
@@ -124,16 +117,11 @@ class IOLoop:
 
     Only :meth:`add_callback` (and :meth:`stop`) may be called from other threads; every
     other method must run on the loop's thread, as in Tornado.
-    """
 
-    NONE: ClassVar[int] = 0
-    """No events (for :meth:`update_handler`)."""
-    READ: ClassVar[int] = 0x001
-    """The fd is readable."""
-    WRITE: ClassVar[int] = 0x004
-    """The fd is writable."""
-    ERROR: ClassVar[int] = 0x018
-    """Error or hang-up; asyncio reports these as readability, so handlers see ``READ``."""
+    As in Tornado, ``IOLoop()`` builds an ``AsyncIOLoop`` (or the class chosen with
+    :meth:`configure`) and ``IOLoop.current()`` wraps the thread's loop in an
+    ``AsyncIOMainLoop`` (both in :mod:`tornadish.platform.asyncio`).
+    """
 
     # One IOLoop per asyncio loop. Weak keys so loops nobody else references can be
     # collected (wrappers made by current() hold their loop weakly to allow that).
@@ -143,10 +131,22 @@ class IOLoop:
     _ioloop_for_asyncio = _by_loop  # Tornado's name (its tests count entries for leaks)
     _registry_lock: ClassVar[threading.Lock] = threading.Lock()
     _uvloop_choice: ClassVar[bool | None] = None
+    _configured: ClassVar[tuple[type[IOLoop] | None, dict[str, Any]]] = (None, {})
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> IOLoop:
+        # IOLoop() builds the configured class, as Tornado's Configurable does; a
+        # subclass builds itself. Python then runs that class's __init__.
+        impl = cls.configured_class() if cls is IOLoop else cls
+        return super().__new__(impl)
 
     def __init__(
-        self, make_current: bool = True, *, asyncio_loop: asyncio.AbstractEventLoop | None = None
+        self,
+        make_current: bool | None = None,
+        *,
+        asyncio_loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
+        if make_current is None:
+            make_current = bool(IOLoop._configured[1].get("make_current", True))
         created = asyncio_loop is None
         loop = IOLoop._new_asyncio_loop() if asyncio_loop is None else asyncio_loop
         self._setup(loop, strong=True)
@@ -164,12 +164,10 @@ class IOLoop:
     def _setup(self, loop: asyncio.AbstractEventLoop, *, strong: bool) -> None:
         self._strong_loop: asyncio.AbstractEventLoop | None = loop if strong else None
         self._weak_loop: weakref.ref[asyncio.AbstractEventLoop] = weakref.ref(loop)
-        self._handlers: dict[int, tuple[int | _Selectable, Callable[..., object]]] = {}
+        self._setup_fd_handlers()
         # The IOStreams on this loop: Tornado's close(all_fds=True) closes their sockets
         # (they are its handlers); ours live in transports, so they are closed by name.
         self._streams: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._readers: set[int] = set()
-        self._writers: set[int] = set()
         self._executor: concurrent.futures.Executor | None = None
         self._made_current = False
         self._previous_loop: asyncio.AbstractEventLoop | None = None
@@ -196,12 +194,35 @@ class IOLoop:
             ioloop = IOLoop._by_loop.get(loop)
             if ioloop is None:
                 IOLoop._forget_closed_loops()
-                ioloop = IOLoop.__new__(IOLoop)
+                ioloop = AsyncIOMainLoop.__new__(AsyncIOMainLoop)
                 ioloop._setup(loop, strong=strong)
                 IOLoop._by_loop[loop] = ioloop
             return ioloop
 
     # -- choosing and finding loops ------------------------------------------------------
+
+    @classmethod
+    def configure(cls, impl: type[IOLoop] | str | None, **kwargs: Any) -> None:
+        """Choose the class ``IOLoop()`` builds: an IOLoop subclass or its dotted name
+        (``"tornadish.platform.asyncio.AsyncIOLoop"``), or ``None`` for the default,
+        ``AsyncIOLoop``. ``make_current`` may be given as its default.
+
+        Every IOLoop here is asyncio-based, so this only picks among subclasses (as
+        Tornado 6, which accepts only asyncio ones); the loop *implementation* is
+        chosen with :meth:`configure_uvloop`.
+        """
+        if isinstance(impl, str):
+            impl = import_object(impl)
+        if impl is not None and not (isinstance(impl, type) and issubclass(impl, IOLoop)):
+            raise ValueError(f"Invalid subclass of IOLoop: {impl!r}")
+        if set(kwargs) - {"make_current"}:
+            raise TypeError(f"IOLoop.configure takes only make_current, not {sorted(kwargs)}")
+        IOLoop._configured = (impl, dict(kwargs))
+
+    @classmethod
+    def configured_class(cls) -> type[IOLoop]:
+        """The class ``IOLoop()`` builds (see :meth:`configure`)."""
+        return IOLoop._configured[0] or AsyncIOLoop
 
     @classmethod
     def configure_uvloop(cls, enabled: bool | None) -> None:
@@ -288,6 +309,12 @@ class IOLoop:
         )
         self._make_current()
 
+    def install(self) -> None:
+        """Make this the thread's current loop, if it is not already (Tornado 4 code's
+        ``AsyncIOMainLoop().install()``; an alias of ``make_current`` since Tornado 5)."""
+        if _thread_loop() is not self.asyncio_loop:
+            self._make_current()
+
     def _make_current(self) -> None:
         if not self._made_current:
             self._previous_loop = _thread_loop()
@@ -362,10 +389,7 @@ class IOLoop:
         if loop.is_running():
             raise RuntimeError("Cannot close a running IOLoop; stop it first")
         self._closing = True
-        for fd, (fileobj, _) in list(self._handlers.items()):
-            self.remove_handler(fd)
-            if all_fds:
-                self.close_fd(fileobj)
+        self._remove_all_handlers(all_fds)
         streams = list(self._streams) if all_fds else []
         for stream in streams:
             stream.close()
@@ -384,8 +408,9 @@ class IOLoop:
     def run_sync(self, func: Callable[[], Any], timeout: float | None = None) -> Any:
         """Start the loop, run ``func``, stop the loop, and return ``func``'s result.
 
-        ``func`` may be a coroutine function, return any awaitable (or a list/dict of
-        them), or be a plain function. An exception from it is re-raised here. If
+        ``func`` may be a coroutine function or return any awaitable (or a list/dict of
+        them) or ``None``; another value raises ``gen.BadYieldError``, as in Tornado.
+        An exception from it is re-raised here. If
         ``timeout`` seconds pass first, the work is cancelled and
         :class:`~tornadish.util.TimeoutError` is raised. If something else stops the
         loop first, ``RuntimeError`` is raised.
@@ -605,90 +630,58 @@ class IOLoop:
         else:
             self._executor = executor
 
-    # -- file descriptors ---------------------------------------------------------------
 
-    def split_fd(self, fd: int | _Selectable) -> tuple[int, int | _Selectable]:
-        """Return ``(descriptor, original object)`` for an fd or a file-like object."""
-        if isinstance(fd, int):
-            return fd, fd
-        return fd.fileno(), fd
+def _this_threads_loop() -> asyncio.AbstractEventLoop | None:
+    loop = _running_loop() or _thread_loop()
+    return loop if loop is not None and not loop.is_closed() else None
 
-    def close_fd(self, fd: int | _Selectable) -> None:
-        """Close an fd or a file-like object, ignoring ``OSError``."""
-        try:
-            if isinstance(fd, int):
-                os.close(fd)
-            else:
-                fd.close()
-        except OSError:
-            pass
 
-    def add_handler(
-        self, fd: int | _Selectable, handler: Callable[[Any, int], object], events: int
+class AsyncIOMainLoop(IOLoop):
+    """The :class:`IOLoop` of this thread's asyncio loop, the kind ``IOLoop.current()``
+    returns (public as ``tornadish.platform.asyncio.AsyncIOMainLoop``).
+
+    That is the running loop, else the thread's current loop, else a new loop (uvloop
+    when enabled) made current. As in Tornado, an asyncio loop has one IOLoop: once
+    ``IOLoop.current()`` has made one for this loop, constructing an
+    ``AsyncIOMainLoop`` raises ``RuntimeError``. Keyword arguments (Tornado's
+    ``make_current``) have nothing to do: the loop is the thread's already.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        loop = _this_threads_loop()
+        if loop is None:
+            # A new loop, made the thread's current one (and closed by close()).
+            super().__init__(make_current=True)
+        else:
+            # It is the thread's loop already; close() closes it, as in Tornado.
+            super().__init__(make_current=False, asyncio_loop=loop)
+
+
+class AsyncIOLoop(IOLoop):
+    """An :class:`IOLoop` on a new asyncio event loop (uvloop when enabled), or on
+    ``asyncio_loop`` when given: what ``IOLoop()`` builds (public as
+    ``tornadish.platform.asyncio.AsyncIOLoop``).
+
+    ``make_current`` (default true) makes it the thread's current loop until
+    :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        make_current: bool | None = None,
+        *,
+        asyncio_loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
-        """Call ``handler(fd, events)`` when ``fd`` is ready for ``events`` (READ | WRITE).
-
-        ``fd`` may be an int or an object with ``fileno()``; the handler receives the
-        object given here. Adding the same fd twice raises ``ValueError``.
-        """
-        number, fileobj = self.split_fd(fd)
-        if number in self._handlers:
-            raise ValueError(f"fd {number} added twice")
-        self._handlers[number] = (fileobj, handler)
-        self.update_handler(number, events)
-
-    def update_handler(self, fd: int | _Selectable, events: int) -> None:
-        """Change the events a handler added with :meth:`add_handler` listens for."""
-        number, _ = self.split_fd(fd)
-        loop = self.asyncio_loop
-        if events & IOLoop.READ:
-            if number not in self._readers:
-                loop.add_reader(number, self._handle_events, number, IOLoop.READ)
-                self._readers.add(number)
-        elif number in self._readers:
-            loop.remove_reader(number)
-            self._readers.discard(number)
-        if events & IOLoop.WRITE:
-            if number not in self._writers:
-                loop.add_writer(number, self._handle_events, number, IOLoop.WRITE)
-                self._writers.add(number)
-        elif number in self._writers:
-            loop.remove_writer(number)
-            self._writers.discard(number)
-
-    def remove_handler(self, fd: int | _Selectable) -> None:
-        """Stop watching ``fd`` (does nothing if it is not watched)."""
-        number, _ = self.split_fd(fd)
-        if self._handlers.pop(number, None) is None:
-            return
-        loop = self.asyncio_loop
-        if number in self._readers:
-            loop.remove_reader(number)
-            self._readers.discard(number)
-        if number in self._writers:
-            loop.remove_writer(number)
-            self._writers.discard(number)
-
-    def _handle_events(self, number: int, events: int) -> None:
-        entry = self._handlers.get(number)
-        if entry is None:
-            return
-        fileobj, handler = entry
-        try:
-            handler(fileobj, events)
-        except Exception:
-            app_log.error("Exception in I/O handler for fd %s", number, exc_info=True)
+        super().__init__(make_current=make_current, asyncio_loop=asyncio_loop)
 
 
 def _as_future(result: object, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
     """A future for whatever ``run_sync``'s function returned."""
-    from tornadish.gen import BadYieldError, convert_yielded
+    from tornadish.gen import convert_yielded
 
     if result is not None:
-        try:
-            return convert_yielded(result)
-        except BadYieldError:
-            pass  # a plain value: run_sync returns it (Tornado would raise)
+        # Anything but None must be awaitable: gen.BadYieldError otherwise, as in Tornado.
+        return convert_yielded(result)
     future = loop.create_future()
     future.set_result(result)
     return future
@@ -786,7 +779,11 @@ class PeriodicCallback:
     def _schedule_next(self) -> None:
         if not self._running or self.io_loop is None:
             return
-        now = self.io_loop.time()
+        self._update_next(self.io_loop.time())
+        self._timer = self.io_loop.asyncio_loop.call_at(self._next_timeout, self._run)
+
+    def _update_next(self, now: float) -> None:
+        """Move ``_next_timeout`` to the next tick after ``now`` (Tornado's name)."""
         period = self.callback_time / 1000.0
         if self.jitter:
             period *= 1 + self.jitter * (random.random() - 0.5)
@@ -797,4 +794,3 @@ class PeriodicCallback:
         else:
             # Clock went backwards (or a restart raced); still move forward one period.
             self._next_timeout += period
-        self._timer = self.io_loop.asyncio_loop.call_at(self._next_timeout, self._run)

@@ -512,6 +512,20 @@ _SSL_CONTEXT_KEYWORDS = frozenset(
 )
 
 
+def check_server_ssl_options(ssl_options: dict[str, Any] | ssl.SSLContext | None) -> None:
+    """Fail at start-up, not at the first client, on a server's dict ``ssl_options``
+    without a ``certfile`` (``KeyError``) or naming files that do not exist
+    (``ValueError``), as Tornado's servers do."""
+    if not isinstance(ssl_options, dict):
+        return
+    if "certfile" not in ssl_options:
+        raise KeyError('missing key "certfile" in ssl_options')
+    if not os.path.exists(ssl_options["certfile"]):
+        raise ValueError(f'certfile "{ssl_options["certfile"]}" does not exist')
+    if "keyfile" in ssl_options and not os.path.exists(ssl_options["keyfile"]):
+        raise ValueError(f'keyfile "{ssl_options["keyfile"]}" does not exist')
+
+
 def ssl_options_to_context(
     ssl_options: dict[str, Any] | ssl.SSLContext, server_side: bool | None = None
 ) -> ssl.SSLContext:

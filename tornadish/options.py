@@ -511,11 +511,17 @@ class OptionParser:
 
 
 def _caller_file() -> str:
-    """The file of the code that called ``define`` (outside this module)."""
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename == __file__:
-        frame = frame.f_back  # type: ignore[assignment]
-    return frame.f_code.co_filename if frame is not None else ""
+    """The file of the code that called :meth:`OptionParser.define` (or the module's
+    :func:`define`); ``""`` for the options this module defines itself (``--help``),
+    which so form a group of their own, as in Tornado."""
+    frame: Any = sys._getframe(2)  # _caller_file <- OptionParser.define <- the caller
+    code = frame.f_code if frame is not None else None
+    if code is not None and code.co_name == "define" and code.co_filename == __file__:
+        frame = frame.f_back  # the module-level define(): its caller is the one
+    if frame is None:
+        return ""
+    file_name: str = frame.f_code.co_filename
+    return "" if file_name == __file__ else file_name
 
 
 class _Mockable:

@@ -1,8 +1,8 @@
 """Tornado's ``simple_httpclient`` names, for code that imports them from here.
 
 tornadish has one client implementation; ``SimpleAsyncHTTPClient`` is
-:class:`~tornadish.httpclient.AsyncHTTPClient` itself (unlike Tornado's, it keeps
-connections alive).
+:class:`~tornadish.httpclient.AsyncHTTPClient` under Tornado's name (unlike Tornado's,
+it keeps connections alive), with its own shared instance per loop as in Tornado.
 
 >>> from tornadish.simple_httpclient import HTTPTimeoutError
 >>> HTTPTimeoutError("Timeout during request").code
@@ -15,4 +15,6 @@ from tornadish.httpclient import AsyncHTTPClient, HTTPStreamClosedError, HTTPTim
 
 __all__ = ["HTTPStreamClosedError", "HTTPTimeoutError", "SimpleAsyncHTTPClient"]
 
-SimpleAsyncHTTPClient = AsyncHTTPClient
+
+class SimpleAsyncHTTPClient(AsyncHTTPClient):
+    """Tornado's default ``AsyncHTTPClient`` implementation, by its name."""

@@ -25,7 +25,6 @@ share the sockets; ``add_sockets`` takes sockets made by
 from __future__ import annotations
 
 import errno
-import os
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
@@ -35,7 +34,13 @@ from tornadish import gen, process
 from tornadish._io.iostream import IOStream, SSLIOStream
 from tornadish.ioloop import IOLoop
 from tornadish.log import app_log
-from tornadish.netutil import _DEFAULT_BACKLOG, add_accept_handler, bind_sockets, ssl_wrap_socket
+from tornadish.netutil import (
+    _DEFAULT_BACKLOG,
+    add_accept_handler,
+    bind_sockets,
+    check_server_ssl_options,
+    ssl_wrap_socket,
+)
 from tornadish.util import errno_from_exception
 
 __all__ = ["TCPServer"]
@@ -65,16 +70,7 @@ class TCPServer:
         self.max_buffer_size = max_buffer_size
         self.read_chunk_size = read_chunk_size
 
-        # Check the dict form early: a typo should fail here, not at the first client.
-        if self.ssl_options is not None and isinstance(self.ssl_options, dict):
-            if "certfile" not in self.ssl_options:
-                raise KeyError('missing key "certfile" in ssl_options')
-            if not os.path.exists(self.ssl_options["certfile"]):
-                raise ValueError(
-                    'certfile "{}" does not exist'.format(self.ssl_options["certfile"])
-                )
-            if "keyfile" in self.ssl_options and not os.path.exists(self.ssl_options["keyfile"]):
-                raise ValueError('keyfile "{}" does not exist'.format(self.ssl_options["keyfile"]))
+        check_server_ssl_options(self.ssl_options)
 
     def listen(
         self,

@@ -13,12 +13,14 @@ modules (routing, the handler, the application and dispatcher, errors, cookies).
 from __future__ import annotations
 
 import functools
+import re
 import string
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from tornadish._http.contract import StreamClosedError
+from tornadish._http.parse import url_concat
 from tornadish._web.application import Application, ErrorHandler
 from tornadish._web.compress import GZipContentEncoding, OutputTransform
 from tornadish._web.errors import Finish, HTTPError, MissingArgumentError
@@ -68,6 +70,9 @@ __all__ = [
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
+# Controls but HTAB, and DEL; characters beyond latin-1 are fine (sent as UTF-8).
+_FORBIDDEN_IN_LOCATION = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
 
 class RedirectHandler(RequestHandler):
     """Redirects to ``url`` (``{0}``, ``{1}``... are replaced by the path groups; the
@@ -86,18 +91,22 @@ class RedirectHandler(RequestHandler):
 
     def get(self, *args: Any, **kwargs: Any) -> None:
         to_url = self._url.format(*args, **kwargs)
-        if self.request.query_arguments:
-            from tornadish._http.parse import url_concat
-
-            # Raw bytes values: urlencode re-quotes them as they came (UTF-8 or not).
-            to_url = url_concat(
-                to_url,
-                [(k, v) for k, vs in self.request.query_arguments.items() for v in vs],
-            )
-        if not _same_origin_as_template(self._url, to_url):
-            raise HTTPError(400, "Redirect URL cannot change the scheme or host")
-        if any(ord(c) < 0x20 or c == "\x7f" for c in to_url):
-            raise HTTPError(400, "Redirect URL contains control characters")
+        try:
+            if self.request.query_arguments:
+                # Before the origin check: url_concat re-splits the URL and may change it.
+                # Raw bytes values: urlencode re-quotes them as they came (UTF-8 or not).
+                to_url = url_concat(
+                    to_url,
+                    [(k, v) for k, vs in self.request.query_arguments.items() for v in vs],
+                )
+            same_origin = _same_origin_as_template(self._url, to_url)
+        except ValueError:  # urlsplit refuses some malformed URLs (bad IPv6 brackets)
+            same_origin = False
+        if not same_origin:
+            raise HTTPError(400, "Redirect URL cannot change the scheme or netloc")
+        if _FORBIDDEN_IN_LOCATION.search(to_url):
+            # A 400 naming the cause, rather than a 500 from set_header.
+            raise HTTPError(400, "Redirect URL contains invalid characters")
         self.redirect(to_url, permanent=self._permanent)
 
 

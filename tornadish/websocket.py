@@ -45,6 +45,11 @@ from tornadish._http.contract import (
     WebSocketOffer,
 )
 from tornadish._http.headers import HTTPHeaders
+from tornadish._http.permessage_deflate import (
+    DecompressTooLargeError,
+    PerMessageDeflateCompressor,
+    PerMessageDeflateDecompressor,
+)
 from tornadish._http.websocket import (
     DEFAULT_MAX_MESSAGE_SIZE,
     HandshakeRefusal,
@@ -55,7 +60,7 @@ from tornadish._http.websocket import (
     upgrade_refusal,
     version_refusal,
 )
-from tornadish._io.websocket import WebSocketProtocol
+from tornadish._io.websocket import WebSocketProtocol, WebSocketStream
 from tornadish._web.handler import RequestHandler
 from tornadish.log import app_log, gen_log
 
@@ -67,10 +72,20 @@ __all__ = [
     "WebSocketClosedError",
     "WebSocketError",
     "WebSocketHandler",
+    "WebSocketProtocol",
+    "WebSocketProtocol13",
     "websocket_connect",
 ]
 
 _NOT_SUPPORTED = HandshakeRefusal(400, "WebSocket upgrade not supported on this connection")
+
+#: Tornado's name for its RFC 6455 connection: tornadish's (wsproto-driven) one.
+WebSocketProtocol13 = WebSocketProtocol
+# Tornado's private names for the permessage-deflate codec, which code written for
+# Tornado imports; tornadish's connections compress and inflate with these classes.
+_PerMessageDeflateCompressor = PerMessageDeflateCompressor
+_PerMessageDeflateDecompressor = PerMessageDeflateDecompressor
+_DecompressTooLargeError = DecompressTooLargeError
 
 
 class WebSocketHandler(RequestHandler):
@@ -134,12 +149,11 @@ class WebSocketHandler(RequestHandler):
     def _accept(self, key: str) -> None:
         headers = self.request.headers
         offered = offered_subprotocols(headers)
-        if offered:
-            selected = self.select_subprotocol(offered)
-            if selected is not None:
-                if selected not in offered:
-                    raise ValueError(f"select_subprotocol returned {selected!r}, not offered")
-                self._selected_subprotocol = selected
+        selected = self.select_subprotocol(offered)
+        if selected is not None:
+            if selected not in offered:
+                raise ValueError(f"select_subprotocol returned {selected!r}, not offered")
+            self._selected_subprotocol = selected
         deflate = negotiate_deflate(
             self.get_compression_options(), headers.get("Sec-WebSocket-Extensions", "")
         )
@@ -215,7 +229,8 @@ class WebSocketHandler(RequestHandler):
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         """Pick one of the client's ``Sec-WebSocket-Protocol`` offers (or ``None``).
 
-        Called only when the client offered some; the default accepts none.
+        Called for every handshake, with an empty list when the client offered none
+        (as in Tornado); the default accepts none.
         """
         return None
 
@@ -279,11 +294,54 @@ class WebSocketHandler(RequestHandler):
         return protocol.send_message(message, binary)
 
     def ping(self, data: str | bytes = b"") -> None:
-        """Send a ping (``on_pong`` gets the answer)."""
+        """Send a ping (``on_pong`` gets the answer); a ``str`` goes as UTF-8."""
         protocol = self.ws_connection
         if protocol is None:
             raise WebSocketClosedError()
         protocol.ping(data.encode("utf-8") if isinstance(data, str) else data)
+
+    # -- what an upgraded request no longer does -------------------------------------
+    # Once the WebSocket is open the HTTP response is over: these fail the way
+    # Tornado's do, instead of silently changing a response nobody will see.
+
+    def _check_not_upgraded(self) -> None:
+        if self._ws_opened:
+            raise RuntimeError("Method not supported for Web Sockets")
+
+    def write(self, chunk: str | bytes | dict[str, Any]) -> None:
+        """Not supported once the WebSocket is open (``RuntimeError``)."""
+        self._check_not_upgraded()
+        super().write(chunk)
+
+    def redirect(self, url: str, permanent: bool = False, status: int | None = None) -> None:
+        """Not supported once the WebSocket is open (``RuntimeError``)."""
+        self._check_not_upgraded()
+        super().redirect(url, permanent, status)
+
+    def set_header(self, name: str, value: Any) -> None:
+        """Not supported once the WebSocket is open (``RuntimeError``)."""
+        self._check_not_upgraded()
+        super().set_header(name, value)
+
+    def set_cookie(self, name: str, value: str | bytes, *args: Any, **kwargs: Any) -> None:
+        """Not supported once the WebSocket is open (``RuntimeError``)."""
+        self._check_not_upgraded()
+        super().set_cookie(name, value, *args, **kwargs)
+
+    def set_status(self, status_code: int, reason: str | None = None) -> None:
+        """Not supported once the WebSocket is open (``RuntimeError``)."""
+        self._check_not_upgraded()
+        super().set_status(status_code, reason)
+
+    def flush(self, include_footers: bool = False) -> Awaitable[None]:
+        """Not supported once the WebSocket is open (``RuntimeError``)."""
+        self._check_not_upgraded()
+        return super().flush(include_footers)
+
+    def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> Awaitable[None]:
+        """Not supported once the WebSocket is open (``RuntimeError``)."""
+        self._check_not_upgraded()
+        return super().finish(chunk)
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Start the closing handshake; ``on_close`` runs once the socket is closed."""
@@ -397,12 +455,19 @@ class WebSocketClientConnection:
             raise StopAsyncIteration
         return message
 
-    def ping(self, data: bytes = b"") -> None:
-        """Send a ping."""
+    def ping(self, data: str | bytes = b"") -> None:
+        """Send a ping (at most 125 bytes; a ``str`` goes as UTF-8)."""
         protocol = self.protocol
         if protocol is None or self._closed:
             raise WebSocketClosedError()
         protocol.ping(data)
+
+    @property
+    def stream(self) -> WebSocketStream | None:
+        """The byte stream under the connection (Tornado's ``IOStream`` there):
+        ``ws.stream.close()`` drops the connection without the closing handshake."""
+        protocol = self.protocol
+        return protocol.stream if protocol is not None else None
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Start the closing handshake; ``read_message`` returns ``None`` after it."""

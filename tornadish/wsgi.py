@@ -8,12 +8,16 @@
 ...     (r".*", FallbackHandler, {"fallback": container}),
 ... ])                                                              # doctest: +SKIP
 
-WSGI is synchronous: the application (and the reading of the body it returns) runs
-through ``loop.run_in_executor(executor, ...)``, so it never blocks the event loop.
-With ``executor=None`` that is the loop's default thread pool; pass your own executor to
-size it. (Tornado runs the app on the loop thread when no executor is given; a threaded
-default is the safer choice for a loop shared with other work.) The response is
-buffered before it is sent, as WSGI's ``start_response`` may be called late.
+WSGI is synchronous. As in Tornado 6, without an ``executor`` the application (and the
+reading of the body it returns) runs on the event loop's thread, one request at a time,
+which is what an application that is not thread-safe needs. Pass an executor (a
+``ThreadPoolExecutor``, once the application is known to be thread-safe) to run it
+there instead, so that it never blocks the loop::
+
+    WSGIContainer(flask_app, executor=concurrent.futures.ThreadPoolExecutor(8))
+
+The response is buffered before it is sent, as WSGI's ``start_response`` may be called
+late.
 """
 
 from __future__ import annotations
@@ -27,26 +31,38 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from tornadish._http.request import HTTPServerRequest
+from tornadish.concurrent import dummy_executor
 from tornadish.log import access_log, app_log
 
-__all__ = ["WSGIApp", "WSGIContainer"]
+__all__ = ["HTTPRequest", "WSGIApp", "WSGIContainer", "to_wsgi_str"]
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+HTTPRequest = HTTPServerRequest
+"""Tornado's old name for :class:`~tornadish.httputil.HTTPServerRequest` here."""
+
+
+def to_wsgi_str(s: bytes) -> str:
+    """Bytes as a WSGI "native string" (PEP 3333): each byte one latin-1 character."""
+    return s.decode("latin1")
 
 
 class WSGIContainer:
     """Makes a WSGI application a tornadish request callback.
 
     Use it with :class:`~tornadish.web.FallbackHandler` (to mix it with handlers) or
-    give it to ``HTTPServer`` directly. ``executor`` runs the WSGI code (default: the
-    event loop's default executor).
+    give it to ``HTTPServer`` directly. ``executor`` runs the WSGI code; by default it
+    runs on the loop's thread (:data:`~tornadish.concurrent.dummy_executor`), as in
+    Tornado 6.
     """
 
     def __init__(
         self, wsgi_application: WSGIApp, executor: concurrent.futures.Executor | None = None
     ) -> None:
         self.wsgi_application = wsgi_application
-        self.executor = executor
+        self.executor: concurrent.futures.Executor = (
+            dummy_executor if executor is None else executor
+        )
         # Strong references to running requests (the loop keeps only weak ones).
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -106,9 +122,12 @@ class WSGIContainer:
             raise RuntimeError("WSGI app did not call start_response")
         return started[0], started[1], b"".join(written)
 
-    @staticmethod
-    def environ(request: HTTPServerRequest) -> dict[str, Any]:
-        """The WSGI environ for ``request`` (PEP 3333)."""
+    def environ(self, request: HTTPServerRequest) -> dict[str, Any]:
+        """The WSGI environ for ``request`` (PEP 3333).
+
+        ``wsgi.multithread`` is true when an executor other than the loop's thread runs
+        the application. (A method, not a static method, since Tornado 6.3.)
+        """
         hostport = request.host.rsplit(":", 1)
         if len(hostport) == 2 and hostport[1].isdigit():
             host, port = hostport[0], hostport[1]
@@ -119,7 +138,7 @@ class WSGIContainer:
             "REQUEST_METHOD": request.method,
             "SCRIPT_NAME": "",
             # PEP 3333: native strings holding the decoded bytes, latin-1 mapped.
-            "PATH_INFO": unquote_to_bytes(request.path).decode("latin-1"),
+            "PATH_INFO": to_wsgi_str(unquote_to_bytes(request.path)),
             "QUERY_STRING": request.query,
             "REMOTE_ADDR": request.remote_ip or "",
             "SERVER_NAME": host,
@@ -129,7 +148,7 @@ class WSGIContainer:
             "wsgi.url_scheme": request.protocol,
             "wsgi.input": io.BytesIO(request.body),
             "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
+            "wsgi.multithread": self.executor is not dummy_executor,
             "wsgi.multiprocess": True,
             "wsgi.run_once": False,
         }

@@ -6,6 +6,7 @@ both ways: tests/asgi/test_asgi_websocket.py."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -376,10 +377,11 @@ def wsgi_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
 
 
 async def test_wsgi_container_behind_fallback_handler() -> None:
+    pool = concurrent.futures.ThreadPoolExecutor(2)
     app = Application(
         [
             (r"/native", Hello),
-            (r".*", FallbackHandler, {"fallback": WSGIContainer(wsgi_app)}),
+            (r".*", FallbackHandler, {"fallback": WSGIContainer(wsgi_app, executor=pool)}),
         ]
     )
     async with tornadish.serve(app) as server, httpx.AsyncClient() as client:
@@ -390,7 +392,7 @@ async def test_wsgi_container_behind_fallback_handler() -> None:
         assert r.headers["content-type"] == "text/plain"
         assert r.text == "POST /w/caf\xc3\xa9 q=a=1 len=5 ua=t thread=False"
 
-        # The WSGI app runs in a thread: a slow one does not hold up the loop.
+        # Given an executor, the WSGI app runs there: a slow one does not hold up the loop.
         slow = asyncio.ensure_future(client.get(base + "/slow"))
         await asyncio.sleep(0.05)
         started = time.monotonic()
@@ -401,6 +403,7 @@ async def test_wsgi_container_behind_fallback_handler() -> None:
         assert (await client.get(base + "/boom")).status_code == 500
         r = await client.head(base + "/x")
         assert (r.status_code, r.content) == (201, b"")
+    pool.shutdown()
 
 
 # -- Tornado's raw connection interface (write_headers / write / finish) over ASGI --------

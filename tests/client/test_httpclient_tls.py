@@ -58,6 +58,21 @@ async def test_validate_cert_false_accepts_it(
     assert response.code == 200 and response.body.startswith(b"https ")
 
 
+async def test_a_response_that_closes_the_connection(
+    serve: Any,
+    certificate: tuple[str, str],
+    client: AsyncHTTPClient,
+    loop_factory: Callable[[], Any],
+) -> None:
+    """``Connection: close``: the server's close_notify comes with the response's last
+    bytes; the client reads the response, then closes (not from inside the TLS
+    transport's delivery of them, which asyncio refuses)."""
+    url = await start(serve, certificate)
+    for _ in range(3):
+        response = await client.fetch(url, validate_cert=False, headers={"Connection": "close"})
+        assert response.code == 200 and response.body.startswith(b"https ")
+
+
 async def test_ca_certs_verifies_it(
     serve: Any,
     certificate: tuple[str, str],

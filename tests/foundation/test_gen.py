@@ -6,7 +6,10 @@ import asyncio
 import concurrent.futures
 import contextvars
 import datetime
+import gc
+import inspect
 import logging
+import weakref
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
@@ -283,6 +286,68 @@ def test_context_variables_flow_through_steps(io_loop: IOLoop) -> None:
     ]
 
 
+def test_raising_cancelled_error_cancels_the_future(io_loop: IOLoop) -> None:
+    @gen.coroutine
+    def at_once() -> None:
+        raise asyncio.CancelledError()
+
+    async def main() -> asyncio.Future[Any]:
+        future = at_once()  # no exception at the call, as with any other error
+        with pytest.raises(asyncio.CancelledError):
+            await future
+        return future
+
+    assert io_loop.run_sync(main).cancelled()
+
+
+def test_failed_coroutine_frees_its_locals_without_gc(io_loop: IOLoop) -> None:
+    # No reference cycle through the runner's frames, the Future and the traceback:
+    # the failed coroutine's locals go as soon as nothing uses the error any more.
+    class Big:
+        pass
+
+    refs: list[weakref.ref[Big]] = []
+
+    @gen.coroutine
+    def failing(wait: bool) -> Generator[Any, Any, None]:
+        local = Big()
+        refs.append(weakref.ref(local))
+        yield (gen.sleep(0.001) if wait else gen.maybe_future(None))
+        raise ValueError("boom")
+
+    @gen.coroutine
+    def catching() -> Generator[Any, Any, None]:
+        for wait in (False, True):
+            try:
+                yield failing(wait)
+            except ValueError:
+                pass
+
+    gc.disable()
+    try:
+        io_loop.run_sync(catching)
+        assert [ref() for ref in refs] == [None, None]
+    finally:
+        gc.enable()
+
+
+def test_future_debug_info_names_the_caller(io_loop: IOLoop) -> None:
+    @gen.coroutine
+    def legacy() -> Generator[Any, Any, None]:
+        yield gen.moment
+
+    async def main() -> str:
+        asyncio.get_running_loop().set_debug(True)
+        future = legacy()
+        line = inspect.currentframe().f_lineno - 1  # type: ignore[union-attr]
+        text = repr(future)
+        await future
+        return text + f" | {__file__}:{line}"
+
+    text, expected = io_loop.run_sync(main).split(" | ")
+    assert f"created at {expected}" in text
+
+
 def test_is_coroutine_function() -> None:
     @gen.coroutine
     def legacy() -> Generator[Any, Any, None]:
@@ -309,6 +374,7 @@ def test_multi_list_and_dict(io_loop: IOLoop) -> None:
         shared = asyncio.ensure_future(value_later("s"))
         assert await gen.multi([shared, shared]) == ["s", "s"]
         assert await gen.multi_future(value_later(i) for i in range(3)) == [0, 1, 2]
+        assert gen.Multi is gen.multi  # Tornado's older name
 
     io_loop.run_sync(main)
 
@@ -513,6 +579,14 @@ def test_wait_iterator(io_loop: IOLoop) -> None:
         assert collected == [2, 1]
         with pytest.raises(ValueError):
             gen.WaitIterator(gen.maybe_future(1), a=gen.maybe_future(2))
+
+        # The same Future twice is returned twice, once per position.
+        twice = gen.maybe_future(42)
+        repeated = gen.WaitIterator(twice, twice)
+        seen_twice = []
+        while not repeated.done():
+            seen_twice.append((await repeated.next(), repeated.current_index))
+        assert seen_twice == [(42, 0), (42, 1)]
 
     io_loop.run_sync(main)
 

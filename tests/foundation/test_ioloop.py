@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tornadish import util
+from tornadish import gen, util
 from tornadish.ioloop import IOLoop, PeriodicCallback
 
 APP_LOG = "tornadish.application"
@@ -256,7 +256,8 @@ def test_run_sync_results(io_loop: IOLoop) -> None:
     assert io_loop.run_sync(coro) == 1
     assert io_loop.run_sync(returns_future) == 2
     assert io_loop.run_sync(lambda: None) is None
-    assert io_loop.run_sync(lambda: 3) == 3  # plain values are returned (Tornado raises)
+    with pytest.raises(gen.BadYieldError):  # as in Tornado: only None or awaitables
+        io_loop.run_sync(lambda: 3)
     assert io_loop.run_sync(lambda: [coro(), coro()]) == [1, 1]
 
 
@@ -570,6 +571,26 @@ def test_periodic_callback_counts(io_loop: IOLoop) -> None:
     assert 8 <= len(calls) <= 13  # 12 ideal; generous for a busy machine
     gaps = [b - a for a, b in itertools.pairwise(calls)]
     assert min(gaps) > 0.01
+
+
+def _schedule(pc: PeriodicCallback, durations: list[float]) -> list[float]:
+    """The times of successive calls when each takes ``durations[i]`` seconds."""
+    calls, now = [], 1000.0
+    pc._next_timeout = now
+    for duration in durations:
+        pc._update_next(now)
+        calls.append(pc._next_timeout)
+        now = pc._next_timeout + duration
+    return calls
+
+
+def test_periodic_callback_schedule_skips_missed_ticks_and_ignores_clock_jumps() -> None:
+    pc = PeriodicCallback(lambda: None, 10_000)
+    assert _schedule(pc, [0, 0, 0]) == [1010, 1020, 1030]
+    # Overruns skip whole periods, staying on the grid that started at start().
+    assert _schedule(pc, [9, 10, 11, 20, 35, 0]) == [1010, 1020, 1040, 1060, 1090, 1130]
+    # A clock going backwards still advances one period per call.
+    assert _schedule(pc, [-2, -100, 0]) == [1010, 1020, 1030]
 
 
 def test_periodic_callback_timedelta_and_validation() -> None:

@@ -19,8 +19,7 @@ def _run(code: str) -> str:
 
 def test_importing_the_package_imports_no_submodule() -> None:
     out = _run(
-        "import sys, tornadish; "
-        "print(sorted(m for m in sys.modules if m.startswith('tornadish.')))"
+        "import sys, tornadish; print(sorted(m for m in sys.modules if m.startswith('tornadish.')))"
     )
     assert out == "[]"
 
@@ -58,3 +57,26 @@ def test_each_public_module_is_an_attribute(name: str) -> None:
 def test_unknown_attributes_still_raise() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nonesuch'"):
         tornadish.nonesuch  # noqa: B018
+
+
+def test_all_names_submodules_that_import_without_touching_an_event_loop() -> None:
+    # Tornado's contract for ``__all__``: each entry is ``tornadish.<name>``, importable
+    # with no default event loop (asyncio.set_event_loop(None) makes any use an error).
+    code = (
+        "import asyncio, importlib, warnings\n"
+        "with warnings.catch_warnings():\n"
+        "    warnings.simplefilter('ignore', DeprecationWarning)\n"
+        "    asyncio.set_event_loop(None)\n"
+        "import tornadish\n"
+        "for name in tornadish.__all__:\n"
+        "    importlib.import_module('tornadish.' + name)\n"
+        "print('ok')\n"
+    )
+    assert _run(code) == "ok"
+
+
+def test_helpers_and_version_beside_the_submodules() -> None:
+    assert {"run", "serve"} <= set(dir(tornadish))
+    assert callable(tornadish.run) and callable(tornadish.serve)
+    assert isinstance(tornadish.version, str) and tornadish.version_info[:3] >= (0, 1, 0)
+    assert not {"run", "serve", "version", "version_info"} & set(tornadish.__all__)

@@ -139,6 +139,47 @@ def test_asyncio_loop_is_a_new_current_loop_until_closed() -> None:
     assert in_fresh_thread(body) == (True, True, True, True)
 
 
+def test_ioloop_builds_the_classes_tornado_does() -> None:
+    def body() -> tuple[Any, ...]:
+        current = IOLoop.current()  # wraps the thread's loop
+        built = IOLoop(make_current=False)
+        kinds = (type(current), type(built), isinstance(built, BaseAsyncIOLoop))
+        built.close()
+        current.close()
+        return kinds
+
+    assert in_fresh_thread(body) == (AsyncIOMainLoop, AsyncIOLoop, True)
+
+
+def test_configure_picks_the_class_ioloop_builds() -> None:
+    class Custom(AsyncIOLoop):
+        pass
+
+    def body() -> list[type]:
+        made = []
+        try:
+            IOLoop.configure(Custom, make_current=False)
+            assert IOLoop.configured_class() is Custom
+            loop = IOLoop()
+            made.append(type(loop))
+            assert IOLoop.current(instance=False) is None  # make_current=False applied
+            loop.close()
+            IOLoop.configure("tornadish.platform.asyncio.AsyncIOLoop")
+            loop = IOLoop(make_current=False)
+            made.append(type(loop))
+            loop.close()
+        finally:
+            IOLoop.configure(None)
+        return made
+
+    assert in_fresh_thread(body) == [Custom, AsyncIOLoop]
+    assert IOLoop.configured_class() is AsyncIOLoop
+    with pytest.raises(ValueError):
+        IOLoop.configure(dict)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        IOLoop.configure(AsyncIOLoop, time_func=None)
+
+
 def test_future_conversions() -> None:
     async def main() -> tuple[Any, ...]:
         fut = asyncio.get_running_loop().create_future()

@@ -408,7 +408,8 @@ def test_wsproto_close_codes_for_protocol_errors(data: bytes, code: int) -> None
 
 
 def test_wsproto_deflate_outbound_marks_only_the_first_frame() -> None:
-    """``BoundedDeflate`` leaves the outbound side to wsproto: RSV1 on the first frame of
+    """wsproto's outbound deflate (which ``BoundedDeflate`` inherits, for whoever sends
+    through wsproto; the connection writes its own frames): RSV1 on the first frame of
     a compressed message, none on its continuations (RFC 7692 §6.1)."""
     ext = PerMessageDeflate()
     ext.finalize("permessage-deflate")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from wsproto.connection import Connection, ConnectionType
-from wsproto.events import TextMessage
+from wsproto.events import BytesMessage, Event, TextMessage
 from wsproto.extensions import PerMessageDeflate
 
 from tornadish._http.headers import HTTPHeaders
@@ -24,6 +24,7 @@ from tornadish._http.websocket import (
     deflate_offer,
     deflate_parameters,
     disconnect_code,
+    frame_header,
     handshake_refusal,
     message_size,
     negotiate_deflate,
@@ -321,3 +322,28 @@ def test_close_codes_no_peer_sends_are_reported_as_none() -> None:
     assert disconnect_code(None, True) == 1005
     assert disconnect_code(None, False) == 1006
     assert disconnect_code(4001, False) == 4001
+
+
+# -- frames ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("length", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+def test_frame_header_is_what_wsproto_parses(length: int) -> None:
+    """Every length encoding (7-bit, 16-bit, 64-bit) as a peer's parser reads it: the
+    client's frames masked (with a zero key here), the server's not."""
+    payload = bytes(range(256)) * (length // 256) + bytes(range(length % 256))
+    for role, masked in ((ConnectionType.SERVER, True), (ConnectionType.CLIENT, False)):
+        wire = frame_header(True, 0x2, length, 0, masked) + (b"\0" * 4 if masked else b"")
+        conn = Connection(role)
+        conn.receive_data(wire + payload)
+        events: list[Event] = list(conn.events())
+        assert len(events) == 1 and isinstance(events[0], BytesMessage)
+        assert events[0].data == payload
+
+
+def test_frame_header_bits() -> None:
+    assert frame_header(True, 0x1, 5) == b"\x81\x05"
+    assert frame_header(False, 0x2, 5, 0x40) == b"\x42\x05"  # RSV1, no FIN
+    assert frame_header(True, 0xA, 3, masked=True) == b"\x8a\x83"
+    assert frame_header(True, 0x2, 126) == b"\x82\x7e\x00\x7e"
+    assert frame_header(True, 0x2, 1 << 16) == b"\x82\x7f" + (1 << 16).to_bytes(8, "big")

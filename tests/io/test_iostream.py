@@ -404,19 +404,27 @@ async def test_write_bytearray_resizable_after_error(pairs: Pairs) -> None:
     rs, ws = await pairs()
     rs.close()
     data = bytearray(b"x" * (10 * 1024 * 1024))
-    if pairs.kind.startswith("tls"):
-        # Difference: Tornado closes a TLS socket without a close_notify, so the
-        # writer gets a reset. An asyncio TLS transport shuts down properly and keeps
-        # reading (and dropping) until the peer's close_notify: the write may complete.
-        try:
-            await ws.write(data)
-        except StreamClosedError:
-            assert ws.closed()
-    else:
-        with pytest.raises(StreamClosedError):
-            await ws.write(data)  # fails at once or later; never completes
-        assert ws.closed()
+    # A closed TLS stream sends its close_notify but does not stay to read (and drop)
+    # what comes after it: the writer gets a reset, as with Tornado's abrupt close.
+    with pytest.raises(StreamClosedError):
+        await ws.write(data)  # fails at once or later; never completes
+    assert ws.closed()
     del data[:]
+
+
+async def test_a_closed_tls_stream_sends_close_notify_and_lets_go(
+    socket_pairs: Pairs,
+) -> None:
+    """Closing an idle TLS stream tells the peer (a clean EOF, not a truncation) and
+    releases the socket at once, without waiting for the peer's close_notify."""
+    rs, ws = await socket_pairs()
+    if not socket_pairs.kind.startswith("tls"):
+        pytest.skip("TLS only")
+    read = ws.read_until_close()
+    rs.close()
+    assert await asyncio.wait_for(read, 2) == b""
+    assert ws.error is None  # close_notify seen: not an unexpected EOF
+    assert rs.socket is None
 
 
 async def test_read_into_resizable_after_close(pairs: Pairs) -> None:

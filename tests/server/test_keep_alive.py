@@ -57,7 +57,7 @@ async def test_http10_keep_alive(serve, loop_factory) -> None:
         conn.send(b"GET /info?%d HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" % i)
         resp = await conn.response()
         assert resp.status == 200
-        assert resp.header("Connection") == "keep-alive"
+        assert resp.header("Connection") == "Keep-Alive"
         assert resp.header("Content-Length") == str(len(resp.body))
         assert resp.header("Transfer-Encoding") is None
         assert json.loads(resp.body)["port"] == conn.local_port
@@ -80,7 +80,7 @@ async def test_http10_keep_alive_pipelined_and_with_bodies(serve, loop_factory) 
     )
     for expected in (b"one", b"two", b"three"):
         resp = await conn.response()
-        assert resp.body == expected and resp.header("Connection") == "keep-alive"
+        assert resp.body == expected and resp.header("Connection") == "Keep-Alive"
     assert not await conn.is_closed(timeout=0.05)
     conn.close()
 

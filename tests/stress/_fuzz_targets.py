@@ -105,7 +105,7 @@ def _finish_request(flight: _InFlight) -> None:
     parsed.query = request.query_arguments
     parsed.cookies = {name: m.value for name, m in request.cookies.items()}
     request.full_url()
-    found = ROUTES_APP.default_router.match(request)
+    found = next(iter(ROUTES_APP.default_router.candidates(request)), None)
     try:
         if found is not None:
             _target, _kwargs, params = found

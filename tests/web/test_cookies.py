@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import http.cookies
 import time
 from typing import Any
 
 import httpx
 import pytest
 
+from tornadish._web.cookies import build_cookie
 from tornadish.web import Application, RequestHandler
 
 from tests.support.web import compare, get
@@ -153,6 +155,18 @@ async def test_set_cookie_invalid_values_rejected(serve: Any, kwargs: dict[str, 
     assert r.status_code == 500
     assert "set-cookie" not in r.headers
     assert errors
+
+
+@pytest.mark.parametrize("attr", ["name", "domain", "path", "samesite", "DoMaIn"])
+@pytest.mark.parametrize("char", ["\x00", "\n", " ", ";", "\x7f"])
+def test_forbidden_char_in_name_or_attribute_is_a_cookie_error(attr: str, char: str) -> None:
+    # Tornado raises http.cookies.CookieError naming the attribute; applications catch it.
+    kwargs: dict[str, Any] = {"name": "c", "value": "v"}
+    kwargs[attr] = ("a" if attr != "path" else "/") + char + "b"
+    with pytest.raises(http.cookies.CookieError, match=f"Invalid cookie attribute {attr}="):
+        build_cookie(**kwargs)
+    with pytest.raises(ValueError):
+        build_cookie(**kwargs)
 
 
 async def test_clear_cookie(serve: Any) -> None:

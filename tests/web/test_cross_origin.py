@@ -10,7 +10,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tornadish.web import Application, RequestHandler
+from tornadish.web import Application, ErrorHandler, RequestHandler
 from tornadish.websocket import WebSocketHandler
 
 
@@ -32,7 +32,10 @@ class Echo(WebSocketHandler):
         self.write_message(message)
 
 
-SETTINGS: dict[str, Any] = {"cross_origin_protection": True, "trusted_origins": ["https://partner.example"]}
+SETTINGS: dict[str, Any] = {
+    "cross_origin_protection": True,
+    "trusted_origins": ["https://partner.example"],
+}
 
 # (headers, status on POST) -- the host is added by the client.
 CASES: list[tuple[dict[str, str], int]] = [
@@ -92,6 +95,17 @@ async def test_same_answers_as_tornado(serve: Any) -> None:
     finally:
         tserver.stop()
         await tserver.close_all_connections()
+
+
+async def test_error_handler_answers_cross_origin_posts_with_its_own_status(serve: Any) -> None:
+    # An ErrorHandler changes nothing: a cross-site POST to an unknown URL is a 404, not
+    # a 403, and an explicit ErrorHandler keeps its status (as in Tornado).
+    app = Application([(r"/error", ErrorHandler, {"status_code": 417})], **SETTINGS)
+    srv = await serve(app)
+    cross = {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}
+    async with httpx.AsyncClient(base_url=srv.base_url) as c:
+        assert (await c.post("/error", headers=cross)).status_code == 417
+        assert (await c.post("/nowhere", headers=cross)).status_code == 404
 
 
 async def test_off_by_default(serve: Any) -> None:

@@ -459,3 +459,70 @@ async def test_a_client_leaving_mid_body_runs_on_finish_quietly(
     await _until(lambda: "finish" in events)
     assert "put" not in events
     assert _errors(caplog) == []
+
+
+# -- cancellation (Tornado 6.6's rules) ------------------------------------------------------
+
+
+def _cancelled() -> asyncio.Future[None]:
+    fut = asyncio.get_running_loop().create_future()
+    fut.cancel()
+    return fut
+
+
+@pytest.mark.parametrize("where", ["sync", "get", "prepare", "streaming-prepare"])
+async def test_awaiting_something_cancelled_is_an_uncaught_exception(
+    serve: Any, caplog: pytest.LogCaptureFixture, where: str
+) -> None:
+    """Bug: a handler that awaited a cancelled future got no answer at all (the
+    connection was dropped); Tornado answers 500 and logs it like any exception."""
+
+    class H(RequestHandler):
+        def prepare(self) -> Any:
+            if where in ("prepare", "streaming-prepare"):
+                return _cancelled()
+            return None
+
+        def get(self) -> Any:
+            if where == "sync":
+                raise asyncio.CancelledError()
+            return _cancelled()
+
+        put = get
+
+        def data_received(self, chunk: bytes) -> None:
+            pass
+
+    handler = stream_request_body(H) if where == "streaming-prepare" else H
+    srv = await serve(Application([(r"/", handler)]))
+    caplog.set_level(logging.ERROR, logger=APP)
+    r = await get(srv, "/", "PUT" if where == "streaming-prepare" else "GET", content=b"")
+    assert r.status_code == 500
+    assert [rec.getMessage().split("\n")[0] for rec in caplog.records if rec.name == APP] == [
+        f"Uncaught exception {'PUT' if where == 'streaming-prepare' else 'GET'} / (127.0.0.1)"
+    ]
+
+
+async def test_cancelling_the_handler_task_answers_500_quietly(
+    serve: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    started = asyncio.Event()
+    tasks: list[asyncio.Task[Any]] = []
+
+    class H(RequestHandler):
+        async def get(self) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            tasks.append(task)
+            started.set()
+            await asyncio.get_running_loop().create_future()
+
+    srv = await serve(Application([(r"/", H)]))
+    caplog.set_level(logging.ERROR, logger=APP)
+    pending = asyncio.ensure_future(get(srv, "/"))
+    await started.wait()
+    tasks[0].cancel()
+    r = await pending
+    assert r.status_code == 500
+    assert tasks[0].cancelled()  # the cancellation went on
+    assert not [rec for rec in caplog.records if rec.name == APP]

@@ -17,7 +17,7 @@ import pytest
 from tornadish._http.contract import HTTPConnection, StreamClosedError
 from tornadish._http.headers import HTTPHeaders
 from tornadish._http.parse import RequestStartLine
-from tornadish._web.handler import HandlerRun
+from tornadish._web.handler_run import HandlerRun
 from tornadish.web import Application, RequestHandler, stream_request_body
 
 

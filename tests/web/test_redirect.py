@@ -3,6 +3,7 @@ leaves the site (the slash decorators, RedirectHandler, ``@authenticated``'s ``n
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from tornadish.web import (
 )
 
 from tests.support.rawhttp import RawConn, request
-from tests.support.web import compare, get
+from tests.support.web import GEN, compare, get
 
 
 async def test_redirect_statuses(serve: Any) -> None:
@@ -110,13 +111,21 @@ async def test_slash_decorators_do_not_redirect_off_site(
         ("/go//evil.com", 400, None),
         ("/go/%5Cevil.com", 400, None),
         ("/go/a%0d%0aSet-Cookie:x=1", 400, None),
+        ("/go/a%00b", 400, None),
+        # Non-ASCII goes out as UTF-8 bytes (read back here as latin-1), like Tornado.
+        ("/go/%C3%A9", 301, "/\u00e9".encode().decode("latin-1")),
+        (
+            "/go/%EF%BC%8F%EF%BC%8Fexample.com",
+            301,
+            "/\uff0f\uff0fexample.com".encode().decode("latin-1"),
+        ),
     ],
 )
 async def test_redirect_handler_cannot_be_sent_off_site(
     serve: Any, target: str, status: int, location: str | None
 ) -> None:
     """Bug: RedirectHandler with ``/{0}`` redirected to ``//evil.com``; CR/LF in a path
-    group gave a 500."""
+    group gave a 500; a non-ASCII target was sent as latin-1."""
     srv = await serve(Application([(r"/go/(.*)", RedirectHandler, {"url": "/{0}"})]))
     conn = await RawConn.open(srv.port)
     conn.send(request("GET", target))
@@ -136,3 +145,23 @@ async def test_authenticated_next_stays_on_the_site(serve: Any) -> None:
     conn.close()
     assert resp.status == 302
     assert resp.header("Location") == "/login?next=%2Fevil.com%2Fx"
+
+
+async def test_redirect_handler_refusals_are_logged_like_tornado(
+    serve: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = Application(
+        [
+            (r"/go/(.*)", RedirectHandler, {"url": "/{0}"}),
+            (r"/any/(.*)", RedirectHandler, {"url": "{0}"}),
+        ]
+    )
+    srv = await serve(app)
+    with caplog.at_level(logging.WARNING, logger=GEN):
+        assert (await get(srv, "/go//evil.com")).status_code == 400
+        # urlsplit refuses "//[" (bad IPv6 brackets): a 400, not a 500.
+        assert (await get(srv, "/any/%2F%2F%5B?x=1")).status_code == 400
+        assert (await get(srv, "/go/a%00b")).status_code == 400
+    messages = [r.getMessage() for r in caplog.records if r.name == GEN]
+    assert any("Redirect URL cannot change the scheme or netloc" in m for m in messages)
+    assert any("Redirect URL contains invalid characters" in m for m in messages)

@@ -11,6 +11,7 @@ import httpx
 
 from tornadish.web import Application, RequestHandler
 
+from tests.support.rawhttp import RawConn, request
 from tests.support.web import get, parse_raw, self_consistent_content_length
 
 # -- the request object -------------------------------------------------------------------------
@@ -128,3 +129,26 @@ async def test_json_body_round_trip(serve: Any) -> None:
     r = await get(srv, "/", "POST", json={"x": 1})
     assert r.json() == {"x": 1, "seen": True}
     assert self_consistent_content_length(r)
+
+
+async def test_server_answers_400_to_a_query_with_too_many_fields(serve: Any) -> None:
+    seen = []
+
+    class Echo(RequestHandler):
+        def get(self) -> None:
+            seen.append(len(self.request.arguments.get("a", [])))
+
+    srv = await serve(Application([("/", Echo)]))
+    conn = await RawConn.open(srv.port)
+    try:
+        conn.send(request("GET", _many_fields(1000)))
+        assert (await conn.response()).status == 200
+        conn.send(request("GET", _many_fields(1001)))
+        assert (await conn.response()).status == 400
+    finally:
+        conn.close()
+    assert seen == [1000]
+
+
+def _many_fields(n: int) -> str:
+    return "/?" + "&".join(f"a={i}" for i in range(n))

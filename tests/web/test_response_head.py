@@ -21,7 +21,10 @@ def test_header_value_converts_and_refuses_controls() -> None:
     assert header_value(42) == "42"
     when = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
     assert header_value(when) == "Tue, 02 Jan 2024 03:04:05 GMT"
-    for bad in ("a\r\nSet-Cookie: x=y", "a\nb", "a\x00b", b"a\rb"):
+    assert header_value("a\tb \xe9") == "a\tb \xe9"  # HTAB and obs-text are allowed
+    assert header_value("") == ""
+    # Tornado's set of refused characters: controls but HTAB, DEL, beyond latin-1.
+    for bad in ("a\r\nSet-Cookie: x=y", "a\nb", "a\x00b", b"a\rb", "a\x7fb", "\u4e2d"):
         with pytest.raises(ValueError):
             header_value(bad)
     with pytest.raises(TypeError):

@@ -535,3 +535,54 @@ async def test_broken_matcher_gives_500_not_a_dropped_connection(
         and "matcher bug" in str(rec.exc_info[1])
         for rec in caplog.records
     )
+
+
+async def test_custom_router_serving_handlers_through_get_handler_delegate(serve: Any) -> None:
+    # A Router of the user's as the server's callback, picking handlers itself: the
+    # request it built is the one the handler sees, not routed again by the application.
+    from tornadish.routing import Router
+
+    class ByMethod(Router):
+        def __init__(self, app: Application) -> None:
+            self.app = app
+
+        def find_handler(self, request: Any, **kwargs: Any) -> Any:
+            return self.app.get_handler_delegate(
+                request, Echo, {"name": request.method}, path_args=[request.path.encode()]
+            )
+
+    srv = await serve(ByMethod(Application()))
+    r = await fetch(srv, "/anything")
+    assert r.json() == {"name": "GET", "args": ["/anything"], "kwargs": {}}
+
+
+async def test_router_target_finding_nothing_falls_through_to_the_next_rule(serve: Any) -> None:
+    from tornadish.routing import ReversibleRouter
+
+    class Only(ReversibleRouter):
+        """Serves /only/here and finds nothing for other paths its rule matched."""
+
+        def __init__(self, app: Application) -> None:
+            self.app = app
+
+        def find_handler(self, request: Any, **kwargs: Any) -> Any:
+            if request.path != "/only/here":
+                return None
+            return self.app.get_handler_delegate(request, Echo, {"name": "router"})
+
+        def reverse_url(self, name: str, *args: Any) -> str | None:
+            return "/only/here" if name == "only" else None
+
+    app = Application()
+    app.add_handlers(
+        ".*",
+        [
+            Rule(PathMatches(r"/only/.*"), Only(app)),
+            (r"/only/there", Echo, {"name": "next rule"}),
+        ],
+    )
+    srv = await serve(app)
+    assert (await fetch(srv, "/only/here")).json()["name"] == "router"
+    assert (await fetch(srv, "/only/there")).json()["name"] == "next rule"
+    assert (await fetch(srv, "/only/nowhere")).status_code == 404
+    assert app.reverse_url("only") == "/only/here"

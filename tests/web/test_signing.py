@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tornadish._web.signing import (
+    _create_signature_v1,
     create_signed_value,
     decode_signed_value,
     get_signature_key_version,
@@ -112,10 +113,26 @@ def test_v1_timestamp_in_future_refused(caplog: pytest.LogCaptureFixture) -> Non
 @pytest.mark.parametrize("version", [1, 2])
 def test_wrong_secret_or_name(version: int, caplog: pytest.LogCaptureFixture) -> None:
     signed = create_signed_value(SECRET, "user", "v", version=version, clock=clock)
-    with caplog.at_level(logging.INFO, logger="tornadish.general"):
+    with caplog.at_level(logging.DEBUG, logger="tornadish.general"):
         assert decode_signed_value("other", "user", signed, clock=clock) is None
         assert decode_signed_value(SECRET, "admin", signed, clock=clock) is None
     assert len(caplog.records) == 2
+    # Like Tornado: a refused v1 signature is a WARNING, a refused v2 value is not
+    # logged at INFO or above (only at DEBUG, with its reason).
+    expected = logging.WARNING if version == 1 else logging.DEBUG
+    assert [r.levelno for r in caplog.records] == [expected, expected]
+
+
+def test_malformed_values_logged_only_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    v2 = create_signed_value(SECRET, "n", "v", clock=clock)
+    bad_ts = b"not-a-number"
+    v1 = b"|".join([b"dg==", bad_ts, _create_signature_v1(SECRET, "n", b"dg==", bad_ts)])
+    with caplog.at_level(logging.DEBUG, logger="tornadish.general"):
+        assert decode_signed_value(SECRET, "n", v1, clock=clock) is None
+        assert decode_signed_value(SECRET, "n", v2.replace(b"|1:0|", b"|1:x|"), clock=clock) is None
+        assert decode_signed_value({1: SECRET}, "n", v2, clock=clock) is None
+    assert len(caplog.records) == 3
+    assert all(r.levelno == logging.DEBUG for r in caplog.records)
 
 
 @pytest.mark.parametrize("version", [1, 2])

@@ -7,6 +7,7 @@ in the same loop and the answers are compared.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tornadish.web import Application, RequestHandler, StaticFileHandler
+from tornadish.web import Application, HTTPError, RequestHandler, StaticFileHandler
 
 from tests.support.rawhttp import RawConn, request
 
@@ -368,6 +369,102 @@ def test_classmethods(root) -> None:
     content = StaticFileHandler.get_content(str(root / "a.txt"), 5, 15)
     assert b"".join(content) == CONTENT[5:15]  # type: ignore[arg-type]
     assert StaticFileHandler.get_content_version(str(root / "a.txt")) == sha512(CONTENT)
+
+
+# -- versions: never read outside the root or anything but a file; bounded ------------
+
+
+@pytest.mark.parametrize("name", ["sub", "fifo", "zero"])
+def test_no_version_for_what_is_not_a_file(
+    root: Path, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bug: get_version("fifo") (static_url) blocked forever in open(); a link to
+    /dev/zero would hash for ever."""
+    (root / "zero").symlink_to("/dev/zero")
+    with caplog.at_level(logging.ERROR, logger="tornadish.general"):
+        assert StaticFileHandler.get_version({"static_path": str(root)}, name) is None
+    assert any(
+        "Could not open static file" in r.getMessage() and "is not a file" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+def test_version_path_may_not_leave_the_root(root: Path) -> None:
+    with pytest.raises(HTTPError) as e:
+        StaticFileHandler.get_version({"static_path": str(root)}, "../secret.txt")
+    assert e.value.status_code == 403
+
+
+def test_version_of_too_large_content_is_none(root: Path, caplog: pytest.LogCaptureFixture) -> None:
+    class Small(StaticFileHandler):
+        MAX_VERSION_CONTENT_SIZE = len(CONTENT)
+
+    settings = {"static_path": str(root)}
+    assert Small.get_version(settings, "a.txt") == sha512(CONTENT)
+    Small.reset()
+    Small.MAX_VERSION_CONTENT_SIZE -= 1
+    with caplog.at_level(logging.ERROR, logger="tornadish.general"):
+        assert Small.get_version(settings, "a.txt") is None
+    assert "larger than MAX_VERSION_CONTENT_SIZE" in caplog.text
+
+
+def test_version_cache_forgets_the_least_recently_used(root: Path) -> None:
+    reads: list[str] = []
+
+    class Limited(StaticFileHandler):
+        MAX_CACHED_VERSIONS = 2
+
+        @classmethod
+        def get_content_version(cls, abspath: str) -> str:
+            reads.append(os.path.basename(abspath))
+            return super().get_content_version(abspath)
+
+    Limited.reset()
+    settings = {"static_path": str(root)}
+    for name in ["a.txt", "style.css", "a.txt", "data.json", "a.txt", "style.css"]:
+        assert Limited.get_version(settings, name) == sha512((root / name).read_bytes())
+    # a.txt was used more recently than style.css when data.json came: only style.css
+    # was forgotten and read again.
+    assert reads == ["a.txt", "style.css", "data.json", "style.css"]
+    assert len(Limited._static_hashes) == 2
+
+
+class MultiRoot(StaticFileHandler):
+    """Searches several directories and never calls StaticFileHandler.initialize (as
+    Jupyter's FileFindHandler): the checks run against the directory that matched."""
+
+    def initialize(self, path: list[str]) -> None:  # type: ignore[override]
+        self.root = tuple(os.path.abspath(p) + os.path.sep for p in path)  # type: ignore[assignment]
+        self.default_filename = None
+
+    @classmethod
+    def get_absolute_path(cls, roots: Any, path: str) -> str:
+        for r in roots:
+            candidate = os.path.abspath(os.path.join(r, path))
+            if os.path.exists(candidate):
+                return candidate
+        return os.path.abspath(os.path.join(roots[0], path))
+
+    def validate_absolute_path(self, root: Any, absolute_path: str) -> str | None:
+        for candidate in self.root:
+            if (absolute_path + os.path.sep).startswith(candidate):
+                root = candidate
+                break
+        return super().validate_absolute_path(root, absolute_path)
+
+
+async def test_subclass_with_several_roots(serve, root: Path, tmp_path: Path) -> None:
+    """Bug: a subclass not calling our initialize() failed with AttributeError (500)."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "two.txt").write_text("two")
+    (other / "link.txt").symlink_to(root / "a.txt")  # into the other root: refused too
+    paths = [str(root), str(other)]
+    srv = await serve(Application([(r"/m/(.*)", MultiRoot, {"path": paths})]))
+    assert (await get(srv, "/m/a.txt")).content == CONTENT
+    assert (await get(srv, "/m/two.txt")).text == "two"
+    assert (await get(srv, "/m/link.txt")).status_code == 403
+    assert (await get(srv, "/m/escape")).status_code == 403
 
 
 async def test_static_url_without_static_path_raises(serve) -> None:

@@ -125,6 +125,23 @@ async def test_httpx_files_upload(serve) -> None:
     assert info["files"]["f"]["content_type"] == "application/x-raw"
 
 
+async def test_file_part_without_a_body_through_the_server(serve) -> None:
+    # The header block's CRLF doubles as the one before the next delimiter (RFC 2046);
+    # the spooling parser finishes the part empty, as Tornado's parser reads it.
+    body = (
+        part_head("empty", "e.txt")
+        + part_head("doc", "a.txt", "text/plain")
+        + b"content\r\n"
+        + f"--{BOUNDARY}--\r\n".encode()
+    )
+    srv = await serve(upload_app())
+    async with httpx.AsyncClient() as client:
+        r = await client.post(srv.base_url + "/up", content=body, headers=MP)
+    files = r.json()["files"]
+    assert files["empty"]["filename"] == "e.txt" and files["empty"]["size"] == 0
+    assert files["doc"]["body_head"] == "content"
+
+
 async def test_large_file_spools_to_tmp_dir_and_is_closed_after(serve, tmp_path) -> None:
     data = os.urandom(300_000)
     body = multipart((part_head("f", "big.bin", "application/octet-stream"), data))

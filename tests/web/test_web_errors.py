@@ -116,6 +116,11 @@ def make_raiser(base: Any, http_error: Any, finish: Any) -> Any:
                 raise http_error(599)
             if what == "badreason":
                 raise http_error(400, reason="<script>")
+            if what == "notmodified":
+                raise http_error(304, reason="Foo")
+            if what == "nocontent":
+                self.set_header("Content-Language", "en")
+                raise http_error(204)
             if what == "finish":
                 self.set_status(201)
                 raise finish("made")
@@ -147,6 +152,8 @@ def make_raiser(base: Any, http_error: Any, finish: Any) -> Any:
         "reason",
         "unknown",
         "badreason",
+        "notmodified",
+        "nocontent",
         "finish",
         "finishdict",
         "finishempty",
@@ -156,8 +163,12 @@ def make_raiser(base: Any, http_error: Any, finish: Any) -> Any:
     ],
 )
 async def test_errors_match_tornado(serve: Any, what: str) -> None:
+    # Bug: HTTPError(304) or (204) wrote an error page that the status forbids; the
+    # response was never sent and the connection dropped.
     ours, theirs = await both(serve, make_raiser, f"/{what}")
     assert_same(ours, theirs)
+    if what in ("notmodified", "nocontent"):
+        assert ours.content == b"" and "content-language" not in ours.headers
 
 
 async def test_http_error_status_reason_and_log(
@@ -468,6 +479,46 @@ async def test_wrong_content_length_closes_connection_without_hanging(
     await asyncio.wait_for(finished.wait(), 2)
     assert any(rec.name == APP and rec.levelno == logging.ERROR for rec in caplog.records)
     assert (await fetch(srv.base_url, "/fine")).text == "fine"
+
+
+@pytest.mark.parametrize(
+    ("declared", "chunks", "message"),
+    [
+        ("42", ["ok"], "Tried to write 40 bytes less than Content-Length"),
+        ("2", ["hello"], "Tried to write more data than Content-Length"),
+        ("10", ["abc", "de"], "Tried to write 5 bytes less than Content-Length"),
+        ("4", ["abc", "de"], "Tried to write more data than Content-Length"),
+    ],
+)
+async def test_body_contradicting_content_length_is_logged_like_tornado(
+    serve: Any, caplog: pytest.LogCaptureFixture, declared: str, chunks: list[str], message: str
+) -> None:
+    """Bug: the error path then tried to send a 500 on a connection whose state machine
+    had already failed ("Exception in exception handler"). Now, as in Tornado: the error
+    in Tornado's words, the handler's error logged, the connection closed."""
+    errors: list[Exception] = []
+
+    class H(RequestHandler):
+        async def get(self) -> None:
+            self.set_header("Content-Length", declared)
+            try:
+                for chunk in chunks[:-1]:
+                    self.write(chunk)
+                    await self.flush()
+                self.finish(chunks[-1])
+            except Exception as e:
+                errors.append(e)
+                raise
+
+    srv = await serve(Application([(r"/", H)]))
+    caplog.set_level(logging.ERROR)
+    with pytest.raises(httpx.HTTPError):
+        await fetch(srv.base_url, "/")
+    assert [str(e) for e in errors] == [message]
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("Uncaught exception GET /") for m in messages)
+    assert "Cannot send error response after headers written" in messages
+    assert not any("Exception in exception handler" in m for m in messages)
 
 
 async def test_reason_phrase_cannot_split_the_response(serve: Any) -> None:

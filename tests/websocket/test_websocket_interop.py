@@ -28,7 +28,8 @@ class Echo(WebSocketHandler):
         return {} if self.compress else None
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
-        return subprotocols[-1]
+        # Called for every handshake, with [] when the client offered none.
+        return subprotocols[-1] if subprotocols else None
 
     def on_message(self, message: str | bytes) -> None:
         if message == "close please":

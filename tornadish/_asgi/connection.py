@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from tornadish._http.contract import HTTPConnection
 from tornadish._http.headers import HTTPHeaders
-from tornadish._http.parse import RequestStartLine, responses
+from tornadish._http.parse import RequestStartLine
 from tornadish._io.flow_control import WriteGate, failed_future
 from tornadish.log import gen_log
 
@@ -218,14 +218,11 @@ class ASGIConnection(HTTPConnection):
                 self.finished.set_result(None)
         self._stream_closed()
 
-    def send_error(self, status: int, body: bytes) -> None:
-        """Send a plain-text error response (after :meth:`refuse`)."""
-        headers = [
-            (b"content-type", b"text/plain; charset=utf-8"),
-            (b"content-length", str(len(body)).encode()),
-        ]
+    def send_error(self, status: int) -> None:
+        """Send a bare error response, with no body (after :meth:`refuse`)."""
+        headers = [(b"content-length", b"0")]
         self._put({"type": "http.response.start", "status": status, "headers": headers})
-        self._put({"type": "http.response.body", "body": body, "more_body": False})
+        self._put({"type": "http.response.body", "body": b"", "more_body": False})
         self.response_started = self.response_finished = True
 
     def _put(self, message: Message) -> None:
@@ -347,6 +344,5 @@ def _error_response(conn: ASGIConnection, status: int, delegate: Any) -> None:
         gen_log.exception("Exception in on_connection_close")
     if started:
         return
-    reason = responses.get(status, "Error")
-    body = f"{status} {reason}\n".encode()
-    conn.send_error(status, body)
+    # No body, as tornadish's own server (and Tornado's) answer a refused request.
+    conn.send_error(status)

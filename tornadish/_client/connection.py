@@ -24,6 +24,7 @@ Rules of the house:
 from __future__ import annotations
 
 import asyncio
+import inspect
 import socket
 import zlib
 from collections.abc import Awaitable, Callable, Iterable
@@ -31,8 +32,12 @@ from typing import Any
 
 import h11
 
+from tornadish._http.h11_exchange import MAX_1XX_RESPONSES
+from tornadish._http.h11_session import tornado_wording
 from tornadish._http.headers import HTTPHeaders
 from tornadish._io.flow_control import Deadline, WriteGate
+from tornadish._io.stream_base import UnsatisfiableReadError
+from tornadish.log import app_log, gen_log
 from tornadish.util import GzipDecompressor
 
 __all__ = [
@@ -43,8 +48,9 @@ __all__ = [
     "StreamClosed",
 ]
 
-BodyProducer = Callable[[Callable[[bytes], Awaitable[None]]], Awaitable[None]]
-"""``async def producer(write)``: sends a request body by calling ``await write(chunk)``."""
+BodyProducer = Callable[[Callable[[bytes], Awaitable[None]]], Awaitable[None] | None]
+"""``async def producer(write)``: sends a request body by calling ``await write(chunk)``
+(or a plain function that calls ``write`` and returns ``None``, as Tornado allows)."""
 
 REDIRECT_CODES = frozenset([301, 302, 303, 307, 308])
 
@@ -76,6 +82,30 @@ class StreamClosed(Exception):
         self.response_started = response_started
 
 
+class MalformedResponse(StreamClosed):
+    """The response broke HTTP's rules or the client's limits (``message`` in Tornado's
+    words, logged as ``Malformed HTTP message``); the fetch fails as a closed stream."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class CallbackFailed(StreamClosed):
+    """A user callback (``header_callback``, ``streaming_callback``) raised; it was
+    logged as ``Uncaught exception`` and the fetch fails as a closed stream."""
+
+    def __init__(self) -> None:
+        super().__init__("Stream closed")
+
+
+def _call_user(callback: Callable[[Any], Any], arg: Any) -> Any:
+    try:
+        return callback(arg)
+    except Exception:
+        app_log.error("Uncaught exception", exc_info=True)
+        raise CallbackFailed() from None
+
+
 class ResponseReader:
     """One response as it arrives: its head, the body (decoded, bounded), the callbacks.
 
@@ -84,7 +114,9 @@ class ResponseReader:
     """
 
     __slots__ = (
+        "_chunked",
         "_chunks",
+        "_compressed",
         "_decoded",
         "_gunzip",
         "_header_callback",
@@ -115,6 +147,9 @@ class ResponseReader:
         self._streaming_callback = streaming_callback
         self._gunzip: GzipDecompressor | None = None
         self._chunks: list[bytes] = []
+        # Compressed bytes not decoded yet (a coroutine streaming_callback is busy).
+        self._compressed = b""
+        self._chunked = False
         self._received = 0
         self._decoded = 0
         self.code = 0
@@ -130,6 +165,14 @@ class ResponseReader:
         self.code = code
         self.reason = reason
         self.headers = headers
+        joined = headers.joined
+        self._chunked = "Transfer-Encoding" in joined
+        if self._chunked and "Content-Length" in joined:
+            # h11 would let Transfer-Encoding win; a smuggling-shaped answer is refused.
+            raise MalformedResponse("Message with both Transfer-Encoding and Content-Length")
+        length = joined.get("Content-Length")
+        if length is not None and int(length.split(",")[0]) > self._max_body_size:
+            raise MalformedResponse("Content-Length too long")
         if self.decompress and headers.joined.get("Content-Encoding") == "gzip":
             # Tornado's convention: the body is handed over decoded, and the header says
             # what was undone.
@@ -138,40 +181,57 @@ class ResponseReader:
         self.redirect = self.redirect_ok and code in REDIRECT_CODES and "Location" in headers
         callback = self._header_callback
         if callback is not None and not self.redirect:
-            callback(f"{version} {code} {reason}\r\n")
+            _call_user(callback, f"{version} {code} {reason}\r\n")
             for name, value in headers.get_all():
-                callback(f"{name}: {value}\r\n")
-            callback("\r\n")
+                _call_user(callback, f"{name}: {value}\r\n")
+            _call_user(callback, "\r\n")
 
-    def on_data(self, data: bytes) -> None:
-        """A piece of the body as framed on the wire."""
+    def on_data(self, data: bytes) -> Awaitable[Any] | None:
+        """A piece of the body as framed on the wire; an awaitable while a coroutine
+        ``streaming_callback`` holds the rest back (reading pauses until it is done)."""
         self._received += len(data)
         if self._received > self._max_body_size:
-            raise StreamClosed("response body too large")
+            raise MalformedResponse("chunked body too large" if self._chunked else "Body too long")
         if self.redirect:
-            return
-        gunzip = self._gunzip
-        if gunzip is None:
-            self._deliver(data)
-            return
-        try:
-            while data:
-                out = gunzip.decompress(data, _DECOMPRESS_CHUNK)
-                if out:
-                    self._deliver(out)
-                data = gunzip.unconsumed_tail
-        except zlib.error as e:
-            raise StreamClosed(f"malformed gzip body: {e}") from None
+            return None
+        if self._gunzip is None:
+            return self._deliver(data)
+        self._compressed = data
+        return self.flush()
 
-    def _deliver(self, chunk: bytes) -> None:
+    def _count(self, chunk: bytes) -> None:
         # Decoded bytes count too: a small gzip body must not inflate past the limit.
         self._decoded += len(chunk)
         if self._decoded > self._max_body_size:
-            raise StreamClosed("response body too large")
-        if self._streaming_callback is not None:
-            self._streaming_callback(chunk)
-        else:
+            raise MalformedResponse(
+                "decompressed body too large" if self._gunzip is not None else "Body too long"
+            )
+
+    def _deliver(self, chunk: bytes) -> Awaitable[Any] | None:
+        self._count(chunk)
+        callback = self._streaming_callback
+        if callback is None:
             self._chunks.append(chunk)
+            return None
+        result = _call_user(callback, chunk)
+        return result if result is not None and inspect.isawaitable(result) else None
+
+    def flush(self) -> Awaitable[Any] | None:
+        """Decode and hand over what is left of the last piece, a bounded step at a
+        time (a gzip bomb never sits decoded in memory); an awaitable while a coroutine
+        ``streaming_callback`` is busy with a step."""
+        gunzip = self._gunzip
+        while self._compressed and gunzip is not None:
+            try:
+                out = gunzip.decompress(self._compressed, _DECOMPRESS_CHUNK)
+            except zlib.error as e:
+                raise MalformedResponse(f"invalid gzip data: {e}") from None
+            self._compressed = gunzip.unconsumed_tail
+            if out:
+                busy = self._deliver(out)
+                if busy is not None:
+                    return busy
+        return None
 
     def on_end(self) -> None:
         """The body is complete."""
@@ -179,7 +239,7 @@ class ResponseReader:
             try:
                 self._gunzip.flush()
             except zlib.error as e:
-                raise StreamClosed(f"truncated gzip body: {e}") from None
+                raise MalformedResponse(f"invalid gzip data: {e}") from None
 
     @property
     def body(self) -> bytes:
@@ -201,12 +261,17 @@ class ClientConnection(asyncio.Protocol):
         "_eof",
         "_gate",
         "_h11",
+        "_last_data",
         "_loop",
+        "_max_head",
+        "_num_1xx",
         "_on_lost",
         "_reader",
         "_response_started",
+        "_waiting",
         "exchanges",
         "idle_since",
+        "idled_for",
         "key",
         "transport",
     )
@@ -219,6 +284,7 @@ class ClientConnection(asyncio.Protocol):
     ) -> None:
         loop = self._loop = asyncio.get_running_loop()
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_size)
+        self._max_head = max_header_size
         #: The pool's key for this connection (its origin and TLS settings).
         self.key = key
         self._on_lost = on_lost
@@ -229,12 +295,19 @@ class ClientConnection(asyncio.Protocol):
         self._response_started = False
         self._closing = False
         self._eof = False
+        # The last bytes received: the values an error message about them quotes.
+        self._last_data = b""
+        self._num_1xx = 0
+        # A coroutine streaming_callback is busy: reading waits for it.
+        self._waiting = False
         self._gate = WriteGate(loop)
         self._deadline = Deadline(loop, self._timed_out)
         #: Exchanges completed on this connection (more than 0: it was reused).
         self.exchanges = 0
         #: Loop time at which the connection last went idle (kept by the pool).
         self.idle_since = 0.0
+        #: How long it had sat idle in the pool when last taken out (0: never pooled).
+        self.idled_for = 0.0
 
     # -- state --------------------------------------------------------------------
 
@@ -282,6 +355,7 @@ class ClientConnection(asyncio.Protocol):
             self.close()
             return
         self._response_started = True
+        self._last_data = data
         try:
             self._h11.receive_data(data)
         except RuntimeError:  # data after the server's EOF
@@ -321,12 +395,20 @@ class ClientConnection(asyncio.Protocol):
     def _process(self) -> None:
         conn = self._h11
         reader = self._reader
-        while reader is not None and self._done is not None and not self._done.done():
+        while (
+            reader is not None
+            and self._done is not None
+            and not self._done.done()
+            and not self._waiting
+        ):
             try:
                 event = conn.next_event()
                 t = type(event)
                 if t is h11.Data:
-                    reader.on_data(bytes(event.data))  # type: ignore[union-attr]
+                    busy = reader.on_data(bytes(event.data))  # type: ignore[union-attr]
+                    if busy is not None:
+                        self._wait_for_callback(busy)
+                        return
                 elif t is h11.Response:
                     self._on_head(reader, event)  # type: ignore[arg-type]
                 elif t is h11.EndOfMessage:
@@ -334,23 +416,86 @@ class ClientConnection(asyncio.Protocol):
                     self._finish()
                     return
                 elif t is h11.InformationalResponse:
-                    if event.status_code == 100:  # type: ignore[union-attr]
-                        self._resolve_continue(True)
+                    self._on_informational(event)  # type: ignore[arg-type]
                 elif event is h11.NEED_DATA:
                     return
                 else:  # ConnectionClosed before the response ended
                     self._fail(StreamClosed("Stream closed", None, self._response_started))
                     return
             except h11.RemoteProtocolError as e:
-                self._fail(StreamClosed(f"malformed HTTP response: {e}"))
+                if e.error_status_hint == 431:
+                    # Tornado's words and error for a head that outgrows its buffer.
+                    gen_log.info("Unsatisfiable read, closing connection: %s", e)
+                    self._fail(UnsatisfiableReadError(str(e)))
+                else:
+                    self._malformed(MalformedResponse(tornado_wording(str(e), self._last_data)))
                 return
-            except Exception as e:  # a user callback, the body limit, a bad gzip stream
+            except MalformedResponse as e:
+                self._malformed(e)
+                return
+            except Exception as e:  # a user callback (logged), the request's own failures
                 self._fail(e)
                 return
+
+    def _malformed(self, error: MalformedResponse) -> None:
+        # Tornado's log line; its client has no peer context to name ("None").
+        gen_log.info("Malformed HTTP message from %s: %s", None, error.message)
+        self._fail(error)
+
+    def _on_informational(self, event: h11.InformationalResponse) -> None:
+        if event.status_code == 100:
+            self._resolve_continue(True)
+        names = {name for name, _ in event.headers}
+        if b"content-length" in names or b"transfer-encoding" in names:
+            raise MalformedResponse(f"Response code {event.status_code} cannot have body")
+        self._num_1xx += 1
+        if self._num_1xx > MAX_1XX_RESPONSES:
+            raise MalformedResponse("Too many 1xx responses")
+
+    def _wait_for_callback(self, busy: Awaitable[Any]) -> None:
+        """A coroutine ``streaming_callback`` is working: read nothing more until it is
+        done (Tornado's flow control), then hand over what it held back and go on."""
+        self._waiting = True
+        transport = self.transport
+        if transport is not None:
+            transport.pause_reading()
+        task = asyncio.ensure_future(busy)
+        task.add_done_callback(self._callback_done)
+
+    def _callback_done(self, task: asyncio.Future[Any]) -> None:
+        self._waiting = False
+        reader = self._reader
+        try:
+            if task.cancelled():
+                raise asyncio.CancelledError()
+            task.result()
+            busy = reader.flush() if reader is not None else None
+        except CallbackFailed as e:
+            self._fail(e)
+            return
+        except BaseException:
+            app_log.error("Uncaught exception", exc_info=True)
+            self._fail(CallbackFailed())
+            return
+        if busy is not None:
+            self._wait_for_callback(busy)
+            return
+        transport = self.transport
+        if transport is not None:
+            transport.resume_reading()
+        self._process()
 
     def _on_head(self, reader: ResponseReader, event: h11.Response) -> None:
         # The final answer came: a body held back for "100 Continue" is not sent.
         self._resolve_continue(False)
+        # h11 bounds only an incomplete head; one that arrived whole is measured here.
+        size = len(event.reason) + 15
+        for name, value in event.headers:
+            size += len(name) + len(value) + 4
+        if size > self._max_head:
+            message = f"response head of {size} bytes is over max_header_size"
+            gen_log.info("Unsatisfiable read, closing connection: %s", message)
+            raise UnsatisfiableReadError(message)
         version = "HTTP/" + event.http_version.decode("ascii")
         reason = event.reason.decode("latin-1")
         reader.on_head(event.status_code, reason, version, event.headers)
@@ -367,7 +512,11 @@ class ClientConnection(asyncio.Protocol):
             conn.start_next_cycle()
             self.exchanges += 1
         else:
-            self.close()
+            # Closed on the next turn, not from inside data_received: asyncio's TLS
+            # transport, closed while it delivers the data that came with the
+            # server's close_notify, fails ("cannot switch state from UNWRAPPED").
+            self._closing = True
+            self._loop.call_soon(self.close)
         done = self._done
         if done is not None and not done.done():
             done.set_result(None)
@@ -399,6 +548,7 @@ class ClientConnection(asyncio.Protocol):
         done = self._done = self._loop.create_future()
         self._reader = reader
         self._response_started = False
+        self._num_1xx = 0
         if deadline is not None:
             self._deadline.at(deadline)
         try:
@@ -444,7 +594,9 @@ class ClientConnection(asyncio.Protocol):
         if producer is not None:
             # The producer runs beside the response: a timeout, a reset or an early final
             # answer must not wait for it to notice.
-            task = asyncio.ensure_future(producer(self._write))
+            produced = producer(self._write)
+            # Tornado also takes a plain function (it wrote everything when it returns).
+            task = asyncio.ensure_future(produced if produced is not None else _nothing())
             try:
                 await asyncio.wait((task, done), return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -492,6 +644,10 @@ class ClientConnection(asyncio.Protocol):
     def _timed_out(self) -> None:
         if self._done is not None:
             self._fail(RequestTimeout("Timeout during request"))
+
+
+async def _nothing() -> None:
+    return None
 
 
 def _stream_closed() -> StreamClosed:

@@ -18,11 +18,15 @@ from __future__ import annotations
 import asyncio
 import collections
 import inspect
+import socket
 import ssl
-from typing import Any, NamedTuple
+from collections.abc import Awaitable
+from typing import Any, NamedTuple, TypeVar
 
 from tornadish._client.connection import ClientConnection, RequestTimeout
-from tornadish.netutil import is_valid_ip
+from tornadish.netutil import Resolver, is_valid_ip
+
+_T = TypeVar("_T")
 
 __all__ = ["ConnectionPool", "Origin"]
 
@@ -40,6 +44,20 @@ class Origin(NamedTuple):
     server_hostname: str | None  # the name TLS verifies (SNI), None for plain HTTP
     source: str | None  # a local address to bind (``network_interface``)
     family: int
+
+
+async def _within(
+    work: Awaitable[_T], deadline: float | None, message: str = "Timeout while connecting"
+) -> _T:
+    """``await work``, or :class:`RequestTimeout` (``message``) once ``deadline`` (loop
+    time) has passed."""
+    if deadline is None:
+        return await work
+    left = deadline - asyncio.get_running_loop().time()
+    try:
+        return await asyncio.wait_for(work, max(left, 0.0))
+    except asyncio.TimeoutError:
+        raise RequestTimeout(message) from None
 
 
 _EYEBALLS_SUPPORT: dict[type, bool] = {}
@@ -62,8 +80,16 @@ def _supports_happy_eyeballs(loop: asyncio.AbstractEventLoop) -> bool:
 class ConnectionPool:
     """Slots for running requests and idle keep-alive connections, for one client."""
 
-    def __init__(self, max_clients: int, idle_timeout: float, max_header_size: int) -> None:
+    def __init__(
+        self,
+        max_clients: int,
+        idle_timeout: float,
+        max_header_size: int,
+        resolver: Resolver | None = None,
+    ) -> None:
         self.max_clients = max_clients
+        #: Tornado's ``resolver`` option: names are resolved through it, not the loop.
+        self.resolver = resolver
         self.idle_timeout = idle_timeout
         self.max_header_size = max_header_size
         self.loop = asyncio.get_running_loop()
@@ -80,6 +106,11 @@ class ConnectionPool:
     def queued(self) -> int:
         """Requests waiting for a slot."""
         return len(self._queue)
+
+    @property
+    def waiters(self) -> tuple[asyncio.Future[None], ...]:
+        """The requests waiting for a slot, first in line first (their wake-up futures)."""
+        return tuple(w for w in self._queue if not w.done())
 
     async def acquire(self, deadline: float | None) -> None:
         """Wait for a slot (FIFO); :class:`RequestTimeout` if ``deadline`` passes first."""
@@ -132,6 +163,7 @@ class ConnectionPool:
             conn = idle.pop()
             self._idle_count -= 1
             if conn.usable:
+                conn.idled_for = self.loop.time() - conn.idle_since
                 return conn
             conn.abort()
         return None
@@ -144,32 +176,43 @@ class ConnectionPool:
         as Tornado's simple client lets them.
         """
         loop = self.loop
+        deadline = None if timeout is None else loop.time() + max(timeout, 0.0)
         kwargs: dict[str, Any] = {}
-        if origin.ssl is not None:
-            kwargs["ssl"] = origin.ssl
-            kwargs["server_hostname"] = origin.server_hostname
         if origin.source:
+            if not is_valid_ip(origin.source):
+                raise ValueError(
+                    f"Failed binding local connection end to {origin.source!r}: "
+                    "network_interface must be an IP address"
+                )
             kwargs["local_addr"] = (origin.source, 0)
-        if _supports_happy_eyeballs(loop) and not is_valid_ip(origin.host):
+        host, port, family = origin.host, origin.port, origin.family
+        if self.resolver is not None:
+            resolving = self.resolver.resolve(host, port, socket.AddressFamily(family))
+            addresses = await _within(resolving, deadline, f"Timeout while resolving {host}")
+            family, (host, port) = addresses[0][0], addresses[0][1][:2]
+        elif _supports_happy_eyeballs(loop) and not is_valid_ip(host):
             kwargs["happy_eyeballs_delay"] = _HAPPY_EYEBALLS_DELAY
 
         def factory() -> ClientConnection:
             return ClientConnection(origin, self.max_header_size, self._lost)
 
-        coro = loop.create_connection(
-            factory,
-            origin.host,
-            origin.port,
-            family=origin.family,
-            **kwargs,
-        )
-        try:
-            if timeout is None:
-                _, conn = await coro
-            else:
-                _, conn = await asyncio.wait_for(coro, max(timeout, 0.0))
-        except asyncio.TimeoutError:
-            raise RequestTimeout("Timeout while connecting") from None
+        connecting = loop.create_connection(factory, host, port, family=family, **kwargs)
+        transport, conn = await _within(connecting, deadline)
+        if origin.ssl is not None:
+            # TLS after TCP, so that a timeout can say which of the two was slow.
+            handshake = loop.start_tls(
+                transport, conn, origin.ssl, server_hostname=origin.server_hostname
+            )
+            try:
+                tls = await _within(
+                    handshake, deadline, f"Timeout during TLS handshake with {host}:{port}"
+                )
+            except BaseException:
+                transport.abort()
+                raise
+            if tls is None:  # the peer closed during the handshake
+                raise ConnectionResetError("connection closed during the TLS handshake")
+            conn.transport = tls
         return conn
 
     def checkin(self, conn: ClientConnection) -> None:

@@ -139,7 +139,12 @@ def _headers(
         ours["Expect"] = "100-continue"
     pairs = [(k, v) for k, v in user.get_all() if k not in ours] if user else []
     pairs.extend(ours.items())
-    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs]
+    # A value may be given as bytes (Tornado accepts them): sent as they are.
+    return [(k.encode("latin-1"), _header_bytes(v)) for k, v in pairs]
+
+
+def _header_bytes(value: str | bytes) -> bytes:
+    return value if isinstance(value, bytes) else value.encode("latin-1")
 
 
 def _origin(

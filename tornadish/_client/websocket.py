@@ -26,6 +26,7 @@ from wsproto.extensions import Extension
 from tornadish._client.request import client_ssl_context
 from tornadish._http.contract import StreamClosedError, WebSocketSink
 from tornadish._http.headers import HTTPHeaders
+from tornadish._http.permessage_deflate import BoundedDeflate, deflate_extension
 from tornadish._http.websocket import (
     WebSocketError,
     check_accept_response,
@@ -34,7 +35,7 @@ from tornadish._http.websocket import (
     deflate_parameters,
     new_key,
 )
-from tornadish._io.websocket import BoundedDeflate, WebSocketProtocol, deflate_extension
+from tornadish._io.websocket import WebSocketProtocol
 
 __all__ = ["connect_websocket"]
 
@@ -185,7 +186,7 @@ async def connect_websocket(
     offer = None
     if compression_options is not None:
         parameters = deflate_parameters(compression_options)
-        deflate = deflate_extension(parameters, max_message_size)
+        deflate = deflate_extension(parameters, max_message_size, compression_options)
         offer = deflate_offer(parameters)
     headers = client_request_headers(
         netloc if default_port else f"{netloc}:{port}", key, subprotocols, offer

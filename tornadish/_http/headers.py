@@ -7,6 +7,7 @@ common case (a handful of well-known names) a single dict hit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, overload
 
@@ -59,6 +60,33 @@ def _name_bytes(name: str) -> bytes:
     return bname
 
 
+# RFC 9110 §5.1: a field name is a token.
+_FIELD_NAME_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# RFC 9110 §5.5, over latin-1 characters (one per byte): visible characters, obs-text,
+# spaces and tabs; the value must not start or end with whitespace either.
+_BAD_VALUE_CHARS_RE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+# Multipart part headers are UTF-8 text, so only the ASCII controls are refused there.
+_CONTROL_CHARS_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# A name's first few values are joined as they are added (cheap, and keeps `joined`
+# fresh); past that, joining waits until the next read.
+_EAGER_JOINS = 8
+# Names add() has already checked, normalized; bounded like the caches above.
+_VALID_NAMES: dict[str, str] = {}
+
+
+def _checked_name(name: str) -> str:
+    try:
+        return _VALID_NAMES[name]
+    except KeyError:
+        pass
+    if not _FIELD_NAME_RE.fullmatch(name):
+        raise HTTPInputError(f"Invalid header name {name!r}")
+    norm = normalize_header(name)
+    if len(_VALID_NAMES) < _CACHE_LIMIT:
+        _VALID_NAMES[name] = norm
+    return norm
+
+
 class HTTPHeaders(MutableMapping[str, str]):
     """A dictionary of HTTP headers that keeps every value of repeated names.
 
@@ -77,7 +105,11 @@ class HTTPHeaders(MutableMapping[str, str]):
     the request path does, several times per request.
     """
 
-    __slots__ = ("_as_list", "joined")
+    # _as_list is the truth (name -> values, in order). _joined holds each name's values
+    # joined by commas, except for the names in _stale, add()ed to since: joining on
+    # every add would copy the whole value each time (quadratic in a repeated header,
+    # CVE-2025-67725), so past _EAGER_JOINS values they are joined when next read.
+    __slots__ = ("_as_list", "_joined", "_stale")
 
     @overload
     def __init__(self, __arg: Mapping[str, list[str]]) -> None: ...
@@ -92,8 +124,9 @@ class HTTPHeaders(MutableMapping[str, str]):
     def __init__(self, **kwargs: str) -> None: ...
 
     def __init__(self, *args: Any, **kwargs: str) -> None:
-        self.joined: dict[str, str] = {}
+        self._joined: dict[str, str] = {}
         self._as_list: dict[str, list[str]] = {}
+        self._stale: set[str] | None = None
         if len(args) == 1 and not kwargs and isinstance(args[0], HTTPHeaders):
             for k, v in args[0].get_all():
                 self.add(k, v)
@@ -103,22 +136,30 @@ class HTTPHeaders(MutableMapping[str, str]):
     @classmethod
     def from_raw(cls, raw: Iterable[tuple[bytes, bytes]]) -> HTTPHeaders:
         """Headers from (lower-case name, value) byte pairs, as an engine's parser hands
-        them over (names are normalized here, values decoded as latin-1)."""
+        them over (names are normalized here, values decoded as latin-1). The engine
+        has validated them: nothing is checked again."""
         self = cls.__new__(cls)
         d: dict[str, str] = {}
         lists: dict[str, list[str]] = {}
+        repeated = False
+        cached = _NORMALIZED_BYTES.get  # the common names: one dict hit, no call
         for bname, bvalue in raw:
-            name = _normalize_bytes(bname)
+            name = cached(bname) or _normalize_bytes(bname)
             value = bvalue.decode("latin-1")
-            existing = lists.get(name)
-            if existing is None:
-                lists[name] = [value]
-                d[name] = value
+            if name in d:
+                lists[name].append(value)
+                repeated = True
             else:
-                existing.append(value)
-                d[name] = d[name] + "," + value
-        self.joined = d
+                d[name] = value
+                lists[name] = [value]
+        if repeated:
+            # Joined once at the end: linear however often a name repeats.
+            for name, values in lists.items():
+                if len(values) > 1:
+                    d[name] = ",".join(values)
+        self._joined = d
         self._as_list = lists
+        self._stale = None
         return self
 
     @classmethod
@@ -130,9 +171,33 @@ class HTTPHeaders(MutableMapping[str, str]):
         to the list of its values. Both dicts become the new object's own. The fast
         path for the default headers every response starts with."""
         self = cls.__new__(cls)
-        self.joined = values
+        self._joined = values
         self._as_list = value_lists
+        self._stale = None
         return self
+
+    @property
+    def joined(self) -> dict[str, str]:
+        """Normalized name -> its values joined by commas (see the class docstring)."""
+        if self._stale is not None:
+            self._rejoin()
+        return self._joined
+
+    def _rejoin(self) -> None:
+        stale = self._stale
+        if stale is not None:
+            joined, lists = self._joined, self._as_list
+            for name in stale:
+                joined[name] = ",".join(lists[name])
+            self._stale = None
+
+    def _unstale(self, norm: str) -> None:
+        # `norm` was just replaced or deleted: its joined value is current again.
+        stale = self._stale
+        if stale is not None:
+            stale.discard(norm)
+            if not stale:
+                self._rejoin()
 
     @property
     def _dict(self) -> dict[str, str]:
@@ -151,15 +216,39 @@ class HTTPHeaders(MutableMapping[str, str]):
 
     # -- multi-value API ------------------------------------------------------------
 
-    def add(self, name: str, value: str) -> None:
-        """Add a value for ``name``, keeping the ones already there."""
-        norm = normalize_header(name)
-        if norm in self.joined:
-            self.joined[norm] = self.joined[norm] + "," + value
-            self._as_list[norm].append(value)
-        else:
-            self.joined[norm] = value
+    def add(self, name: str, value: str, *, _chars_are_bytes: bool = True) -> None:
+        """Add a value for ``name``, keeping the ones already there.
+
+        As in Tornado, :class:`HTTPInputError` refuses a name that is not an HTTP token
+        and a value HTTP does not allow: control characters (tab aside), leading or
+        trailing whitespace, characters beyond latin-1. (``_chars_are_bytes=False``,
+        Tornado's switch for multipart part headers, which are UTF-8 text, refuses only
+        the control characters.) ``headers[name] = value`` checks nothing.
+        """
+        norm = _checked_name(name)
+        if _chars_are_bytes:
+            # Plain printable ASCII, the usual value, needs no regex.
+            if not (value.isascii() and value.isprintable()) and _BAD_VALUE_CHARS_RE.search(value):
+                raise HTTPInputError(f"Invalid header value {value!r}")
+            if value and (value[0] in " \t" or value[-1] in " \t"):
+                raise HTTPInputError(f"Invalid header value {value!r}")
+        elif not value.isprintable() and _CONTROL_CHARS_RE.search(value):
+            raise HTTPInputError(f"Invalid header value {value!r}")
+        values = self._as_list.get(norm)
+        if values is None:
             self._as_list[norm] = [value]
+            self._joined[norm] = value
+        elif len(values) < _EAGER_JOINS:
+            # A name not stale yet (it goes stale only with more values): join at once.
+            values.append(value)
+            self._joined[norm] = self._joined[norm] + "," + value
+        else:
+            values.append(value)
+            stale = self._stale
+            if stale is None:
+                self._stale = {norm}
+            else:
+                stale.add(norm)
 
     def get_list(self, name: str) -> list[str]:
         """Every value of ``name`` as a list (empty when absent)."""
@@ -171,77 +260,92 @@ class HTTPHeaders(MutableMapping[str, str]):
             for value in values:
                 yield (name, value)
 
-    def parse_line(self, line: str) -> None:
-        """Add one ``Name: value`` line (a line starting with whitespace continues the last)."""
+    def parse_line(self, line: str, *, _chars_are_bytes: bool = True) -> None:
+        """Add one ``Name: value`` line (a trailing CRLF or LF is ignored, and so is an
+        empty line).
+
+        Raises :class:`HTTPInputError` for a line without a colon, an invalid name or
+        value (see :meth:`add`), or a line starting with whitespace: obsolete line
+        folding (RFC 9112 §5.2) is refused, as in Tornado 6.6.
+        """
+        if line.endswith("\n"):
+            line = line[:-2] if line.endswith("\r\n") else line[:-1]
         if not line:
-            raise HTTPInputError("empty header line")
-        if "\x00" in line or "\r" in line:
-            # A NUL or a bare CR inside a header is how smuggling and splitting start.
-            raise HTTPInputError("illegal character in header line")
-        if line[0] in " \t":
-            if not self._as_list:
-                raise HTTPInputError("first header line cannot start with whitespace")
-            last = next(reversed(self._as_list))
-            new_part = " " + line.strip(" \t")
-            self._as_list[last][-1] += new_part
-            self.joined[last] += new_part
             return
+        if line[0] in " \t":
+            raise HTTPInputError("header line cannot start with whitespace, folding not supported")
         name, sep, value = line.partition(":")
         if not sep:
             raise HTTPInputError("no colon in header line")
-        name = name.strip()
-        if not name or any(c in name for c in " \t\r\n\0"):
-            raise HTTPInputError(f"invalid header name {name!r}")
-        self.add(name, value.strip(" \t"))
+        self.add(name, value.strip(" \t"), _chars_are_bytes=_chars_are_bytes)
 
     @classmethod
-    def parse(cls, headers: str) -> HTTPHeaders:
-        """Parse a header block (``Name: value`` lines, CRLF or LF separated).
+    def parse(cls, headers: str, *, _chars_are_bytes: bool = True) -> HTTPHeaders:
+        """Parse a header block (``Name: value`` lines, CRLF or LF separated) with the
+        rules of :meth:`parse_line`.
 
         >>> h = HTTPHeaders.parse("Content-Type: text/html\\r\\nContent-Length: 42\\r\\n")
         >>> sorted(h.items())
         [('Content-Length', '42'), ('Content-Type', 'text/html')]
         """
         h = cls()
-        for line in headers.split("\n"):
-            if line.endswith("\r"):
-                line = line[:-1]
-            if line:
-                h.parse_line(line)
+        lines = headers.split("\n")
+        last = lines.pop()
+        for line in lines:
+            # Each of these ended with LF; a CR before it belongs to the line ending.
+            h.parse_line(
+                line[:-1] if line.endswith("\r") else line, _chars_are_bytes=_chars_are_bytes
+            )
+        # The last line had no LF: a CR left at its end is a bare CR, refused as such.
+        h.parse_line(last, _chars_are_bytes=_chars_are_bytes)
         return h
 
     # -- MutableMapping -------------------------------------------------------------
 
     def __setitem__(self, name: str, value: str) -> None:
         norm = normalize_header(name)
-        self.joined[norm] = value
+        self._joined[norm] = value
         self._as_list[norm] = [value]
+        if self._stale is not None:
+            self._unstale(norm)
+
+    # The lookups below read the normalization cache inline: they run several times
+    # per request.
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and normalize_header(name) in self.joined
+        if not isinstance(name, str):
+            return False
+        return (_NORMALIZED.get(name) or normalize_header(name)) in self._as_list
 
     def __getitem__(self, name: str) -> str:
-        return self.joined[normalize_header(name)]
+        if self._stale is not None:
+            self._rejoin()
+        return self._joined[_NORMALIZED.get(name) or normalize_header(name)]
 
     def get(self, name: str, default: Any = None) -> Any:
-        return self.joined.get(normalize_header(name), default)
+        if self._stale is not None:
+            self._rejoin()
+        return self._joined.get(_NORMALIZED.get(name) or normalize_header(name), default)
 
     def __delitem__(self, name: str) -> None:
         norm = normalize_header(name)
-        del self.joined[norm]
         del self._as_list[norm]
+        del self._joined[norm]
+        if self._stale is not None:
+            self._unstale(norm)
 
     def __len__(self) -> int:
-        return len(self.joined)
+        return len(self._as_list)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.joined)
+        return iter(self._as_list)
 
     def copy(self) -> HTTPHeaders:
         """A deep enough copy: the value lists are not shared."""
         new = HTTPHeaders.__new__(HTTPHeaders)
-        new.joined = dict(self.joined)
+        new._joined = dict(self.joined)
         new._as_list = {k: list(v) for k, v in self._as_list.items()}
+        new._stale = None
         return new
 
     __copy__ = copy
@@ -254,7 +358,8 @@ class HTTPHeaders(MutableMapping[str, str]):
         return NotImplemented
 
     def __str__(self) -> str:
-        return "".join(f"{name}: {value}\r\n" for name, value in self.get_all())
+        # LF-terminated lines, as Tornado's (parse() reads them back).
+        return "".join(f"{name}: {value}\n" for name, value in self.get_all())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({dict(self.joined)!r})"

@@ -7,11 +7,10 @@ import time
 from typing import Any
 
 from tornadish._http.contract import HTTPConnection
-from tornadish._http.headers import HTTPHeaders
+from tornadish._http.forms import HTTPFile, get_parse_body_config, parse_body_arguments
+from tornadish._http.headers import HTTPHeaders, HTTPInputError
 from tornadish._http.parse import (
-    HTTPFile,
     RequestStartLine,
-    parse_body_arguments,
     parse_cookie,
     parse_qs_bytes,
     split_host_and_port,
@@ -29,7 +28,9 @@ class HTTPServerRequest:
     ``cookies``. ``arguments`` holds query and body arguments together.
 
     Query arguments and cookies are parsed on first use, so a handler that never reads
-    them never pays for them.
+    them never pays for them. A query string with more fields than a urlencoded body
+    may have (``ParseUrlEncodedConfig.max_arguments``) is refused at once, though, as
+    in Tornado: the constructor raises :class:`HTTPInputError` (a 400 from a server).
     """
 
     path: str
@@ -71,6 +72,8 @@ class HTTPServerRequest:
         self._start_time = time.time()
         self._finish_time: float | None = None
         self.path, _, self.query = self.uri.partition("?")
+        if self.query:
+            _check_query_size(self.query)
         self._query_arguments = None
         self._arguments = None
         self._cookies: dict[str, http.cookies.Morsel[str]] | None = None
@@ -114,6 +117,8 @@ class HTTPServerRequest:
         self._start_time = time.time()
         self._finish_time = None
         self.path, _, self.query = uri.partition("?")
+        if self.query:
+            _check_query_size(self.query)
         self._query_arguments = None
         self._arguments = None
         self._cookies = None
@@ -217,6 +222,13 @@ class HTTPServerRequest:
         attrs = ("protocol", "host", "method", "uri", "version", "remote_ip")
         args = ", ".join(f"{n}={getattr(self, n)!r}" for n in attrs)
         return f"{type(self).__name__}({args})"
+
+
+def _check_query_size(query: str) -> None:
+    # Only counted here (parse_qs_bytes counts fields the same way); parsing still
+    # waits for first use.
+    if query.count("&") >= get_parse_body_config().urlencoded.max_arguments:
+        raise HTTPInputError("Invalid query string: Max number of fields exceeded")
 
 
 _HOST_NAMES: dict[str, str] = {}

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import struct
 from typing import Any, NamedTuple
 
 from wsproto.extensions import PerMessageDeflate
@@ -46,6 +47,7 @@ __all__ = [
     "deflate_offer",
     "deflate_parameters",
     "disconnect_code",
+    "frame_header",
     "handshake_refusal",
     "message_size",
     "negotiate_deflate",
@@ -63,7 +65,8 @@ DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024
 #: The one extension tornadish speaks.
 DEFLATE = "permessage-deflate"
 # wsproto's PerMessageDeflate parameters that compression_options may carry; Tornado's
-# compression_level and mem_level have no equivalent there and are ignored.
+# compression_level and mem_level are not negotiated: our compressor reads them
+# (tornadish._http.permessage_deflate).
 _DEFLATE_OPTIONS = (
     "client_no_context_takeover",
     "client_max_window_bits",
@@ -160,6 +163,9 @@ class DeflateAgreement(NamedTuple):
 
     parameters: dict[str, Any]
     response: str
+    #: The ``compression_options`` agreed under, for their ``compression_level`` and
+    #: ``mem_level`` (how hard we compress: nothing the client is told).
+    options: dict[str, Any] | None = None
 
 
 def deflate_parameters(options: dict[str, Any]) -> dict[str, Any]:
@@ -192,7 +198,7 @@ def negotiate_deflate(options: dict[str, Any] | None, extensions: str) -> Deflat
             "server_no_context_takeover": deflate.server_no_context_takeover,
             "server_max_window_bits": deflate.server_max_window_bits,
         }
-        return DeflateAgreement(agreed, response)
+        return DeflateAgreement(agreed, response, options)
     return None
 
 
@@ -289,6 +295,31 @@ def message_size(data: str | bytes | bytearray) -> int:
     if type(data) is str and not data.isascii():
         return len(data.encode("utf-8"))
     return len(data)
+
+
+_HEADER_16 = struct.Struct("!BBH")
+_HEADER_64 = struct.Struct("!BBQ")
+
+
+def frame_header(
+    fin: bool, opcode: int, length: int, flags: int = 0, masked: bool = False
+) -> bytes:
+    """The head of a frame (RFC 6455 §5.2) carrying ``length`` payload bytes, up to the
+    masking key: FIN, the RSV bits in ``flags`` (``0x40`` marks a compressed message),
+    the opcode, and the mask bit and payload length.
+
+    >>> frame_header(True, 0x1, 5)
+    b'\\x81\\x05'
+    >>> frame_header(True, 0x2, 300, masked=True)
+    b'\\x82\\xfe\\x01,'
+    """
+    first = (0x80 if fin else 0) | flags | opcode
+    mask_bit = 0x80 if masked else 0
+    if length < 126:
+        return bytes((first, mask_bit | length))
+    if length < 0x10000:
+        return _HEADER_16.pack(first, mask_bit | 126, length)
+    return _HEADER_64.pack(first, mask_bit | 127, length)
 
 
 def check_ping_payload(data: bytes) -> None:

@@ -29,7 +29,8 @@ there. Rules of this module:
    :class:`StreamClosedError`, the close callback runs on a later loop turn, and output
    the kernel has not taken is dropped (the transport is aborted), so a peer that
    reads nothing holds nothing. With nothing pending, the transport closes cleanly (a
-   TLS one sends its close_notify, which Tornado never does). Only bytes written before
+   TLS one sends its close_notify, which Tornado never does, but does not wait for the
+   peer's: the socket closes at once either way). Only bytes written before
    the transport existed still go out after a close (``stream.write(b); stream.close()``
    on a new stream: in Tornado they would have been sent at once), for at most
    :data:`CLOSE_FLUSH_SECONDS`.
@@ -319,6 +320,14 @@ class BaseIOStream:
             return
         self._check_closed()
         self._want_bytes()
+
+    def _unread(self, data: bytes) -> None:
+        """Put ``data`` back at the front of the read buffer: bytes a parser read ahead
+        of the message it wanted (``HTTP1Connection``), which the stream's next reader
+        must see first. Only between reads."""
+        assert self._read_future is None or self._read_future.done()
+        if data:
+            self._read_buffer[:0] = data
 
     def _abandon_read(self) -> None:
         self._read_future = None
@@ -724,7 +733,14 @@ class BaseIOStream:
                 if self._flush_timer is None:
                     self._flush_timer = self._loop.call_later(CLOSE_FLUSH_SECONDS, writer.abort)
             else:
+                tls = writer.get_extra_info("sslcontext") is not None
                 writer.close()
+                if tls:
+                    # The close_notify is sent; its answer is not waited for (RFC 8446
+                    # §6.1 allows it): the socket closes now, as Tornado's does, and
+                    # what the peer still sends gets a reset, not a reader that
+                    # discards it for up to the TLS shutdown timeout.
+                    writer.abort()
         if reader is not None and reader is not writer:
             reader.close()
 

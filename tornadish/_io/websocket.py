@@ -16,9 +16,17 @@ control, limits, pings and the closing handshake lives here:
 - Writes go straight to the transport; the awaitable they return resolves once the
   transport is below its high-water mark (the connection's ``WriteGate``, from
   :mod:`tornadish._io.flow_control`), so a writer that awaits it keeps memory bounded
-  when the peer stops reading.
+  when the peer stops reading. Frames are written by :meth:`~WebSocketProtocol._write_frame`,
+  not by wsproto, whose serializer copies a payload three times (and a message to
+  compress twice before compressing it); only close frames go through wsproto, whose
+  state must know of them.
+- While a pong waits for room in the transport, only the most recent ping is answered
+  (RFC 6455 §5.5.3): a peer that pings without reading cannot make us buffer pongs.
 - Message size is checked as the frames arrive (and while inflating compressed ones),
   so an oversized message is refused with 1009 before it is buffered whole.
+- Frames that arrived together are delivered a slice at a time: after about 256 KiB
+  (a frame counting as 1 KiB) the loop runs other work before the rest, so a flood of
+  small frames cannot monopolize it.
 - A frame wsproto cannot parse (unmasked, reserved bits, bad opcode, bad UTF-8) fails
   the connection: a close frame with wsproto's code, then the TCP close.
 - One timer closes a connection whose closing handshake is not answered, another sends
@@ -28,20 +36,26 @@ control, limits, pings and the closing handshake lives here:
 from __future__ import annotations
 
 import asyncio
-import zlib
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
-from wsproto.extensions import Extension, PerMessageDeflate
-from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol, Opcode, RsvBits
+from wsproto.extensions import Extension
+from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError
 
 from tornadish._http.contract import (
+    StreamClosedError,
     UpgradedProtocol,
     WebSocketOffer,
     WebSocketSink,
+)
+from tornadish._http.permessage_deflate import (
+    BoundedDeflate,
+    PerMessageDeflateCompressor,
+    deflate_extension,
 )
 from tornadish._http.websocket import (
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -50,11 +64,13 @@ from tornadish._http.websocket import (
     WebSocketError,
     accept_headers,
     check_ping_payload,
+    frame_header,
     message_size,
     reported_close_code,
 )
 from tornadish._io.flow_control import WriteGate, failed_future
 from tornadish.log import app_log, gen_log
+from tornadish.util import _websocket_mask
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
@@ -62,134 +78,68 @@ __all__ = [
     "WebSocketClosedError",
     "WebSocketError",
     "WebSocketProtocol",
+    "WebSocketStream",
     "accept_server_websocket",
     "deflate_extension",
 ]
 
 _CLOSE_TIMEOUT = 5.0
 _OPEN = ConnectionState.OPEN
-
-
-class BoundedDeflate(PerMessageDeflate):
-    """``permessage-deflate`` (RFC 7692) that stops inflating at the message size limit.
-
-    wsproto inflates whatever arrives, so a small compressed frame could become
-    gigabytes in memory; here inflation is capped and an over-long message fails with
-    1009 (wsproto turns a returned ``CloseReason`` into a parse failure). The inbound
-    side is ours, written against wsproto's public extension interface
-    (``frame_inbound_header``/``_payload_data``/``_complete``) with our own state; the
-    negotiation and the outbound side stay wsproto's.
-    """
-
-    def __init__(self, max_message_size: int, **options: Any) -> None:
-        super().__init__(**options)
-        self.max_message_size = max_message_size
-        self._inflated = 0
-        # The message being read was sent compressed (RSV1 on its first frame); None
-        # between messages.
-        self._compressed: bool | None = None
-        # The frame being read is a data frame (control frames are never compressed and
-        # may arrive between the fragments of a message).
-        self._data_frame = False
-        # Kept across messages unless the peer gives up its context takeover.
-        self._inflater: zlib._Decompress | None = None
-
-    def frame_inbound_header(
-        self,
-        proto: FrameDecoder | FrameProtocol,
-        opcode: Opcode,
-        rsv: RsvBits,
-        payload_length: int,
-    ) -> CloseReason | RsvBits:
-        # RFC 7692 §6.1: RSV1 marks the first frame of a compressed message, never a
-        # control frame or a continuation.
-        if rsv.rsv1 and (opcode.iscontrol() or opcode is Opcode.CONTINUATION):
-            return CloseReason.PROTOCOL_ERROR
-        self._data_frame = not opcode.iscontrol()
-        if self._data_frame and self._compressed is None:
-            self._compressed = rsv.rsv1
-            if rsv.rsv1 and self._inflater is None:
-                # The window the peer compresses with, as negotiated.
-                bits = self.server_max_window_bits if proto.client else self.client_max_window_bits
-                self._inflater = zlib.decompressobj(-bits)
-        return RsvBits(True, False, False)
-
-    def frame_inbound_payload_data(
-        self, proto: FrameDecoder | FrameProtocol, data: bytes
-    ) -> bytes | CloseReason:
-        if not self._data_frame or not self._compressed:
-            return data
-        return self._inflate(data)
-
-    def frame_inbound_complete(
-        self, proto: FrameDecoder | FrameProtocol, fin: bool
-    ) -> bytes | CloseReason | None:
-        if not fin or not self._data_frame:
-            return None
-        compressed = self._compressed
-        self._compressed = None
-        if not compressed:
-            self._inflated = 0
-            return None
-        # RFC 7692 §7.2.2: the sender dropped the empty stored block that ends the
-        # message; put it back to get the rest of the output.
-        result = self._inflate(b"\x00\x00\xff\xff")
-        self._inflated = 0
-        if isinstance(result, CloseReason):
-            return result
-        assert self._inflater is not None
-        try:
-            result += self._inflater.flush()
-        except zlib.error:
-            return CloseReason.INVALID_FRAME_PAYLOAD_DATA
-        no_context_takeover = (
-            self.server_no_context_takeover if proto.client else self.client_no_context_takeover
-        )
-        if no_context_takeover:
-            self._inflater = None
-        return result
-
-    def _inflate(self, data: bytes) -> bytes | CloseReason:
-        inflater = self._inflater
-        assert inflater is not None  # made by frame_inbound_header for a compressed message
-        # One byte more than the room left is enough to know the message is too big.
-        room = self.max_message_size - self._inflated + 1
-        try:
-            out = inflater.decompress(data, room)
-        except zlib.error:
-            return CloseReason.INVALID_FRAME_PAYLOAD_DATA
-        self._inflated += len(out)
-        if inflater.unconsumed_tail or self._inflated > self.max_message_size:
-            return CloseReason.MESSAGE_TOO_BIG
-        return out
+# Opcodes (RFC 6455 §5.2), and the RSV1 bit that marks a compressed message (RFC 7692).
+_TEXT, _BINARY, _PING, _PONG = 0x1, 0x2, 0x9, 0xA
+_RSV1 = 0x40
+# Frames delivered in one go before the loop gets a turn: bytes of payload, each frame
+# counting as _FRAME_COST more (with small frames the per-frame work dominates).
+_YIELD_AFTER = 256 * 1024
+_FRAME_COST = 1024
+# Payloads up to this size are written joined to their header (one write, one copy);
+# larger ones after it, uncopied.
+_JOIN_LIMIT = 16 * 1024
 
 
 class WebSocketProtocol(UpgradedProtocol):
-    """One WebSocket connection, either role; created by the handshake code."""
+    """One WebSocket connection, either role; created by the handshake code.
+
+    Tornado's ``WebSocketProtocol13`` (``tornado.websocket`` names it so): its
+    counters ``_message_bytes_in``/``_out`` (payload bytes, text as UTF-8, before
+    compression) and ``_wire_bytes_in``/``_out`` (bytes on the socket), and its
+    per-connection hooks ``_handle_message`` and ``_write_frame``, which code may
+    wrap on one connection, are here with the same meaning.
+    """
 
     __slots__ = (
+        # Room for per-connection overrides of the hooks, as Tornado code makes them.
+        "__dict__",
         "_busy",
         "_client",
         "_close_timeout",
         "_closed",
         "_closing",
+        "_compressor",
         "_conn",
         "_discard",
         "_gate",
         "_in_pump",
         "_loop",
         "_max_size",
+        "_message_bytes_in",
+        "_message_bytes_out",
         "_on_lost",
         "_parts",
+        "_pending_pong",
         "_ping_handle",
         "_ping_interval",
         "_ping_sent",
         "_ping_timeout",
+        "_pong_future",
         "_pong_pending",
         "_reading_paused",
         "_sink",
         "_size",
+        "_stream",
         "_timer",
+        "_wire_bytes_in",
+        "_wire_bytes_out",
         "close_code",
         "close_reason",
         "transport",
@@ -210,6 +160,10 @@ class WebSocketProtocol(UpgradedProtocol):
         role = ConnectionType.CLIENT if client else ConnectionType.SERVER
         self._conn = Connection(role, extensions)
         self._client = client
+        self._compressor: PerMessageDeflateCompressor | None = None
+        for extension in extensions or ():
+            if isinstance(extension, BoundedDeflate) and extension.enabled():
+                self._compressor = extension.compressor(client)
         self._sink = sink
         self._max_size = max_message_size if max_message_size is not None else 1 << 62
         self._ping_interval = ping_interval or 0.0
@@ -230,7 +184,17 @@ class WebSocketProtocol(UpgradedProtocol):
         self._ping_handle: asyncio.TimerHandle | None = None
         self._ping_sent = 0.0
         self._pong_pending = False
+        # The write of our latest pong while it waits for room, and the payload of
+        # the most recent ping that came meanwhile (see _send_pong).
+        self._pong_future: asyncio.Future[None] | None = None
+        self._pending_pong: bytes | None = None
         self._on_lost: Callable[[], None] | None = None
+        self._stream: WebSocketStream | None = None
+        # Payload bytes of whole messages, and bytes on the socket (Tornado's counters).
+        self._message_bytes_in = 0
+        self._message_bytes_out = 0
+        self._wire_bytes_in = 0
+        self._wire_bytes_out = 0
         self.transport: asyncio.Transport | None = None
         #: The code and reason of the close frame the peer sent (``None`` if none).
         self.close_code: int | None = None
@@ -252,6 +216,7 @@ class WebSocketProtocol(UpgradedProtocol):
         if self._ping_interval > 0:
             self._ping_handle = self._loop.call_later(self._ping_interval, self._send_ping)
         if data:
+            self._wire_bytes_in += len(data)
             # Parsed on the next tick, once the caller has finished setting up (a
             # handler's open() runs before any message is delivered).
             self._conn.receive_data(data)
@@ -281,11 +246,21 @@ class WebSocketProtocol(UpgradedProtocol):
         dropped): what tells an ASGI app 1005 from 1006."""
         return self._conn.state in (ConnectionState.REMOTE_CLOSING, ConnectionState.CLOSED)
 
+    @property
+    def stream(self) -> WebSocketStream:
+        """The byte stream under the WebSocket (Tornado's ``stream``): closing it drops
+        the connection without the closing handshake."""
+        stream = self._stream
+        if stream is None:
+            stream = self._stream = WebSocketStream(self)
+        return stream
+
     # -- asyncio.Protocol ---------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
         if self._closed or self._conn.state is ConnectionState.CLOSED:
             return
+        self._wire_bytes_in += len(data)
         self._conn.receive_data(data)
         self._pump()
 
@@ -304,6 +279,8 @@ class WebSocketProtocol(UpgradedProtocol):
         self._on_lost = None
         if on_lost is not None:
             on_lost()
+        if self._stream is not None:
+            self._stream._lost()
         try:
             self._sink._ws_closed(self.close_code, self.close_reason)
         except Exception:
@@ -322,23 +299,26 @@ class WebSocketProtocol(UpgradedProtocol):
         if self._busy or self._in_pump or self._closed:
             return
         self._in_pump = True
+        work = 0
         try:
             for event in self._conn.events():
                 t = type(event)
                 if t is TextMessage or t is BytesMessage:
+                    work += len(event.data)  # type: ignore[attr-defined]
                     self._on_data(event)  # type: ignore[arg-type]
-                elif t is Ping:
-                    self._on_ping(event)  # type: ignore[arg-type]
-                elif t is Pong:
-                    self._pong_pending = False
-                    try:
-                        self._sink._ws_pong(bytes(event.payload))  # type: ignore[attr-defined]
-                    except Exception:
-                        app_log.error("Exception in WebSocket on_pong", exc_info=True)
+                elif t is Ping or t is Pong:
+                    payload = bytes(event.payload)  # type: ignore[attr-defined]
+                    self._handle_message(_PING if t is Ping else _PONG, payload)
                 elif t is CloseConnection:
                     self._on_close_frame(event)  # type: ignore[arg-type]
                 # Stopping in the middle leaves the rest in wsproto's buffer for later.
                 if self._must_stop():
+                    break
+                work += _FRAME_COST
+                if work >= _YIELD_AFTER:
+                    # Let the loop run other work before the next slice.
+                    self._hold_reading()
+                    self._loop.call_soon(self._resume_pump)
                     break
         finally:
             self._in_pump = False
@@ -350,6 +330,20 @@ class WebSocketProtocol(UpgradedProtocol):
 
     def _must_stop(self) -> bool:
         return self._busy or self._closed
+
+    def _hold_reading(self) -> None:
+        # Deliver nothing more, and read nothing more, until _pump runs again.
+        self._busy = True
+        if not self._reading_paused:
+            self._reading_paused = True
+            transport = self.transport
+            if transport is not None:
+                transport.pause_reading()
+
+    def _resume_pump(self) -> None:
+        self._busy = False
+        if not self._closed:
+            self._pump()
 
     def _on_data(self, event: TextMessage | BytesMessage) -> None:
         if self._discard:
@@ -375,22 +369,42 @@ class WebSocketProtocol(UpgradedProtocol):
             # bytes(b) of a bytes object is that object: no copy.
             message = data if isinstance(data, str) else bytes(data)
         self._size = 0
-        try:
-            result = self._sink._ws_message(message)
-        except Exception:
-            app_log.error("Uncaught exception in WebSocket on_message", exc_info=True)
-            self._abandon(CloseReason.INTERNAL_ERROR, "internal error")
-            return
+        self._message_bytes_in += size
+        result = self._handle_message(_TEXT if type(message) is str else _BINARY, message)
         if result is not None:
             self._wait(result)
 
-    def _on_ping(self, event: Ping) -> None:
+    def _handle_message(self, opcode: int, data: str | bytes) -> Awaitable[None] | None:
+        """Act on one message or control frame received: ``opcode`` 0x1 (text, ``data``
+        a ``str``), 0x2 (binary), 0x9 (ping) or 0xA (pong); close frames are not
+        routed here. Returns what ``on_message`` returned (delivery waits for it).
+
+        Tornado's hook: code that wraps it on one connection (to count or drop
+        pongs, say) sees every such frame go by.
+        """
+        sink = self._sink
+        if opcode == _PONG:
+            self._pong_pending = False
+            try:
+                sink._ws_pong(data)  # type: ignore[arg-type]
+            except Exception:
+                app_log.error("Exception in WebSocket on_pong", exc_info=True)
+            return None
+        if opcode == _PING:
+            try:
+                sink._ws_ping(data)  # type: ignore[arg-type]
+            except Exception:
+                app_log.error("Exception in WebSocket on_ping", exc_info=True)
+            if self._conn.state is _OPEN and not self._closing:
+                self._send_pong(data)  # type: ignore[arg-type]
+            return None
         try:
-            self._sink._ws_ping(bytes(event.payload))
-        except Exception:
-            app_log.error("Exception in WebSocket on_ping", exc_info=True)
-        if self._conn.state is _OPEN and not self._closing:
-            self._write(self._conn.send(event.response()))
+            return sink._ws_message(data)
+        except (Exception, asyncio.CancelledError):
+            # Cancelled too: on_message raised it, nobody cancelled us.
+            app_log.error("Uncaught exception in WebSocket on_message", exc_info=True)
+            self._abandon(CloseReason.INTERNAL_ERROR, "internal error")
+            return None
 
     def _on_close_frame(self, event: CloseConnection) -> None:
         conn = self._conn
@@ -415,18 +429,16 @@ class WebSocketProtocol(UpgradedProtocol):
         if fut.done():
             self._waited(fut)
             return
-        self._busy = True
-        if not self._reading_paused:
-            self._reading_paused = True
-            transport = self.transport
-            if transport is not None:
-                transport.pause_reading()
+        self._hold_reading()
         fut.add_done_callback(self._waited)
 
     def _waited(self, fut: asyncio.Future[Any]) -> None:
         self._busy = False
+        exc: BaseException | None
         if fut.cancelled():
-            exc: BaseException | None = None
+            # An awaitable of the application's was cancelled (by itself, or by
+            # code it called): an error like any other, unless we are gone anyway.
+            exc = None if self._closed else asyncio.CancelledError()
         else:
             exc = fut.exception()
         if exc is not None and not (self._closed and isinstance(exc, (WebSocketError, OSError))):
@@ -440,7 +452,35 @@ class WebSocketProtocol(UpgradedProtocol):
     def _write(self, data: bytes | bytearray) -> None:
         transport = self.transport
         if transport is not None and not self._closed:
+            self._wire_bytes_out += len(data)
             transport.write(data)
+
+    def _write_frame(
+        self, fin: bool, opcode: int, data: bytes, flags: int = 0
+    ) -> asyncio.Future[None]:
+        """Write one frame (RFC 6455 §5.2), masked when we are the client; ``flags``
+        holds the RSV bits (``0x40``: the payload is compressed). Resolves like
+        :meth:`drain`.
+
+        Tornado's hook: every data frame, ping and pong is written through it (close
+        frames go through wsproto, whose state must see them).
+        """
+        transport = self.transport
+        if transport is not None and not self._closed:
+            n = len(data)
+            header = frame_header(fin, opcode, n, flags, self._client)
+            if self._client:
+                # RFC 6455 §5.3: a fresh, unpredictable key for every frame.
+                key = os.urandom(4)
+                header += key
+                data = _websocket_mask(key, data)
+            self._wire_bytes_out += len(header) + n
+            if n <= _JOIN_LIMIT:
+                transport.write(header + data)
+            else:
+                transport.write(header)
+                transport.write(data)
+        return self.drain()
 
     def send_message(self, message: str | bytes, binary: bool = False) -> asyncio.Future[None]:
         """Send one message; the result resolves when the transport has room again.
@@ -451,24 +491,55 @@ class WebSocketProtocol(UpgradedProtocol):
         """
         if self._closing or self._closed or self._conn.state is not _OPEN:
             raise WebSocketClosedError()
-        event: TextMessage | BytesMessage
-        if binary:
-            if isinstance(message, str):
-                message = message.encode("utf-8")
-            event = BytesMessage(data=message)
+        if isinstance(message, str):
+            payload = message.encode("utf-8")
         else:
-            if not isinstance(message, str):
-                message = message.decode("utf-8")
-            event = TextMessage(data=message)
-        self._write(self._conn.send(event))
-        return self.drain()
+            payload = message
+            if not binary:
+                # A text frame must carry UTF-8 (RFC 6455 §5.6): refuse here, not at
+                # the peer, which would fail the connection with 1007.
+                payload.decode("utf-8")
+        self._message_bytes_out += len(payload)
+        flags = 0
+        compressor = self._compressor
+        if compressor is not None:
+            payload = compressor.compress(payload)
+            flags = _RSV1
+        return self._write_frame(True, _BINARY if binary else _TEXT, payload, flags)
 
-    def ping(self, data: bytes = b"") -> None:
-        """Send a ping frame (at most 125 bytes of ``data``)."""
+    def ping(self, data: str | bytes = b"") -> None:
+        """Send a ping frame (at most 125 bytes of ``data``; a ``str`` goes as UTF-8)."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
         check_ping_payload(data)
         if self._closing or self._closed or self._conn.state is not _OPEN:
             raise WebSocketClosedError()
-        self._write(self._conn.send(Ping(payload=data)))
+        self._write_frame(True, _PING, data)
+
+    def _send_pong(self, data: bytes) -> None:
+        # While a pong waits for room (the peer is not reading), answer only the most
+        # recent of the pings that come meanwhile, once it is written (§5.5.3).
+        waiting = self._pong_future
+        if waiting is not None and not waiting.done():
+            self._pending_pong = data
+            return
+        self._pending_pong = None
+        written = self._write_frame(True, _PONG, data)
+        if written.done():
+            self._pong_future = None
+            return
+        self._pong_future = written
+        written.add_done_callback(self._pong_written)
+
+    def _pong_written(self, written: asyncio.Future[None]) -> None:
+        if self._pong_future is written:
+            self._pong_future = None
+        if written.cancelled() or written.exception() is not None:
+            self._pending_pong = None  # the connection is gone
+            return
+        data = self._pending_pong
+        if data is not None and self._conn.state is _OPEN and not self._closing:
+            self._send_pong(data)
 
     def drain(self) -> asyncio.Future[None]:
         """Resolves once the transport's buffer is below its high-water mark."""
@@ -522,7 +593,10 @@ class WebSocketProtocol(UpgradedProtocol):
                 self._write(self._conn.send(CloseConnection(code=code, reason=reason[:120])))
             except LocalProtocolError:
                 pass
-        gen_log.info("WebSocket protocol error (%d): %s", code, reason)
+        if code != CloseReason.MESSAGE_TOO_BIG:
+            # A message over the limit (found while inflating it) is the peer's
+            # choice, not a protocol error: refused quietly, as when not compressed.
+            gen_log.info("WebSocket protocol error (%d): %s", code, reason)
         self._hang_up()
 
     def _hang_up(self) -> None:
@@ -550,7 +624,7 @@ class WebSocketProtocol(UpgradedProtocol):
             return
         self._pong_pending = True
         self._ping_sent = self._loop.time()
-        self._write(self._conn.send(Ping(payload=b"")))
+        self._write_frame(True, _PING, b"")
         if self._ping_timeout > 0:
             self._ping_handle = self._loop.call_later(self._ping_timeout, self._check_pong)
         else:
@@ -561,25 +635,31 @@ class WebSocketProtocol(UpgradedProtocol):
         if self.closed:
             return
         if self._pong_pending:
-            gen_log.info("WebSocket ping timed out; closing")
+            # Quietly, as in Tornado: the close frame says why.
+            gen_log.debug("WebSocket ping timed out; closing")
             self.close(CloseReason.NORMAL_CLOSURE, "ping timed out")
             return
-        delay = max(0.0, self._ping_sent + self._ping_interval - self._loop.time())
+        delay = self.ping_sleep_time(
+            last_ping_time=self._ping_sent, interval=self._ping_interval, now=self._loop.time()
+        )
         self._ping_handle = self._loop.call_later(delay, self._send_ping)
+
+    @staticmethod
+    def ping_sleep_time(*, last_ping_time: float, interval: float, now: float) -> float:
+        """Seconds until the next keep-alive ping: ``interval`` after the last one was
+        sent, or none if that time has passed (Tornado's calculation).
+
+        >>> WebSocketProtocol.ping_sleep_time(last_ping_time=54.0, interval=10, now=60.0)
+        4.0
+        """
+        return max(0.0, last_ping_time + interval - now)
 
 
 # -- accepting on a server connection ----------------------------------------------------
 
 
-def deflate_extension(parameters: dict[str, Any], max_message_size: int | None) -> BoundedDeflate:
-    """The ``permessage-deflate`` extension for ``parameters`` (wsproto's keywords),
-    inflating no message past ``max_message_size`` (None: no limit)."""
-    limit = max_message_size if max_message_size is not None else 1 << 62
-    return BoundedDeflate(limit, **parameters)
-
-
 def _agreed_deflate(agreement: DeflateAgreement, max_message_size: int | None) -> BoundedDeflate:
-    extension = deflate_extension(agreement.parameters, max_message_size)
+    extension = deflate_extension(agreement.parameters, max_message_size, agreement.options)
     # Built with the agreed parameters; finalizing with the response that states them
     # switches it on (wsproto's public way), changing none of them.
     extension.finalize(agreement.response)
@@ -609,3 +689,49 @@ def accept_server_websocket(
     )
     upgrade(offer.headers + accept_headers(offer.key, offer.subprotocol, deflate), protocol)
     return protocol
+
+
+class WebSocketStream:
+    """The byte stream under one WebSocket, as Tornado code reaches it through
+    ``WebSocketClientConnection.stream`` (an ``IOStream`` there).
+
+    A view of the connection's transport, made the first time it is asked for.
+    Closing it drops the connection without the closing handshake (the peer sees
+    1006); writing to it writes raw bytes past the WebSocket framing.
+    """
+
+    __slots__ = ("_close_callback", "_protocol")
+
+    def __init__(self, protocol: WebSocketProtocol) -> None:
+        self._protocol = protocol
+        self._close_callback: Callable[[], None] | None = None
+
+    def closed(self) -> bool:
+        """True once the connection has closed or is closing."""
+        protocol = self._protocol
+        return protocol.transport is None or protocol.transport.is_closing()
+
+    def set_close_callback(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback()`` once the connection is gone."""
+        self._close_callback = callback
+
+    def write(self, data: bytes) -> Awaitable[None]:
+        """Write ``data`` as it is; resolves once the output buffer has room, fails
+        with :class:`StreamClosedError` once the connection is closed."""
+        protocol = self._protocol
+        if self.closed():
+            return failed_future(protocol._loop, StreamClosedError())
+        protocol._write(data)
+        return protocol.drain()
+
+    def close(self) -> None:
+        """Close the connection now, with no close frame (what is buffered still goes)."""
+        self._protocol._hang_up()
+
+    def _lost(self) -> None:
+        callback, self._close_callback = self._close_callback, None
+        if callback is not None:
+            try:
+                callback()
+            except Exception:
+                app_log.error("Exception in stream close callback", exc_info=True)

@@ -96,6 +96,7 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
         "_raw_output",
         "_read_block",
         "_registry",
+        "_response_left",
         "_response_started",
         "_server_delegate",
         "_session",
@@ -131,6 +132,9 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
         self._keep_alive = True
         self._head_only = False
         self._response_started = False
+        # Body bytes the response's Content-Length still expects (-1: none declared);
+        # only for the wording of a mismatch (protocol._broken_response).
+        self._response_left = -1
         self._raw_output = False
         self._peer_closed = False
         self._body_bytes = 0
@@ -205,8 +209,7 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
             self._notify_close()
             self._abort()
         else:
-            what = "headers" if kind == T_HEADER else "body"
-            self._protocol_error(408, f"timed out reading request {what}")
+            self._protocol_error(408, "headers" if kind == T_HEADER else "body")
 
     # -- closing ----------------------------------------------------------------
 
@@ -250,7 +253,18 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
             transport.abort()
 
     def _protocol_error(self, status: int, message: str) -> None:
-        gen_log.info("Malformed HTTP request from %s: %s (%d)", self._peer_ip, message, status)
+        # Tornado's log lines (its users filter on them); the status is the RFCs'.
+        if status == 408:
+            gen_log.info("Timeout reading %s from %s (408)", message, self._peer_ip)
+        elif status == 431 or status == 414:
+            # Tornado's words for a head that outgrows its buffer.
+            gen_log.info("Unsatisfiable read, closing connection: %s (%d)", message, status)
+        elif message.startswith("peer "):
+            # The client closed mid-request: it left, rather than sent something wrong
+            # (Tornado says nothing). It may still read the answer of a half-close.
+            gen_log.debug("Incomplete request from %s: %s (%d)", self._peer_ip, message, status)
+        elif status != 500:
+            gen_log.info("Malformed HTTP message from %s: %s (%d)", self._peer_ip, message, status)
         if self._state == HANDLING or self._response_started:
             # The application already owns the response; only the connection can go.
             self._notify_close()
@@ -258,7 +272,7 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
             return
         self._notify_close()
         reason = responses.get(status, "Error")
-        data = self._session.error_response(status, reason, f"{status} {reason}\n".encode())
+        data = self._session.error_response(status, reason)
         transport = self.transport
         if transport is None:
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import ssl
 import zlib
@@ -93,6 +94,7 @@ class HTTPServer(HTTPServerConnectionDelegate):
     ) -> None:
         self.request_callback = request_callback
         self.ssl_options = ssl_options
+        netutil.check_server_ssl_options(ssl_options)
         self._ssl_context = (
             netutil.ssl_options_to_context(ssl_options, server_side=True)
             if ssl_options is not None
@@ -116,11 +118,12 @@ class HTTPServer(HTTPServerConnectionDelegate):
             min_body_rate=min_body_rate,
         )
         self._delegate = _server_delegate(request_callback)
-        if decompress_request:
-            self._delegate = _GzipDelegates(self._delegate, chunk_size or 65536)
+        if decompress_request or chunk_size is not None:
+            self._delegate = _BodyDelegates(self._delegate, chunk_size or 65536, decompress_request)
         self._connections = _ConnectionSet()
         self._sockets: list[socket.socket] = []
         self._pending_sockets: list[socket.socket] = []
+        self._served: set[socket.socket] = set()  # handed to a started asyncio server
         self._servers: list[asyncio.AbstractServer] = []
         self._starting: list[asyncio.Task[asyncio.AbstractServer]] = []
         self._started = False
@@ -193,13 +196,15 @@ class HTTPServer(HTTPServerConnectionDelegate):
                 )
             )
             self._starting.append(task)
-            task.add_done_callback(self._server_started)
+            task.add_done_callback(functools.partial(self._server_started, sock))
 
     def add_socket(self, sock: socket.socket) -> None:
         """Accept connections on one already-bound listening socket."""
         self.add_sockets([sock])
 
-    def _server_started(self, task: asyncio.Task[asyncio.AbstractServer]) -> None:
+    def _server_started(
+        self, sock: socket.socket, task: asyncio.Task[asyncio.AbstractServer]
+    ) -> None:
         self._starting.remove(task)
         if task.cancelled():
             return
@@ -208,6 +213,9 @@ class HTTPServer(HTTPServerConnectionDelegate):
             gen_log.error("Could not start listening", exc_info=exc)
             return
         server = task.result()
+        # The server owns the socket now: its close() closes it. Closing the socket
+        # under it as well makes uvloop's loop.close() hang.
+        self._served.add(sock)
         if self._stopped:
             server.close()
         else:
@@ -243,10 +251,13 @@ class HTTPServer(HTTPServerConnectionDelegate):
             server.close()
         self._servers = []
         for sock in self._sockets + self._pending_sockets:
+            if sock in self._served:
+                continue
             try:
                 sock.close()
             except OSError:
                 pass
+        self._served.clear()
         self._sockets = []
         self._pending_sockets = []
 
@@ -366,19 +377,23 @@ class _CallableRequest(HTTPMessageDelegate):
             task.add_done_callback(_callback_tasks.discard)
 
 
-class _GzipDelegates(HTTPServerConnectionDelegate):
-    """``decompress_request=True``: each request's delegate sees ``Content-Encoding:
-    gzip`` bodies decompressed, in pieces of at most ``chunk_size`` bytes."""
+class _BodyDelegates(HTTPServerConnectionDelegate):
+    """``chunk_size`` / ``decompress_request``: each request's delegate gets its body in
+    pieces of at most ``chunk_size`` bytes (Tornado's promise to ``data_received``),
+    ``Content-Encoding: gzip`` bodies decompressed where ``decompress``."""
 
-    def __init__(self, delegate: HTTPServerConnectionDelegate, chunk_size: int) -> None:
+    def __init__(
+        self, delegate: HTTPServerConnectionDelegate, chunk_size: int, decompress: bool
+    ) -> None:
         self.delegate = delegate
         self.chunk_size = chunk_size
+        self.decompress = decompress
 
     def start_request(
         self, server_conn: object, request_conn: HTTPConnection
     ) -> HTTPMessageDelegate:
         inner = self.delegate.start_request(server_conn, request_conn)
-        return _GzipMessageDelegate(inner, self.chunk_size, request_conn)
+        return _BodyMessageDelegate(inner, self.chunk_size, request_conn, self.decompress)
 
     def on_close(self, server_conn: object) -> None:
         self.delegate.on_close(server_conn)
@@ -390,12 +405,13 @@ class _BodyTooLarge(HTTPInputError):
     status_code = 413
 
 
-class _GzipMessageDelegate(HTTPMessageDelegate):
+class _BodyMessageDelegate(HTTPMessageDelegate):
     def __init__(
-        self, delegate: HTTPMessageDelegate, chunk_size: int, conn: HTTPConnection
+        self, delegate: HTTPMessageDelegate, chunk_size: int, conn: HTTPConnection, gzip: bool
     ) -> None:
         self._delegate = delegate
         self._chunk_size = chunk_size
+        self._gzip = gzip
         self._gunzip: GzipDecompressor | None = None
         self._conn = conn
         self._inflated = 0
@@ -403,7 +419,7 @@ class _GzipMessageDelegate(HTTPMessageDelegate):
     def headers_received(
         self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
     ) -> Awaitable[None] | None:
-        if headers.get("Content-Encoding", "").lower() == "gzip":
+        if self._gzip and headers.get("Content-Encoding", "").lower() == "gzip":
             self._gunzip = GzipDecompressor()
             # As Tornado: the delegate sees a plain body, and where it came from.
             headers.add("X-Consumed-Content-Encoding", headers["Content-Encoding"])
@@ -413,15 +429,32 @@ class _GzipMessageDelegate(HTTPMessageDelegate):
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         gunzip = self._gunzip
         if gunzip is None:
-            return self._delegate.data_received(chunk)
+            if len(chunk) <= self._chunk_size:
+                return self._delegate.data_received(chunk)
+            return self._pieces(chunk, 0)
         return self._feed(gunzip, chunk)
+
+    def _pieces(self, chunk: bytes, start: int) -> Awaitable[None] | None:
+        size = self._chunk_size
+        while start < len(chunk):
+            result = self._delegate.data_received(chunk[start : start + size])
+            start += size
+            if result is not None:
+                return self._pieces_after(result, chunk, start)
+        return None
+
+    async def _pieces_after(self, pending: Awaitable[None], chunk: bytes, start: int) -> None:
+        await pending
+        more = self._pieces(chunk, start)
+        if more is not None:
+            await more
 
     def _feed(self, gunzip: GzipDecompressor, data: bytes) -> Awaitable[None] | None:
         while data:
             try:
                 out = gunzip.decompress(data, self._chunk_size)
             except zlib.error as e:
-                raise HTTPInputError(f"invalid gzip request body: {e}") from None
+                raise HTTPInputError(f"invalid gzip data: {e}") from None
             tail = gunzip.unconsumed_tail
             if not out and tail == data:
                 raise HTTPInputError("gzip request body makes no progress")
@@ -432,7 +465,7 @@ class _GzipMessageDelegate(HTTPMessageDelegate):
                 # streaming handler's prepare() may have changed it.
                 self._inflated += len(out)
                 if self._inflated > self._conn.max_body_size:
-                    raise _BodyTooLarge("request body too large once decompressed")
+                    raise _BodyTooLarge("decompressed body too large")
                 result = self._delegate.data_received(out)
                 if result is not None:
                     return self._after(result, gunzip, data)
@@ -449,7 +482,7 @@ class _GzipMessageDelegate(HTTPMessageDelegate):
             try:
                 self._gunzip.flush()
             except zlib.error as e:
-                raise HTTPInputError(f"truncated gzip request body: {e}") from None
+                raise HTTPInputError(f"invalid gzip data: {e}") from None
         self._delegate.finish()
 
     def on_connection_close(self) -> None:

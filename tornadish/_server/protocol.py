@@ -156,12 +156,19 @@ class HTTP1ServerProtocol(ConnectionReader):
                 self._request_done()
                 return
             data = session.response_head(status, reason, headers)
-            if body and not self._head_only:
+        except h11_session.LocalError as e:
+            raise HTTPOutputError(str(e)) from None  # nothing sent: a 500 can follow
+        self._response_left = _content_length(headers)
+        sent = len(body) if not self._head_only else 0
+        try:
+            if sent:
                 data += session.response_data(body)
             if finish:
                 data += session.response_end()
         except h11_session.LocalError as e:
-            raise HTTPOutputError(str(e)) from None
+            raise self._broken_response(e, sent, finish) from None
+        if self._response_left >= 0:
+            self._response_left -= sent
         self._response_started = True
         transport.write(data)
         if finish:
@@ -175,16 +182,33 @@ class HTTP1ServerProtocol(ConnectionReader):
                 self._request_done()
             return
         session = self._session
+        sent = len(chunk) if not self._head_only else 0
         try:
-            data = session.response_data(chunk) if chunk and not self._head_only else b""
+            data = session.response_data(chunk) if sent else b""
             if finish:
                 data += session.response_end()
         except h11_session.LocalError as e:
-            raise HTTPOutputError(str(e)) from None
+            raise self._broken_response(e, sent, finish) from None
+        if self._response_left >= 0:
+            self._response_left -= sent
         if data:
             transport.write(data)
         if finish:
             self._request_done()
+
+    def _broken_response(
+        self, error: h11_session.LocalError, sent: int, finish: bool
+    ) -> HTTPOutputError:
+        # The body contradicts the head (its Content-Length): the engine refuses to go
+        # on and no valid response can follow, so the connection goes, as in Tornado;
+        # so does Tornado's wording of the mismatch.
+        self._close()
+        left = self._response_left
+        if 0 <= left < sent:
+            return HTTPOutputError("Tried to write more data than Content-Length")
+        if left > sent and finish:
+            return HTTPOutputError(f"Tried to write {left - sent} bytes less than Content-Length")
+        return HTTPOutputError(str(error))
 
     def drain(self) -> Awaitable[None]:
         """Resolves once the output buffer is below its high-water mark."""
@@ -391,3 +415,12 @@ class ServerStream:
                 callback()
             except Exception:
                 gen_log.exception("Exception in stream close callback")
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int:
+    """The response's declared Content-Length, or -1 (none, or not a number)."""
+    for name, value in headers:
+        if name.lower() == b"content-length":
+            value = value.strip()
+            return int(value) if value.isdigit() else -1
+    return -1

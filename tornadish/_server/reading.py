@@ -256,7 +256,7 @@ class ConnectionReader(ConnectionBase):
     def _on_body(self, chunk: bytes) -> None:
         self._body_bytes += len(chunk)
         if self._body_bytes > self._max_body_size:
-            self._protocol_error(413, "request body too large")
+            self._protocol_error(413, "chunked body too large")  # a Content-Length was checked
             return
         if self._timeout_kind:
             self._set_deadline(T_BODY, self._body_timeout)
@@ -269,7 +269,7 @@ class ConnectionReader(ConnectionBase):
                 self._rate_bytes += len(chunk)
                 elapsed = self._loop.time() - self._rate_start
                 if elapsed > timeout and self._rate_bytes < rate * elapsed:
-                    self._protocol_error(408, "request body too slow")
+                    self._protocol_error(408, "body (too slow)")
                     return
         delegate = self._delegate
         if delegate is not None:

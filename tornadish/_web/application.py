@@ -11,7 +11,7 @@ import asyncio
 import functools
 import logging
 import re
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tornadish._http.contract import HTTPConnection, HTTPMessageDelegate
@@ -19,7 +19,8 @@ from tornadish._http.headers import HTTPHeaders
 from tornadish._http.request import HTTPServerRequest
 from tornadish._web.compress import GZipContentEncoding
 from tornadish._web.errors import HTTPError
-from tornadish._web.handler import HandlerRun, RequestHandler, streams_request_body
+from tornadish._web.handler import RequestHandler
+from tornadish._web.handler_run import HandlerRun, streams_request_body
 from tornadish._web.routing import (
     AnyMatches,
     HostMatches,
@@ -65,11 +66,16 @@ class _ApplicationRouter(ReversibleRuleRouter):
     def _nested_router(self, rules: Sequence[Any]) -> _ApplicationRouter:
         return _ApplicationRouter(self.application, rules)
 
-    def match(
+    def candidates(
         self, request: HTTPServerRequest
-    ) -> tuple[Any, dict[str, Any], dict[str, Any]] | None:
-        """The first matching (target, target kwargs, matcher params), descending into
-        nested application routers."""
+    ) -> Iterator[tuple[Any, dict[str, Any], dict[str, Any]]]:
+        """Every matching (target, target kwargs, matcher params) in rule order,
+        descending into nested application routers.
+
+        The dispatcher takes the first that serves: a handler class always does; a
+        router target may find nothing, and then the next rule is tried, as in
+        Tornado's ``RuleRouter``.
+        """
         path = request.path
         for rule in self.rules:
             matcher = rule.matcher
@@ -85,12 +91,9 @@ class _ApplicationRouter(ReversibleRuleRouter):
                 params = matched
             target = rule.target
             if isinstance(target, _ApplicationRouter):
-                found = target.match(request)
-                if found is not None:
-                    return found
-                continue
-            return target, rule.target_kwargs, params
-        return None
+                yield from target.candidates(request)
+            else:
+                yield target, rule.target_kwargs, params
 
 
 class Application(ReversibleRouter):
@@ -272,6 +275,7 @@ class Application(ReversibleRouter):
         dispatcher.handler_kwargs = target_kwargs or {}
         dispatcher.path_args = list(path_args or [])
         dispatcher.path_kwargs = dict(path_kwargs or {})
+        dispatcher.stream = streams_request_body(target_class)
         return dispatcher
 
     @property
@@ -363,19 +367,22 @@ class _RequestDispatcher(HTTPMessageDelegate):
         self.uploads: MultipartUpload | None = None
 
     def headers_received(self, start_line: Any, headers: HTTPHeaders) -> Awaitable[None] | None:
-        self.request = HTTPServerRequest.from_wire(
-            start_line.method, start_line.path, start_line.version, headers, self.connection
-        )
-        try:
-            self._route()
-        except Exception:
-            # A broken matcher or router target: a 500 for this request, not a dropped
-            # connection.
-            app_log.error("Uncaught exception routing %r", self.request, exc_info=True)
-            self.handler_class = ErrorHandler
-            self.handler_kwargs = {"status_code": 500}
-            self.delegate = None
-            self.stream = False
+        # A request set already was routed by a router of the user's (through
+        # find_handler or get_handler_delegate), which built it.
+        if self.request is None:
+            self.request = HTTPServerRequest.from_wire(
+                start_line.method, start_line.path, start_line.version, headers, self.connection
+            )
+            try:
+                self._route()
+            except Exception:
+                # A broken matcher or router target: a 500 for this request, not a
+                # dropped connection.
+                app_log.error("Uncaught exception routing %r", self.request, exc_info=True)
+                self.handler_class = ErrorHandler
+                self.handler_kwargs = {"status_code": 500}
+                self.delegate = None
+                self.stream = False
         if self.delegate is not None:
             return self.delegate.headers_received(start_line, headers)
         if self.stream:
@@ -403,8 +410,22 @@ class _RequestDispatcher(HTTPMessageDelegate):
         app = self.application
         request = self.request
         assert request is not None
-        found = app.default_router.match(request)
-        if found is None:
+        router = app.default_router
+        for target, target_kwargs, params in router.candidates(request):
+            if isinstance(target, type) and issubclass(target, RequestHandler):
+                self.handler_class = target
+                self.handler_kwargs = target_kwargs
+                self.path_args = params.get("path_args", [])
+                self.path_kwargs = params.get("path_kwargs", {})
+                break
+            if target_kwargs:
+                params["target_kwargs"] = target_kwargs
+            delegate = router.get_target_delegate(target, request, **params)
+            if delegate is not None:
+                self.delegate = delegate
+                return
+            # A router that found nothing: on to the next rule, as in Tornado.
+        else:
             handler_class = app.settings.get("default_handler_class")
             if handler_class is not None:
                 self.handler_class = handler_class
@@ -412,21 +433,6 @@ class _RequestDispatcher(HTTPMessageDelegate):
             else:
                 self.handler_class = ErrorHandler
                 self.handler_kwargs = {"status_code": 404}
-        else:
-            target, target_kwargs, params = found
-            if isinstance(target, type) and issubclass(target, RequestHandler):
-                self.handler_class = target
-                self.handler_kwargs = target_kwargs
-                self.path_args = params.get("path_args", [])
-                self.path_kwargs = params.get("path_kwargs", {})
-            else:
-                delegate = app.default_router.get_target_delegate(target, request, **params)
-                if delegate is None:
-                    self.handler_class = ErrorHandler
-                    self.handler_kwargs = {"status_code": 404}
-                else:
-                    self.delegate = delegate
-                    return
         assert self.handler_class is not None
         self.stream = streams_request_body(self.handler_class)
 
@@ -523,3 +529,8 @@ class ErrorHandler(RequestHandler):
     def check_xsrf_cookie(self) -> None:
         # POSTs to unknown URLs get a 404, not an XSRF 403.
         pass
+
+    def check_trusted_origin(self, origin: str) -> bool:
+        # Nothing here changes state, so any origin may ask: a cross-origin POST to an
+        # unknown URL gets its 404 (or this handler's status), not a 403.
+        return True

@@ -9,13 +9,21 @@ from typing import Any
 
 from tornadish._http.parse import format_timestamp
 
-__all__ = ["build_cookie"]
+__all__ = ["CookieAttributeError", "build_cookie"]
 
 _UNSAFE = re.compile(r"[\x00-\x20;\x7f]")
 # Values are quoted by http.cookies (a ``;`` becomes ``\073``); only controls and spaces
 # are refused, as Tornado does.
 _UNSAFE_VALUE = re.compile(r"[\x00-\x20\x7f]")
 _SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
+
+
+class CookieAttributeError(http.cookies.CookieError, ValueError):
+    """A cookie name or attribute holds a control character, a space or ``;``.
+
+    A ``CookieError`` as in Tornado, and a ``ValueError`` like every other refusal of
+    :func:`build_cookie`.
+    """
 
 
 def build_cookie(
@@ -35,19 +43,19 @@ def build_cookie(
 ) -> http.cookies.Morsel[str]:
     """A ``Morsel`` for one ``Set-Cookie`` header, validated against header injection.
 
-    Raises ``ValueError`` for values with control characters or spaces, for names and
-    attributes (``domain``, ``path``, ``samesite``, extra keyword arguments) that also
-    contain ``;`` (which would let them smuggle extra attributes or headers), and for
-    unknown ``samesite`` values.
+    Raises ``ValueError`` for values with control characters or spaces and for unknown
+    ``samesite`` values; :class:`CookieAttributeError` (a ``ValueError`` too) for names
+    and attributes (``domain``, ``path``, ``samesite``, extra keyword arguments) that
+    also contain ``;`` (which would let them smuggle extra attributes or headers).
     """
-    if _UNSAFE.search(name) or _UNSAFE_VALUE.search(value):
+    if _UNSAFE_VALUE.search(value):
         raise ValueError(f"Invalid cookie {name!r}: {value!r}")
-    for attr_name, attr_value in (("domain", domain), ("path", path), ("samesite", samesite)):
-        if attr_value is not None and _UNSAFE.search(attr_value):
-            raise ValueError(f"Invalid cookie attribute {attr_name}={attr_value!r} for {name!r}")
-    for attr_name, attr_value in kwargs.items():
-        if _UNSAFE.search(str(attr_value)):
-            raise ValueError(f"Invalid cookie attribute {attr_name}={attr_value!r} for {name!r}")
+    attributes = [("name", name), ("domain", domain), ("path", path), ("samesite", samesite)]
+    for attr_name, attr_value in [*attributes, *kwargs.items()]:
+        if attr_value is not None and _UNSAFE.search(str(attr_value)):
+            raise CookieAttributeError(
+                f"Invalid cookie attribute {attr_name}={attr_value!r} for cookie {name!r}"
+            )
     morsel: http.cookies.Morsel[str] = http.cookies.Morsel()
     # Morsel.set validates the name against RFC 6265 token rules.
     try:

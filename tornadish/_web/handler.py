@@ -12,7 +12,7 @@ import http.cookies
 import inspect
 import re
 import traceback
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -39,7 +39,7 @@ from tornadish.log import app_log, gen_log
 if TYPE_CHECKING:
     from tornadish._web.application import Application
 
-__all__ = ["HandlerRun", "RequestHandler", "stream_request_body"]
+__all__ = ["RequestHandler", "stream_request_body"]
 
 _REASON_PHRASE = re.compile(r"[\t \x21-\x7e\x80-\xff]+")  # RFC 9112 reason-phrase
 
@@ -272,8 +272,10 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
                 )
             except HTTPOutputError:
                 # Refused before anything was sent (a bad header): the error path can
-                # still answer with a 500.
-                self._headers_written = False
+                # still answer with a 500. A body contradicting its Content-Length
+                # closes the connection instead: then there is no answering.
+                if not conn.closed:
+                    self._headers_written = False
                 raise
         else:
             if self._transforms:
@@ -334,8 +336,9 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
                     self._write_buffer = []
                     self.set_status(304)
                     status = 304
-            if status in (204, 304) or 100 <= status < 200:
-                assert not self._write_buffer, "Cannot send body with %s" % status
+            if _forbids_body(status):
+                if self._write_buffer:
+                    raise RuntimeError(f"Cannot send body with status code HTTP{status}")
                 self._clear_representation_headers()
             elif self._headers.joined.get("Content-Length") is None:
                 length = sum(map(len, self._write_buffer))
@@ -381,7 +384,8 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
         else:
             assert isinstance(status, int) and 300 <= status <= 399
         self.set_status(status)
-        self.set_header("Location", url)
+        # As UTF-8 bytes (sent as they are): a non-ASCII URL reaches the browser intact.
+        self.set_header("Location", escape.utf8(url))
         self.finish()
 
     # -- errors ---------------------------------------------------------------------------
@@ -420,7 +424,9 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
         With ``serve_traceback`` (implied by ``debug``) and an exception at hand, the
         page is the traceback as plain text; otherwise a minimal HTML page.
         """
-        if self.settings.get("serve_traceback") and "exc_info" in kwargs:
+        if _forbids_body(status_code):  # HTTPError(304), HTTPError(204): no page
+            self.finish()
+        elif self.settings.get("serve_traceback") and "exc_info" in kwargs:
             self.set_header("Content-Type", "text/plain")
             for line in traceback.format_exception(*kwargs["exc_info"]):
                 self.write(line)
@@ -595,7 +601,8 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
             if result is not None:
                 return self._continue_async(result, after_prepare=False)
             self._method_returned()
-        except Exception as e:
+        except (Exception, asyncio.CancelledError) as e:
+            # (A CancelledError raised without an await is never this task's own.)
             self._handle_request_exception(e)
         return None
 
@@ -641,9 +648,28 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
             self._method_returned()
         except Exception as e:
             self._handle_request_exception(e)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as e:
+            if self._connection_lost:
+                # Typically on_connection_close cancelled what the method awaited:
+                # nobody is left to answer or to report to.
+                if not self._finished:
+                    self._abandon()
+                if _own_task_cancelled():
+                    raise
+                return
+            if not _own_task_cancelled():
+                # The method awaited something that was cancelled: an error like any
+                # other (logged, answered with a 500), as in Tornado.
+                self._handle_request_exception(e)
+                return
+            # This request's task itself was cancelled: not an error to log, but the
+            # client still gets an answer; the cancellation goes on.
             if not self._finished:
-                self._abandon()  # no response is coming: close, don't leave it open
+                try:
+                    self.send_error(500)
+                except Exception:
+                    app_log.error("Exception in exception handler", exc_info=True)
+                    self._abandon()
             raise
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
@@ -654,93 +680,17 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
         raise TypeError("RequestHandler objects are not awaitable")
 
 
-class HandlerRun:
-    """One handler answering one request: the lifecycle API between the dispatcher
-    (``Application``'s, which reads the request) and the handler.
-
-    The dispatcher makes the handler, then ``HandlerRun(handler, transforms, uploads,
-    streaming)`` gives it the application's output transforms (made for this request)
-    and the multipart upload parsed while the body arrived, and :meth:`execute` runs
-    it: once the whole body is in, or, with ``streaming`` (a ``@stream_request_body``
-    handler), as soon as the head is in, followed by, in this order:
-
-    1. :meth:`until_prepared`: what to wait on before reading any body (``prepare()``
-       may change the body limits or refuse the request), or None;
-    2. :meth:`body_chunk` for each chunk: it reaches ``data_received`` once
-       ``prepare()`` has returned, and is dropped once the handler has answered;
-    3. :meth:`body_complete` at the end of the body: the HTTP method runs; or
-       :meth:`connection_lost` if the connection closes first: the handler's
-       ``on_connection_close`` runs, which by default ends the wait for the body
-       (the request then ends without a response, ``on_finish`` still runs).
-    """
-
-    __slots__ = ("handler",)
-
-    def __init__(
-        self,
-        handler: RequestHandler,
-        transforms: Sequence[Callable[[HTTPServerRequest], Any]],
-        uploads: MultipartUpload | None = None,
-        streaming: bool = False,
-    ) -> None:
-        self.handler = handler
-        if transforms:
-            handler._transforms = [t(handler.request) for t in transforms]
-        if uploads is not None:
-            handler._uploads = uploads  # checked, then closed with the request
-        if streaming:
-            loop = asyncio.get_running_loop()
-            handler._body_future = loop.create_future()
-            handler._prepared_future = loop.create_future()
-
-    def execute(
-        self, path_args: Sequence[bytes | None], path_kwargs: dict[str, bytes | None]
-    ) -> Awaitable[None] | None:
-        """Run the handler; an awaitable comes back only if something has to wait (the
-        dispatcher runs it as a task)."""
-        return self.handler._execute(*path_args, **path_kwargs)
-
-    def until_prepared(self) -> Awaitable[None] | None:
-        """With ``streaming``: None once ``prepare()`` has run, else what to wait on."""
-        prepared = self.handler._prepared_future
-        if prepared is None or prepared.done():
-            return None
-        return prepared
-
-    def body_chunk(self, chunk: bytes) -> Awaitable[None] | None:
-        """With ``streaming``: deliver ``chunk``; an awaitable pauses reading."""
-        handler = self.handler
-        if handler._finished:
-            return None  # answered already (an error in prepare): drop the body
-        prepared = handler._prepared_future
-        if prepared is not None and not prepared.done():
-            return self._chunk_after_prepare(prepared, chunk)
-        return handler.data_received(chunk)
-
-    async def _chunk_after_prepare(self, prepared: asyncio.Future[None], chunk: bytes) -> None:
-        await prepared
-        handler = self.handler
-        if not handler._finished:
-            result = handler.data_received(chunk)
-            if result is not None:
-                await result
-
-    def body_complete(self) -> None:
-        """With ``streaming``: the whole body has arrived."""
-        body = self.handler._body_future
-        if body is not None and not body.done():
-            body.set_result(None)
-
-    def connection_lost(self) -> None:
-        """The connection closed; the handler hears it if its body is still coming."""
-        body = self.handler._body_future
-        if body is not None and not body.done():
-            self.handler.on_connection_close()
+def _own_task_cancelled() -> bool:
+    # Whether the running task was asked to cancel (Task.cancelling(), Python 3.11+);
+    # on 3.10 every CancelledError is taken for one, the safe side (it propagates).
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return cancelling is None or cancelling() > 0
 
 
-def streams_request_body(handler_class: type[RequestHandler]) -> bool:
-    """True if ``handler_class`` is decorated with :func:`stream_request_body`."""
-    return handler_class._stream_request_body
+def _forbids_body(status: int) -> bool:
+    # 1xx, 204 and 304 responses end at the header block (RFC 9110 §6.4.1).
+    return status in (204, 304) or 100 <= status < 200
 
 
 def _awaitable(result: object, name: str) -> Awaitable[Any]:

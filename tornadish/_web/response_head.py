@@ -17,7 +17,9 @@ from tornadish._http.parse import format_timestamp
 
 __all__ = ["body_etag", "default_headers", "etag_matches", "header_value"]
 
-_INVALID_HEADER_CHAR = re.compile(r"[\x00-\x1f]")
+# Tornado's rule: HTAB, visible ASCII and obs-text (RFC 9110 §5.5); no other control
+# (CR/LF would split the response), no DEL, nothing outside latin-1.
+_INVALID_HEADER_CHAR = re.compile(r"[^\x09\x20-\x7e\x80-\xff]")
 _ETAG_RE = re.compile(rb'\*|(?:W/)?"[^"]*"')
 _SERVER = "tornadish/0.1"
 _HTML = "text/html; charset=UTF-8"
@@ -48,8 +50,9 @@ def default_headers() -> HTTPHeaders:
 def header_value(value: Any) -> str:
     """``value`` (str, bytes, int or datetime) as a header value.
 
-    Raises ``ValueError`` for CR, LF and other controls: a header value must not end
-    the header block (response splitting); ``TypeError`` for other types.
+    Raises ``ValueError`` for CR, LF and other controls but HTAB, DEL and characters
+    beyond latin-1: a header value must not end the header block (response
+    splitting); ``TypeError`` for other types.
     """
     if isinstance(value, str):
         retval = value
@@ -67,7 +70,7 @@ def header_value(value: Any) -> str:
 
 
 def check_header_value(value: str) -> None:
-    """Raise ``ValueError`` if ``value`` holds a control character (see above)."""
+    """Raise ``ValueError`` if ``value`` holds a forbidden character (see above)."""
     if _INVALID_HEADER_CHAR.search(value):
         raise ValueError(f"Unsafe header value {value!r}")
 

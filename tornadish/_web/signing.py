@@ -122,7 +122,8 @@ def decode_signed_value(
     ``None`` (never an exception) when the value is missing, malformed, signed with
     another secret or for another ``name``, older than ``max_age_days``, signed with
     a key version ``secret`` does not know, or in a format older than ``min_version``.
-    Each rejection is logged on ``tornadish.general``.
+    Each rejection is logged on ``tornadish.general``: a bad signature, an expired or
+    tampered version-1 value at WARNING (as Tornado does), every other reason at DEBUG.
     """
     if min_version is None:
         min_version = DEFAULT_SIGNED_VALUE_MIN_VERSION
@@ -133,7 +134,7 @@ def decode_signed_value(
     raw = _utf8(value)
     version = _get_version(raw)
     if version < min_version:
-        gen_log.info("Signed value for %r has version %d < %d", name, version, min_version)
+        gen_log.debug("Signed value for %r has version %d < %d", name, version, min_version)
         return None
     now = (clock or time.time)()
     if version == 1:
@@ -145,7 +146,7 @@ def decode_signed_value(
         return _decode_v1(secret, name, raw, max_age_days, now)
     if version == 2:
         return _decode_v2(secret, name, raw, max_age_days, now)
-    gen_log.info("Signed value for %r has unknown version %d", name, version)
+    gen_log.debug("Signed value for %r has unknown version %d", name, version)
     return None
 
 
@@ -203,7 +204,7 @@ def _decode_v1(
 ) -> bytes | None:
     parts = value.split(b"|")
     if len(parts) != 3:
-        gen_log.warning("Malformed cookie %r", value)
+        gen_log.debug("Malformed cookie %r", value)
         return None
     encoded, timestamp_bytes, passed = parts
     expected = _signature_v1(secret, _utf8(name), encoded, timestamp_bytes)
@@ -213,7 +214,7 @@ def _decode_v1(
     try:
         timestamp = int(timestamp_bytes)
     except ValueError:
-        gen_log.warning("Malformed cookie timestamp %r", value)
+        gen_log.debug("Malformed cookie timestamp %r", value)
         return None
     if timestamp < now - max_age_days * _SECONDS_PER_DAY:
         gen_log.warning("Expired cookie %r", value)
@@ -230,7 +231,7 @@ def _decode_v1(
     try:
         return base64.b64decode(encoded)
     except (binascii.Error, ValueError):
-        gen_log.warning("Cookie value is not base64 %r", value)
+        gen_log.debug("Cookie value is not base64 %r", value)
         return None
 
 
@@ -255,37 +256,38 @@ def _split_v2(value: bytes) -> tuple[int, bytes, bytes, bytes, bytes]:
 def _decode_v2(
     secret: SecretType, name: str, value: bytes, max_age_days: float, now: float
 ) -> bytes | None:
-    # Tornado rejects version-2 values silently; we log the reason (never the value,
-    # which may be someone's valid session) so a rotation or secret mix-up is visible.
+    # Tornado rejects version-2 values silently; we log the reason at DEBUG (never the
+    # value, which may be someone's valid session) so a rotation or secret mix-up can be
+    # traced without every stale or forged cookie reaching the production log.
     try:
         key_version, timestamp_bytes, name_field, encoded, passed = _split_v2(value)
     except ValueError:
-        gen_log.info("Malformed signed cookie %r", name)
+        gen_log.debug("Malformed signed cookie %r", name)
         return None
     if isinstance(secret, Mapping):
         key = secret.get(key_version)
         if key is None:
-            gen_log.info("Signed cookie %r uses unknown key version %d", name, key_version)
+            gen_log.debug("Signed cookie %r uses unknown key version %d", name, key_version)
             return None
     else:
         key = secret
     expected = _signature_v2(key, value[: len(value) - len(passed)])
     if not hmac.compare_digest(passed, expected):
-        gen_log.info("Invalid signature for signed cookie %r", name)
+        gen_log.debug("Invalid signature for signed cookie %r", name)
         return None
     if name_field != _utf8(name):
-        gen_log.info("Signed cookie %r was signed for another name", name)
+        gen_log.debug("Signed cookie %r was signed for another name", name)
         return None
     try:
         timestamp = int(timestamp_bytes)
     except ValueError:
-        gen_log.info("Malformed timestamp in signed cookie %r", name)
+        gen_log.debug("Malformed timestamp in signed cookie %r", name)
         return None
     if timestamp < now - max_age_days * _SECONDS_PER_DAY:
-        gen_log.info("Expired signed cookie %r", name)
+        gen_log.debug("Expired signed cookie %r", name)
         return None
     try:
         return base64.b64decode(encoded)
     except (binascii.Error, ValueError):
-        gen_log.info("Signed cookie %r is not base64", name)
+        gen_log.debug("Signed cookie %r is not base64", name)
         return None

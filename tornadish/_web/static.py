@@ -19,7 +19,7 @@ import mimetypes
 import os
 import stat
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from typing import Any
 
 from tornadish._http.contract import StreamClosedError
@@ -78,23 +78,6 @@ def _read_file(abspath: str, start: int | None, end: int | None) -> Iterator[byt
             yield chunk
 
 
-def _check_inside(
-    dirs: list[str], normalize: Callable[[str], str], absolute_path: str, path: str
-) -> str:
-    """``normalize(absolute_path)`` if it lies in one of ``dirs`` (normalized the same
-    way), else 403."""
-    target = normalize(absolute_path)
-    for d in dirs:
-        prefix = normalize(d)
-        # The separator matters: "/srv/static" must not admit "/srv/static-old". (A
-        # root of "/" already ends with one; the directory itself matches too.)
-        if not prefix.endswith(os.path.sep):
-            prefix += os.path.sep
-        if (target + os.path.sep).startswith(prefix):
-            return target
-    raise HTTPError(403, "%s is not in root static directory", path)
-
-
 class StaticFileHandler(RequestHandler):
     """Serves files below ``path``.
 
@@ -120,18 +103,31 @@ class StaticFileHandler(RequestHandler):
 
     CACHE_MAX_AGE = 86400 * 365 * 10  # 10 years, as in Tornado
 
-    # Content hashes by absolute path. A class-level cache because Tornado's API
-    # (``reset``, ``get_version`` as class methods) makes it one; the lock matters for
-    # applications that call static_url from threads.
+    MAX_VERSION_CONTENT_SIZE = 64 * 1024 * 1024
+    """The largest file :meth:`get_content_version` hashes. Hashing is synchronous
+    (``static_url`` waits for it), so a larger file gets no version rather than
+    blocking the event loop."""
+
+    MAX_CACHED_VERSIONS = 10000
+    """How many versions are cached; past it the least recently used is forgotten (and
+    its file read again when needed). Bounds memory when ``static_url`` is called with
+    many distinct paths."""
+
+    # Content hashes by absolute path, least recently used first. A class-level cache
+    # because Tornado's API (``reset``, ``get_version`` as class methods) makes it one;
+    # the lock matters for applications that call static_url from threads.
     _static_hashes: dict[str, str | None] = {}
     _lock = threading.Lock()
 
     root: str
     default_filename: str | None
-    allowed_symlink_directory: str | list[str] | None
     path: str
-    absolute_path: str | None
-    modified: datetime.datetime | None
+    # Defaults on the class, not only in initialize(): subclasses (Jupyter's
+    # FileFindHandler) replace initialize() without calling ours.
+    allowed_symlink_directory: str | list[str] | None = None
+    absolute_path: str | None = None
+    modified: datetime.datetime | None = None
+    _stat_result: os.stat_result | None = None
 
     def initialize(
         self,
@@ -142,9 +138,6 @@ class StaticFileHandler(RequestHandler):
         self.root = path
         self.default_filename = default_filename
         self.allowed_symlink_directory = allowed_symlink_directory
-        self.absolute_path = None
-        self.modified = None
-        self._stat_result: os.stat_result | None = None
 
     @classmethod
     def reset(cls) -> None:
@@ -262,8 +255,15 @@ class StaticFileHandler(RequestHandler):
 
     @classmethod
     def get_absolute_path(cls, root: str, path: str) -> str:
-        """The absolute filesystem path of ``path`` below ``root`` (not yet checked)."""
-        return os.path.abspath(os.path.join(root, path))
+        """The absolute filesystem path of ``path`` below ``root``.
+
+        403 if ``path`` leads out of ``root`` as written (``../``, an absolute path);
+        symlinks are checked by :meth:`validate_absolute_path`. This check is also
+        what keeps :meth:`get_version` (``static_url``) from reading files elsewhere.
+        """
+        absolute_path = os.path.abspath(os.path.join(root, path))
+        cls._check_in_root(root, absolute_path, path)
+        return absolute_path
 
     def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
         """Check ``absolute_path`` is a regular file inside ``root``; return the path to
@@ -278,11 +278,13 @@ class StaticFileHandler(RequestHandler):
         if "\x00" in absolute_path:
             raise HTTPError(404)  # no file has a NUL in its name; don't ask the OS
         # As written first: refuses ../ and absolute paths without touching the disk.
-        _check_inside([root], os.path.abspath, absolute_path, self.path)
+        # ``root`` is the directory to check against (a subclass searching several
+        # passes the one that matched), not necessarily self.root.
+        root = self._check_in_root(root, absolute_path, self.path)
         allowed = self.allowed_symlink_directory or root
         allowed_dirs = [allowed] if isinstance(allowed, str) else list(allowed)
         # Then resolved: a link inside the root may name any file on the system.
-        absolute_path = _check_inside(allowed_dirs, os.path.realpath, absolute_path, self.path)
+        absolute_path = self._resolve_symlink_target(absolute_path, allowed_dirs, self.path)
         if os.path.isdir(absolute_path) and self.default_filename is not None:
             # request.path, not self.path: the route may have consumed a prefix, and the
             # file path of the root directory itself is empty.
@@ -294,35 +296,89 @@ class StaticFileHandler(RequestHandler):
                 return None
             absolute_path = os.path.join(absolute_path, self.default_filename)
             # The default file may itself be a link.
-            absolute_path = _check_inside(allowed_dirs, os.path.realpath, absolute_path, self.path)
-        try:
-            # One stat, kept for the size and date: they describe the file checked here.
-            self._stat_result = os.stat(absolute_path)
-        except OSError:
-            raise HTTPError(404) from None
-        if not stat.S_ISREG(self._stat_result.st_mode):
-            # Never read a device or a FIFO: some never end, some block on open.
-            raise HTTPError(403, "%s is not a file", self.path)
+            absolute_path = self._resolve_symlink_target(absolute_path, allowed_dirs, self.path)
+        # One stat, kept for the size and date: they describe the file checked here.
+        self._stat_result = self._stat_regular_file(absolute_path, self.path)
         return absolute_path
+
+    @staticmethod
+    def _check_in_root(root: str, absolute_path: str, path_message: str) -> str:
+        """``root`` normalized, with a trailing separator; 403 unless ``absolute_path``
+        (as written) lies inside it."""
+        root = os.path.abspath(root)
+        # The separator matters: "/srv/static" must not admit "/srv/static-old". (A
+        # root of "/" already ends with one; the directory itself matches too.)
+        if not root.endswith(os.path.sep):
+            root += os.path.sep
+        if not (absolute_path + os.path.sep).startswith(root):
+            raise HTTPError(403, "%s is not in root static directory", path_message)
+        if os.name == "nt" and ":" in absolute_path[len(root) :]:
+            # "file.txt:stream" names an NTFS alternate data stream, not a file.
+            raise HTTPError(403, "%s is not a file", path_message)
+        return root
+
+    @staticmethod
+    def _resolve_symlink_target(
+        absolute_path: str, allowed_dirs: list[str], path_message: str
+    ) -> str:
+        """``absolute_path`` with its symlinks resolved; 403 unless that lies inside
+        one of ``allowed_dirs`` (resolved too). A check of the filesystem at one
+        moment: no substitute for permissions on a directory others can write to."""
+        resolved = os.path.realpath(absolute_path)
+        for directory in allowed_dirs:
+            prefix = os.path.realpath(directory)
+            if not prefix.endswith(os.path.sep):
+                prefix += os.path.sep
+            if (resolved + os.path.sep).startswith(prefix):
+                return resolved
+        raise HTTPError(403, "%s is not in root static directory", path_message)
+
+    @staticmethod
+    def _stat_regular_file(absolute_path: str, path_message: str) -> os.stat_result:
+        """The stat of ``absolute_path``: 404 if there is none, 403 unless it is a
+        regular file. Never read a directory, a device (``/dev/zero`` never ends) or
+        a FIFO (opening one blocks until there is a writer)."""
+        try:
+            result = os.stat(absolute_path)
+        except (OSError, ValueError):  # ValueError: a NUL in the path
+            raise HTTPError(404) from None
+        if not stat.S_ISREG(result.st_mode):
+            raise HTTPError(403, "%s is not a file", path_message)
+        return result
 
     @classmethod
     def get_content(
         cls, abspath: str, start: int | None = None, end: int | None = None
     ) -> bytes | Iterator[bytes]:
         """The content of ``abspath`` from ``start`` to ``end`` (exclusive), as bytes or
-        an iterator of chunks. The default reads the file lazily, a chunk at a time."""
+        an iterator of chunks. The default reads the file lazily, a chunk at a time;
+        it raises :class:`HTTPError` if ``abspath`` is not a regular file."""
+        cls._stat_regular_file(abspath, abspath)
         return _read_file(abspath, start, end)
 
     @classmethod
     def get_content_version(cls, abspath: str) -> str:
-        """The version string of a file: by default the hex SHA-512 of its content."""
-        hasher = hashlib.sha512()
+        """The version string of a file: by default the hex SHA-512 of its content.
+
+        Raises ``ValueError`` for content over :attr:`MAX_VERSION_CONTENT_SIZE`.
+        """
         content = cls.get_content(abspath)
-        if isinstance(content, bytes):
-            hasher.update(content)
-        else:
-            for chunk in content:
+        chunks = [content] if isinstance(content, bytes) else content
+        hasher = hashlib.sha512()
+        size = 0
+        try:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > cls.MAX_VERSION_CONTENT_SIZE:
+                    raise ValueError(
+                        "content is larger than MAX_VERSION_CONTENT_SIZE "
+                        f"({cls.MAX_VERSION_CONTENT_SIZE} bytes)"
+                    )
                 hasher.update(chunk)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # a generator's file is closed now, not when collected
         return hasher.hexdigest()
 
     def _stat(self) -> os.stat_result:
@@ -388,26 +444,36 @@ class StaticFileHandler(RequestHandler):
 
     @classmethod
     def get_version(cls, settings: dict[str, Any], path: str) -> str | None:
-        """The version of static file ``path`` (``None`` if it cannot be read)."""
+        """The version of static file ``path`` (``None`` if it cannot be read).
+
+        ``path`` should name a known static file, not come from the request; versions
+        are cached (up to :attr:`MAX_CACHED_VERSIONS`) until :meth:`reset`.
+        """
         abs_path = cls.get_absolute_path(settings["static_path"], path)
         return cls._get_cached_version(abs_path, settings)
 
     @classmethod
-    def _get_cached_version(cls, abs_path: str, settings: dict[str, Any]) -> str | None:
-        if not settings.get("static_hash_cache", True):
+    def _get_cached_version(
+        cls, abs_path: str, settings: dict[str, Any] | None = None
+    ) -> str | None:
+        if settings is not None and not settings.get("static_hash_cache", True):
             # Debug mode: files change under us; hash every time instead of caching.
-            return cls._compute_version(abs_path)
+            return cls._compute_version(abs_path) or None
         with cls._lock:
             hashes = cls._static_hashes
-            if abs_path not in hashes:
-                hashes[abs_path] = cls._compute_version(abs_path)
-            version = hashes[abs_path]
+            if abs_path in hashes:
+                version = hashes[abs_path] = hashes.pop(abs_path)  # now most recent
+            else:
+                version = cls._compute_version(abs_path)
+                while hashes and len(hashes) >= cls.MAX_CACHED_VERSIONS:
+                    del hashes[next(iter(hashes))]  # the least recently used
+                hashes[abs_path] = version
         return version or None
 
     @classmethod
     def _compute_version(cls, abs_path: str) -> str | None:
         try:
             return cls.get_content_version(abs_path)
-        except Exception:
-            gen_log.error("Could not open static file %r", abs_path)
+        except Exception as e:
+            gen_log.error("Could not open static file %r: %s", abs_path, e)
             return None

@@ -33,7 +33,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from tornadish.gen import convert_yielded
-from tornadish.ioloop import IOLoop, _thread_loop
+from tornadish.ioloop import AsyncIOLoop, AsyncIOMainLoop, IOLoop
 from tornadish.platform._selector_thread import (
     AddThreadSelectorEventLoop,
     SelectorThread,
@@ -58,70 +58,6 @@ __all__ = [
 
 #: Every IOLoop is asyncio-based; ``isinstance(loop, BaseAsyncIOLoop)`` is always true.
 BaseAsyncIOLoop = IOLoop
-
-
-def _this_threads_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    loop = _thread_loop()
-    if loop is not None and not loop.is_closed():
-        return loop
-    return None
-
-
-class AsyncIOMainLoop(IOLoop):
-    """The :class:`~tornadish.ioloop.IOLoop` of this thread's asyncio event loop.
-
-    That is the running loop, else the thread's current loop, else a new loop (uvloop
-    when enabled) made current. Afterwards ``IOLoop.current()`` returns this object.
-    As in Tornado, an asyncio loop has one IOLoop: once ``IOLoop.current()`` has made
-    one for this loop, constructing an ``AsyncIOMainLoop`` raises ``RuntimeError`` (use
-    ``IOLoop.current()``). Keyword arguments (Tornado's ``make_current``) are accepted
-    and have nothing to do: the loop is the thread's already.
-
-    >>> AsyncIOMainLoop().install()            # doctest: +SKIP
-    >>> IOLoop.current().start()               # doctest: +SKIP
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        loop = _this_threads_loop()
-        if loop is None:
-            # A new loop, made the thread's current one (and closed by close()).
-            super().__init__(make_current=True)
-        else:
-            # It is the thread's loop already; close() closes it, as in Tornado.
-            super().__init__(make_current=False, asyncio_loop=loop)
-
-    def install(self) -> None:
-        """Make this the thread's current loop (it already is one: a harmless call,
-        kept for Tornado 4 code; Tornado 5 made it an alias of ``make_current``)."""
-        _install(self)
-
-
-class AsyncIOLoop(IOLoop):
-    """An :class:`~tornadish.ioloop.IOLoop` on a new asyncio event loop (uvloop when
-    enabled), or on ``asyncio_loop`` when given: what ``IOLoop()`` makes.
-
-    ``make_current`` (default true) makes it the thread's current loop until
-    :meth:`close`.
-    """
-
-    def __init__(
-        self, make_current: bool = True, *, asyncio_loop: asyncio.AbstractEventLoop | None = None
-    ) -> None:
-        super().__init__(make_current=make_current, asyncio_loop=asyncio_loop)
-
-    def install(self) -> None:
-        """Make this the thread's current loop (Tornado's deprecated alias of
-        ``make_current``)."""
-        _install(self)
-
-
-def _install(ioloop: IOLoop) -> None:
-    if _thread_loop() is not ioloop.asyncio_loop:
-        ioloop._make_current()
 
 
 def to_tornado_future(asyncio_future: asyncio.Future[Any]) -> asyncio.Future[Any]:
