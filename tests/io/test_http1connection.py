@@ -14,10 +14,10 @@ from typing import Any
 
 from tornadish import gen
 from tornadish.http1connection import (
+    _MAX_1XX_RESPONSES,
     HTTP1Connection,
     HTTP1ConnectionParameters,
     HTTP1ServerConnection,
-    _MAX_1XX_RESPONSES,
     is_transfer_encoding_chunked,
     parse_hex_int,
     parse_int,
@@ -145,15 +145,16 @@ class HTTP1ConnectionTest(_StreamPair):
                 ticks[0] += 1
                 self.io_loop.add_callback(tick)
 
+        io_loop = self.io_loop
+
         class Delegate(_Collect):
             def headers_received(self, start_line: Any, headers: HTTPHeaders) -> None:
-                self.io_loop_ref.add_callback(tick)
+                io_loop.add_callback(tick)
 
             def finish(self) -> None:
                 done[0] = True
 
         delegate = Delegate()
-        delegate.io_loop_ref = self.io_loop  # type: ignore[attr-defined]
         yield conn.read_response(delegate)
         self.assertEqual(b"".join(delegate.chunks), b"x" * 5000)
         self.assertLess(len(delegate.chunks), 10)  # coalesced
@@ -290,11 +291,15 @@ class ServerRoleTest(AsyncTestCase):
             conn = HTTP1Connection(stream, True)
 
             class Detaching(_Collect):
+                def __init__(self, owner: HTTP1Connection) -> None:
+                    super().__init__()
+                    self.owner = owner
+
                 def finish(self) -> None:
                     super().finish()
-                    conn.detach()  # no request of ours to finish: hand the stream back
+                    self.owner.detach()  # no request of ours to finish: hand the stream back
 
-            delegate = Detaching()
+            delegate = Detaching(conn)
             yield conn.read_response(delegate)
             self.assertEqual((delegate.start_line.code, b"".join(delegate.chunks)), (200, body))
         with ExpectLog(gen_log, "Malformed HTTP message", level=logging.INFO):

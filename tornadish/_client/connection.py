@@ -171,6 +171,9 @@ class ResponseReader:
             # h11 would let Transfer-Encoding win; a smuggling-shaped answer is refused.
             raise MalformedResponse("Message with both Transfer-Encoding and Content-Length")
         length = joined.get("Content-Length")
+        if code == 204 and (self._chunked or length not in (None, "0")):
+            # RFC 9110 §15.3.5: a 204 has no content; a length says the framing is off.
+            raise MalformedResponse(f"Response with code {code} should not have body")
         if length is not None and int(length.split(",")[0]) > self._max_body_size:
             raise MalformedResponse("Content-Length too long")
         if self.decompress and headers.joined.get("Content-Encoding") == "gzip":

@@ -124,6 +124,7 @@ class HTTPServer(HTTPServerConnectionDelegate):
         self._sockets: list[socket.socket] = []
         self._pending_sockets: list[socket.socket] = []
         self._served: set[socket.socket] = set()  # handed to a started asyncio server
+        self._closer = _LoopCloser(self)
         self._servers: list[asyncio.AbstractServer] = []
         self._starting: list[asyncio.Task[asyncio.AbstractServer]] = []
         self._started = False
@@ -188,6 +189,12 @@ class HTTPServer(HTTPServerConnectionDelegate):
     def add_sockets(self, sockets: list[socket.socket]) -> None:
         """Accept connections on already-bound listening sockets."""
         loop = _current_loop()
+        # ``IOLoop.close(all_fds=True)`` closes what is open on the loop, as Tornado's
+        # closes every fd: this server's listeners and connections included. (Left
+        # open under a closing uvloop loop, they make its close() wait for ever.)
+        from tornadish.ioloop import IOLoop
+
+        IOLoop.current()._streams.add(self._closer)
         for sock in sockets:
             self._sockets.append(sock)
             task = loop.create_task(
@@ -375,6 +382,21 @@ class _CallableRequest(HTTPMessageDelegate):
             task = asyncio.ensure_future(result)
             _callback_tasks.add(task)
             task.add_done_callback(_callback_tasks.discard)
+
+
+class _LoopCloser:
+    """What ``IOLoop.close(all_fds=True)`` closes for an :class:`HTTPServer`: its
+    listeners, then its connections, at once."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+
+    def close(self) -> None:
+        self.server.stop()
+        for conn in list(self.server._connections):
+            transport = conn.transport
+            if transport is not None:
+                transport.abort()
 
 
 class _BodyDelegates(HTTPServerConnectionDelegate):
