@@ -112,15 +112,8 @@ class FdHandlers:
     def remove_handler(self, fd: int | _Selectable) -> None:
         """Stop watching ``fd`` (does nothing if it is not watched)."""
         number, _ = self.split_fd(fd)
-        if self._handlers.pop(number, None) is None:
-            return
-        loop = self.asyncio_loop
-        if number in self._readers:
-            loop.remove_reader(number)
-            self._readers.discard(number)
-        if number in self._writers:
-            loop.remove_writer(number)
-            self._writers.discard(number)
+        if self._handlers.pop(number, None) is not None:
+            self.update_handler(number, self.NONE)
 
     def _handle_events(self, number: int, events: int) -> None:
         entry = self._handlers.get(number)

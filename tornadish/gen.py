@@ -117,6 +117,9 @@ def _resolve(future: asyncio.Future[Any], value: Any) -> None:
         future.set_result(value)
 
 
+_ASYNCIO_LOOP_FILE = asyncio.base_events.__file__
+
+
 def _new_future() -> asyncio.Future[Any]:
     """A Future on the current loop whose asyncio debug "created at" names the caller.
 
@@ -129,9 +132,6 @@ def _new_future() -> asyncio.Future[Any]:
     while source and (source[-1][0] == __file__ or source[-1][0] == _ASYNCIO_LOOP_FILE):
         del source[-1]
     return future
-
-
-_ASYNCIO_LOOP_FILE = asyncio.base_events.__file__
 
 
 def _failed_future(exc: BaseException) -> asyncio.Future[Any]:

@@ -29,11 +29,18 @@ import asyncio
 import logging
 import re
 import types
-import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from tornadish._http.h11_exchange import END, MAX_1XX_RESPONSES, NEED_DATA, Exchange, Head
+from tornadish._http.body import BodyDecoder
+from tornadish._http.h11_exchange import (
+    END,
+    MAX_1XX_RESPONSES,
+    NEED_DATA,
+    Exchange,
+    Head,
+    head_refusal,
+)
 from tornadish.httputil import (
     HTTPConnection,
     HTTPHeaders,
@@ -45,7 +52,6 @@ from tornadish.httputil import (
 )
 from tornadish.iostream import IOStream, SSLIOStream, StreamClosedError, UnsatisfiableReadError
 from tornadish.log import app_log, gen_log
-from tornadish.util import GzipDecompressor
 
 __all__ = [
     "HTTP1Connection",
@@ -179,7 +185,7 @@ class HTTP1Connection(HTTPConnection):
         As a server, it resolves only once the response has been written.
         """
         if self.params.decompress:
-            delegate = _GzipMessageDelegate(delegate, self.params.chunk_size, self._max_body_size)
+            delegate = BodyDecoder(delegate, self.params.chunk_size, self, gzip=True)
         return self._read_message(delegate)
 
     async def _read_message(self, delegate: HTTPMessageDelegate) -> bool:
@@ -218,7 +224,10 @@ class HTTP1Connection(HTTPConnection):
             reading = self.stream
             if self._exchange.expecting_continue and not self._write_finished:
                 reading.write(self._exchange.send_continue())
-            _check_content_length(head.headers, self._max_body_size)
+            code = None if isinstance(head.start_line, RequestStartLine) else head.start_line.code
+            refusal = head_refusal(code, head.headers, self._max_body_size)
+            if refusal is not None:
+                raise HTTPInputError(refusal)
             body = self._read_body(delegate)
             if await self._with_timeout(body, self._body_timeout) is None:
                 gen_log.info("Timeout reading body from %s", self.context)
@@ -574,75 +583,6 @@ def _peer_ip(stream: IOStream) -> str | None:
     except (AttributeError, OSError):
         return None
     return address[0] if isinstance(address, tuple) else None
-
-
-def _check_content_length(headers: HTTPHeaders, limit: int) -> None:
-    """Refuse a declared body over ``limit`` before reading it (h11 checked the value)."""
-    value = headers.get("Content-Length")
-    if value is not None:
-        length = parse_int(value.split(",")[0].strip())
-        if length > limit:
-            raise HTTPInputError("Content-Length too long")
-
-
-class _GzipMessageDelegate(HTTPMessageDelegate):
-    """Wraps a delegate to decode ``Content-Encoding: gzip`` (at most ``chunk_size``
-    decoded bytes at a time, ``max_body_size`` in all)."""
-
-    def __init__(self, delegate: HTTPMessageDelegate, chunk_size: int, max_body_size: int) -> None:
-        self._delegate = delegate
-        self._chunk_size = chunk_size
-        self._max_body_size = max_body_size
-        self._decompressed_body_size = 0
-        self._decompressor: GzipDecompressor | None = None
-
-    def headers_received(
-        self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
-    ) -> Awaitable[None] | None:
-        if headers.get("Content-Encoding", "").lower() == "gzip":
-            self._decompressor = GzipDecompressor()
-            # The delegates below see decoded data: say so under another name.
-            headers.add("X-Consumed-Content-Encoding", headers["Content-Encoding"])
-            del headers["Content-Encoding"]
-        return self._delegate.headers_received(start_line, headers)
-
-    async def data_received(self, chunk: bytes) -> None:
-        decompressor = self._decompressor
-        if decompressor is None:
-            received = self._delegate.data_received(chunk)
-            if received is not None:
-                await received
-            return
-        compressed = chunk
-        while compressed:
-            try:
-                decompressed = decompressor.decompress(compressed, self._chunk_size)
-            except zlib.error as e:
-                raise HTTPInputError(f"invalid gzip data: {e}") from None
-            if decompressed:
-                self._decompressed_body_size += len(decompressed)
-                if self._decompressed_body_size > self._max_body_size:
-                    raise HTTPInputError("decompressed body too large")
-                received = self._delegate.data_received(decompressed)
-                if received is not None:
-                    await received
-            tail = decompressor.unconsumed_tail
-            if not decompressed and len(tail) >= len(compressed):
-                raise HTTPInputError("encountered unconsumed gzip data without making progress")
-            compressed = tail
-
-    def finish(self) -> None:
-        if self._decompressor is not None:
-            try:
-                self._decompressor.flush()  # checks for a truncated stream
-            except zlib.error as e:
-                # The wrapped delegate gets exactly one of finish / on_connection_close.
-                self._delegate.on_connection_close()
-                raise HTTPInputError(f"invalid gzip data: {e}") from None
-        self._delegate.finish()
-
-    def on_connection_close(self) -> None:
-        self._delegate.on_connection_close()
 
 
 class HTTP1ServerConnection:

@@ -95,6 +95,12 @@ def _thread_loop() -> asyncio.AbstractEventLoop | None:
             return None
 
 
+def _this_threads_loop() -> asyncio.AbstractEventLoop | None:
+    """The running loop, else the thread's current loop unless it is closed."""
+    loop = _running_loop() or _thread_loop()
+    return loop if loop is not None and not loop.is_closed() else None
+
+
 def _env_disables_uvloop() -> bool:
     return os.environ.get("TORNADISH_NO_UVLOOP", "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -283,11 +289,8 @@ class IOLoop(FdHandlers):
         Unlike Tornado, a thread's current loop that has been closed is not reused: a
         fresh loop replaces it.
         """
-        loop = _running_loop()
+        loop = _this_threads_loop()
         if loop is not None:
-            return IOLoop._for_loop(loop)
-        loop = _thread_loop()
-        if loop is not None and not loop.is_closed():
             return IOLoop._for_loop(loop)
         if not instance:
             return None
@@ -629,11 +632,6 @@ class IOLoop(FdHandlers):
             self._executor = None
         else:
             self._executor = executor
-
-
-def _this_threads_loop() -> asyncio.AbstractEventLoop | None:
-    loop = _running_loop() or _thread_loop()
-    return loop if loop is not None and not loop.is_closed() else None
 
 
 class AsyncIOMainLoop(IOLoop):

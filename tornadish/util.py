@@ -15,7 +15,7 @@ import inspect
 import re
 import warnings
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, NoReturn
 
@@ -426,6 +426,24 @@ class GzipDecompressor:
             self._tail = self._member.unconsumed_tail
             break
         return b"".join(out)
+
+    def pieces(self, data: bytes, max_length: int) -> Iterator[bytes]:
+        """Decompress ``data`` a bounded step at a time: yield each non-empty output of
+        at most ``max_length`` bytes, feeding ``unconsumed_tail`` back in, so a gzip bomb
+        never sits decompressed in memory. Raises ``zlib.error`` for bad data, and for a
+        step that neither produces output nor consumes input (which would loop for ever).
+
+        The generator may be left between steps (a consumer busy with a piece) and
+        resumed later.
+        """
+        while data:
+            out = self.decompress(data, max_length)
+            tail = self.unconsumed_tail
+            if not out and len(tail) >= len(data):
+                raise zlib.error("encountered unconsumed gzip data without making progress")
+            data = tail
+            if out:
+                yield out
 
     def flush(self) -> bytes:
         """Signal the end of input; raise if the stream stopped inside a member.

@@ -22,7 +22,9 @@ from tornadish.websocket import (
     websocket_connect,
 )
 
+from .test_websocket import ws_url
 from .test_websocket_hostile import HANDSHAKE, frame
+from tests.support.waiting import until
 
 
 class Echo(WebSocketHandler):
@@ -34,18 +36,6 @@ class Echo(WebSocketHandler):
 
     def on_message(self, message: str | bytes) -> None:
         self.write_message(message, binary=isinstance(message, bytes))
-
-
-def ws_url(srv: Any, path: str = "/ws") -> str:
-    return f"ws://127.0.0.1:{srv.port}{path}"
-
-
-async def wait_for(predicate: Any, timeout: float = 3.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.005)
 
 
 # -- counters ----------------------------------------------------------------------
@@ -96,7 +86,7 @@ async def test_handle_message_hook_sees_pongs_and_can_drop_them(serve: Any) -> N
         return real(opcode, data)
 
     protocol._handle_message = hook  # type: ignore[method-assign]
-    await wait_for(lambda: seen.count(0xA) >= 2)
+    await until(lambda: seen.count(0xA) >= 2, 3.0)
     assert protocol.close_code is None
     drop = True
     assert await conn.read_message() is None
@@ -236,7 +226,7 @@ async def test_a_flood_of_small_frames_lets_the_loop_run(serve: Any) -> None:
     writer.write(HANDSHAKE + b"\r\n" + frame(0x2, b"x") * count)
     await reader.readuntil(b"\r\n\r\n")
     tick()
-    await wait_for(lambda: len(received) == count)
+    await until(lambda: len(received) == count, 3.0)
     assert ticks > 10
     writer.close()
 
@@ -391,7 +381,7 @@ async def test_closing_the_clients_stream_drops_the_connection(serve: Any) -> No
     stream.close()
     assert stream.closed()
     assert await conn.read_message() in ("hello", None)
-    await wait_for(lambda: closed and lost)
+    await until(lambda: closed and lost, 3.0)
     assert closed == [(None, None)]
 
 

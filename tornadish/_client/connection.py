@@ -27,14 +27,14 @@ import asyncio
 import inspect
 import socket
 import zlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 import h11
 
-from tornadish._http.h11_exchange import MAX_1XX_RESPONSES
-from tornadish._http.h11_session import tornado_wording
+from tornadish._http.h11_exchange import head_refusal, informational_refusal
 from tornadish._http.headers import HTTPHeaders
+from tornadish._http.wording import tornado_wording
 from tornadish._io.flow_control import Deadline, WriteGate
 from tornadish._io.stream_base import UnsatisfiableReadError
 from tornadish.log import app_log, gen_log
@@ -116,10 +116,10 @@ class ResponseReader:
     __slots__ = (
         "_chunked",
         "_chunks",
-        "_compressed",
         "_decoded",
         "_gunzip",
         "_header_callback",
+        "_inflating",
         "_max_body_size",
         "_received",
         "_streaming_callback",
@@ -147,8 +147,8 @@ class ResponseReader:
         self._streaming_callback = streaming_callback
         self._gunzip: GzipDecompressor | None = None
         self._chunks: list[bytes] = []
-        # Compressed bytes not decoded yet (a coroutine streaming_callback is busy).
-        self._compressed = b""
+        # The decoding of the last piece (left off while a coroutine callback is busy).
+        self._inflating: Iterator[bytes] = iter(())
         self._chunked = False
         self._received = 0
         self._decoded = 0
@@ -165,17 +165,10 @@ class ResponseReader:
         self.code = code
         self.reason = reason
         self.headers = headers
-        joined = headers.joined
-        self._chunked = "Transfer-Encoding" in joined
-        if self._chunked and "Content-Length" in joined:
-            # h11 would let Transfer-Encoding win; a smuggling-shaped answer is refused.
-            raise MalformedResponse("Message with both Transfer-Encoding and Content-Length")
-        length = joined.get("Content-Length")
-        if code == 204 and (self._chunked or length not in (None, "0")):
-            # RFC 9110 §15.3.5: a 204 has no content; a length says the framing is off.
-            raise MalformedResponse(f"Response with code {code} should not have body")
-        if length is not None and int(length.split(",")[0]) > self._max_body_size:
-            raise MalformedResponse("Content-Length too long")
+        refusal = head_refusal(code, headers, self._max_body_size)
+        if refusal is not None:
+            raise MalformedResponse(refusal)
+        self._chunked = "Transfer-Encoding" in headers
         if self.decompress and headers.joined.get("Content-Encoding") == "gzip":
             # Tornado's convention: the body is handed over decoded, and the header says
             # what was undone.
@@ -199,7 +192,7 @@ class ResponseReader:
             return None
         if self._gunzip is None:
             return self._deliver(data)
-        self._compressed = data
+        self._inflating = self._gunzip.pieces(data, _DECOMPRESS_CHUNK)
         return self.flush()
 
     def _count(self, chunk: bytes) -> None:
@@ -223,17 +216,13 @@ class ResponseReader:
         """Decode and hand over what is left of the last piece, a bounded step at a
         time (a gzip bomb never sits decoded in memory); an awaitable while a coroutine
         ``streaming_callback`` is busy with a step."""
-        gunzip = self._gunzip
-        while self._compressed and gunzip is not None:
-            try:
-                out = gunzip.decompress(self._compressed, _DECOMPRESS_CHUNK)
-            except zlib.error as e:
-                raise MalformedResponse(f"invalid gzip data: {e}") from None
-            self._compressed = gunzip.unconsumed_tail
-            if out:
+        try:
+            for out in self._inflating:
                 busy = self._deliver(out)
                 if busy is not None:
                     return busy
+        except zlib.error as e:
+            raise MalformedResponse(f"invalid gzip data: {e}") from None
         return None
 
     def on_end(self) -> None:
@@ -448,12 +437,11 @@ class ClientConnection(asyncio.Protocol):
     def _on_informational(self, event: h11.InformationalResponse) -> None:
         if event.status_code == 100:
             self._resolve_continue(True)
-        names = {name for name, _ in event.headers}
-        if b"content-length" in names or b"transfer-encoding" in names:
-            raise MalformedResponse(f"Response code {event.status_code} cannot have body")
+        headers = HTTPHeaders.from_raw(event.headers)
+        refusal = informational_refusal(event.status_code, headers, self._num_1xx)
+        if refusal is not None:
+            raise MalformedResponse(refusal)
         self._num_1xx += 1
-        if self._num_1xx > MAX_1XX_RESPONSES:
-            raise MalformedResponse("Too many 1xx responses")
 
     def _wait_for_callback(self, busy: Awaitable[Any]) -> None:
         """A coroutine ``streaming_callback`` is working: read nothing more until it is

@@ -535,11 +535,10 @@ class MultipartFormDataParser:
 
     def _part_end(self) -> None:
         probe = self._probe
+        self._probe = None
         if probe:  # a short body, still being looked at: it was data after all
-            self._probe = None
             for d, s, e in probe:
                 self._on_part_data(d, s, e)
-        self._probe = None
         self._on_part_end()
 
     def _on_part_end(self) -> None:

@@ -15,7 +15,7 @@ Rules of the house:
   through its public API only. Malformed input becomes :class:`HTTPInputError` and a
   message the caller may not send becomes :class:`HTTPOutputError`; nothing h11-specific
   escapes. Where Tornado's tests and logs name an error, its wording is kept
-  (:data:`_TORNADO_WORDING`).
+  (:mod:`tornadish._http.wording`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,17 @@ import h11
 
 from tornadish._http.headers import HTTPHeaders, HTTPInputError, HTTPOutputError
 from tornadish._http.parse import RequestStartLine, ResponseStartLine
+from tornadish._http.wording import output_wording, tornado_wording
 
-__all__ = ["END", "MAX_1XX_RESPONSES", "NEED_DATA", "Exchange", "Head"]
+__all__ = [
+    "END",
+    "MAX_1XX_RESPONSES",
+    "NEED_DATA",
+    "Exchange",
+    "Head",
+    "head_refusal",
+    "informational_refusal",
+]
 
 MAX_1XX_RESPONSES: Final = 16
 """How many informational (1xx) responses may precede a response (Tornado's
@@ -68,26 +77,38 @@ class Head:
 
 Event = Head | bytes | _Marker
 
-_VERSIONS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
 
-# h11's message for a malformed input -> Tornado's, where Tornado's logs and tests name it.
-_TORNADO_WORDING: Final = (
-    ("malformed chunk footer", "improperly terminated chunk"),
-    ("illegal chunk header", "invalid chunk size"),
-)
+def informational_refusal(code: int, headers: HTTPHeaders, seen: int) -> str | None:
+    """Why a 1xx response, after ``seen`` others, is refused (Tornado's words), or None:
+    it announces a body, or it is one too many (a peer sending them without end)."""
+    if "Content-Length" in headers or "Transfer-Encoding" in headers:
+        return f"Response code {code} cannot have body"
+    if seen >= MAX_1XX_RESPONSES:
+        return "Too many 1xx responses"
+    return None
+
+
+def head_refusal(code: int | None, headers: HTTPHeaders, max_body_size: int) -> str | None:
+    """Why a message head (a response's with its ``code``; a request's with None) is
+    refused before its body is read, in Tornado's words, or None: framing declared two
+    ways (a smuggling shape, whichever h11 would believe), a 204 with a body (RFC 9110
+    §15.3.5), a declared body over ``max_body_size``."""
+    chunked = "Transfer-Encoding" in headers
+    length = headers.get("Content-Length")
+    if chunked and length is not None:
+        return "Message with both Transfer-Encoding and Content-Length"
+    if code == 204 and (chunked or length not in (None, "0")):
+        return f"Response with code {code} should not have body"
+    if length is not None and int(length.split(",")[0]) > max_body_size:
+        return "Content-Length too long"  # h11 checked it is digits, equal if repeated
+    return None
+
+
+_VERSIONS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
 
 # Reading a response that no request of ours announced (a response read off a raw
 # stream): h11 only parses responses to requests it sent, so it is told of this one.
 _IMPLIED_REQUEST = h11.Request(method="GET", target="/", headers=[("Host", "")])
-
-
-def _input_error(e: h11.ProtocolError) -> HTTPInputError:
-    message = str(e)
-    for h11_words, tornado_words in _TORNADO_WORDING:
-        if message.startswith(h11_words):
-            message = tornado_words
-            break
-    return HTTPInputError(message)
 
 
 def _headers(raw: list[tuple[bytes, bytes]]) -> HTTPHeaders:
@@ -109,7 +130,7 @@ class Exchange:
     """One request and its response, from the client's side (``is_client``) or the
     server's, with ``max_header_size`` bounding a message head."""
 
-    __slots__ = ("_conn", "_head_seen", "_is_client", "_num_1xx", "request_method")
+    __slots__ = ("_conn", "_is_client", "_last_data", "_left", "_num_1xx")
 
     def __init__(self, is_client: bool, max_header_size: int) -> None:
         self._is_client = is_client
@@ -117,9 +138,10 @@ class Exchange:
             h11.CLIENT if is_client else h11.SERVER, max_incomplete_event_size=max_header_size
         )
         self._num_1xx = 0
-        self._head_seen = False
-        #: The request's method (sent, or received), once known: HEAD has no response body.
-        self.request_method: str | None = None
+        # The last bytes received: the values an error message about them quotes.
+        self._last_data = b""
+        # Body bytes our Content-Length still announces (-1: none declared).
+        self._left = -1
 
     # -- receiving -------------------------------------------------------------------
 
@@ -128,7 +150,8 @@ class Exchange:
         if self._is_client and self._conn.our_state is h11.IDLE:
             self._conn.send(_IMPLIED_REQUEST)
             self._conn.send(h11.EndOfMessage())
-            self.request_method = "GET"
+        if data:
+            self._last_data = data
         self._conn.receive_data(data)
 
     def next_event(self) -> Event:
@@ -140,7 +163,7 @@ class Exchange:
         try:
             event = self._conn.next_event()
         except h11.ProtocolError as e:  # h11 raises LocalProtocolError for some input
-            raise _input_error(e) from None
+            raise HTTPInputError(tornado_wording(str(e), self._last_data)) from None
         if isinstance(event, h11.Data):
             return bytes(event.data)
         if isinstance(event, h11.EndOfMessage):
@@ -155,11 +178,10 @@ class Exchange:
         return self._response_head(event)
 
     def _request_head(self, event: h11.Request) -> Head:
-        method = event.method.decode("ascii")
-        self.request_method = method
-        self._head_seen = True
         start_line = RequestStartLine(
-            method, event.target.decode("latin-1"), _VERSIONS[event.http_version]
+            event.method.decode("ascii"),
+            event.target.decode("latin-1"),
+            _VERSIONS[event.http_version],
         )
         return Head(start_line, _headers(list(event.headers)), False)
 
@@ -168,17 +190,10 @@ class Exchange:
         headers = _headers(list(event.headers))
         code = event.status_code
         if informational:
-            if "Content-Length" in headers or "Transfer-Encoding" in headers:
-                raise HTTPInputError(f"Response code {code} cannot have body")
-            if self._num_1xx >= MAX_1XX_RESPONSES:
-                raise HTTPInputError("Too many 1xx responses")
+            refusal = informational_refusal(code, headers, self._num_1xx)
+            if refusal is not None:
+                raise HTTPInputError(refusal)
             self._num_1xx += 1
-        else:
-            self._head_seen = True
-            if code == 204 and (
-                "Transfer-Encoding" in headers or headers.get("Content-Length", "0") != "0"
-            ):
-                raise HTTPInputError(f"Response with code {code} should not have body")
         start_line = ResponseStartLine(
             _VERSIONS.get(event.http_version, "HTTP/1.1"),
             code,
@@ -191,11 +206,6 @@ class Exchange:
         """The client sent ``Expect: 100-continue`` and waits for our go-ahead."""
         return self._conn.they_are_waiting_for_100_continue
 
-    @property
-    def head_seen(self) -> bool:
-        """The (final) message head has been received."""
-        return self._head_seen
-
     def leftover(self) -> bytes:
         """The bytes received but not used by this exchange (the next message's start,
         or, after a detach, the first bytes of whatever follows on the stream)."""
@@ -207,11 +217,6 @@ class Exchange:
         conn = self._conn
         return conn.our_state is h11.DONE and conn.their_state is h11.DONE
 
-    @property
-    def read_done(self) -> bool:
-        """The peer's message is complete."""
-        return self._conn.their_state in (h11.DONE, h11.MUST_CLOSE, h11.CLOSED)
-
     # -- sending ---------------------------------------------------------------------
 
     def send_head(
@@ -222,7 +227,6 @@ class Exchange:
         if isinstance(start_line, RequestStartLine):
             if start_line.method in ("POST", "PUT", "PATCH") and "Content-Length" not in headers:
                 headers["Transfer-Encoding"] = "chunked"
-            self.request_method = start_line.method
             event: h11.Event = h11.Request(
                 method=start_line.method, target=start_line.path, headers=_wire_headers(headers)
             )
@@ -238,13 +242,18 @@ class Exchange:
                 reason=start_line.reason,
                 headers=_wire_headers(headers),
             )
+        length = headers.get("Content-Length")
+        self._left = int(length) if length is not None and length.isdigit() else -1
         return self._send(event)
 
     def send_data(self, chunk: bytes) -> bytes:
         """Serialize a body chunk (framed as the head announced)."""
         if not chunk:
             return b""
-        return self._send(h11.Data(data=chunk))
+        data = self._send(h11.Data(data=chunk))
+        if self._left >= 0:
+            self._left -= len(chunk)
+        return data
 
     def send_end(self) -> bytes:
         """Serialize the end of our message."""
@@ -254,23 +263,9 @@ class Exchange:
         """``100 Continue`` for a client waiting for it."""
         return self._send(h11.InformationalResponse(status_code=100, headers=[]))
 
-    @property
-    def sent_head(self) -> bool:
-        """Our message head has gone out."""
-        return self._conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE)
-
     def _send(self, event: h11.Event) -> bytes:
         try:
             data = self._conn.send(event)
         except h11.LocalProtocolError as e:
-            raise HTTPOutputError(_output_message(str(e))) from None
+            raise HTTPOutputError(output_wording(str(e), self._left)) from None
         return data or b""
-
-
-def _output_message(message: str) -> str:
-    # Tornado's wording for the two mistakes its users meet.
-    if message.startswith("Too much data for declared Content-Length"):
-        return "Tried to write more data than Content-Length"
-    if message.startswith("Too little data for declared Content-Length"):
-        return "Tried to write less data than Content-Length"
-    return message

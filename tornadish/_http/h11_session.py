@@ -23,6 +23,8 @@ from typing import Final
 
 import h11
 
+from tornadish._http.wording import tornado_wording
+
 __all__ = [
     "CLOSED",
     "END",
@@ -58,10 +60,12 @@ CLOSED: Final = _Marker("CLOSED")
 class ProtocolError(Exception):
     """The peer sent something HTTP/1.1 does not allow; answer with ``status`` and close."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, incomplete: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        #: The peer closed mid-request: it left, rather than sent something wrong.
+        self.incomplete = incomplete
 
 
 class LocalError(Exception):
@@ -216,45 +220,6 @@ _HOST = re.compile(
     rb"|[-A-Za-z0-9._~!$&'()*+,;=%]*)"  # IPv4 or reg-name
     rb"(:[0-9]*)?"
 )
-_TE_ERRORS = ("multiple Transfer-Encoding headers", "Only Transfer-Encoding: chunked")
-_HEADER_LINE = re.compile(rb"(?im)^(content-length|transfer-encoding)[ \t]*:[ \t]*(.*?)[ \t]*\r?$")
-
-
-def _raw_values(head: bytes, name: bytes) -> str:
-    """The values of header ``name`` in a raw request head, joined as Tornado's
-    ``HTTPHeaders`` joins them (with a comma)."""
-    values = [m.group(2) for m in _HEADER_LINE.finditer(head) if m.group(1).lower() == name]
-    return b",".join(values).decode("latin-1")
-
-
-def tornado_wording(message: str, head: bytes) -> str:
-    """Tornado's words for h11's message about a malformed request (``head``: the raw
-    bytes it came in, for the values Tornado's messages quote). Tornado's tests and
-    users' log filters match on these words; the status stays the RFCs' choice."""
-    if message.startswith("illegal request line") or message.startswith("no request line"):
-        return "Malformed HTTP request line"
-    if message.startswith("illegal status line") or message.startswith("no response line"):
-        return "Error parsing response start line"
-    if message.startswith("illegal header line"):
-        if ":" not in message[len("illegal header line:") :]:
-            return "no colon in header line"
-        return "Invalid header line: " + message[len("illegal header line: ") :]
-    if message.startswith(_TE_ERRORS):
-        return "Unsupported Transfer-Encoding " + _raw_values(head, b"transfer-encoding")
-    if message.startswith("conflicting Content-Length"):
-        return f"Multiple unequal Content-Lengths: {_raw_values(head, b'content-length')!r}"
-    if message.startswith("bad Content-Length"):
-        value = _raw_values(head, b"content-length")
-        if "," in value:
-            return f"Multiple unequal Content-Lengths: {value!r}"
-        return f"Only integer Content-Length is allowed: {value}"
-    if message.startswith("Found multiple Host"):
-        return "Invalid Host header: more than one"
-    if message.startswith("illegal chunk header"):
-        return "invalid chunk size"
-    if message.startswith("malformed chunk footer"):
-        return "improperly terminated chunk"
-    return message
 
 
 class ServerSession:
@@ -421,7 +386,9 @@ class ServerSession:
             t.strip().lower() == "chunked" for t in words[30:].split(",")
         ):
             status = 400  # chunked twice is a malformed message (RFC 9112 §7), not unknown
-        return ProtocolError(status, words)
+        # h11's words for a close inside a message ("peer closed connection without
+        # sending complete message body", "peer unexpectedly closed connection").
+        return ProtocolError(status, words, incomplete=message.startswith("peer "))
 
     @property
     def expecting_continue(self) -> bool:

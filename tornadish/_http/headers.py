@@ -197,7 +197,7 @@ class HTTPHeaders(MutableMapping[str, str]):
         if stale is not None:
             stale.discard(norm)
             if not stale:
-                self._rejoin()
+                self._stale = None
 
     @property
     def _dict(self) -> dict[str, str]:

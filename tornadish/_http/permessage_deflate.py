@@ -187,29 +187,27 @@ class BoundedDeflate(PerMessageDeflate):
         # may arrive between the fragments of a message).
         self._data_frame = False
 
+    def _agreed(self, client_sends: bool) -> tuple[bool, int]:
+        # Context takeover and window of what the client (or the server) sends.
+        if client_sends:
+            return not self.client_no_context_takeover, int(self.client_max_window_bits)
+        return not self.server_no_context_takeover, int(self.server_max_window_bits)
+
     def compressor(self, client: bool) -> PerMessageDeflateCompressor:
         """The compressor for what this side (``client`` or server) sends, with the
         agreed window and context takeover; made once the agreement is final."""
         compressor = self._outbound
         if compressor is None:
-            if client:
-                bits, fresh = self.client_max_window_bits, self.client_no_context_takeover
-            else:
-                bits, fresh = self.server_max_window_bits, self.server_no_context_takeover
-            compressor = PerMessageDeflateCompressor(not fresh, int(bits), self._tuning)
+            compressor = PerMessageDeflateCompressor(*self._agreed(client), self._tuning)
             self._outbound = compressor
         return compressor
 
     def _decompressor_for(self, client: bool) -> PerMessageDeflateDecompressor:
         decompressor = self._inbound
         if decompressor is None:
-            # The window the peer compresses with, as negotiated.
-            if client:
-                bits, fresh = self.server_max_window_bits, self.server_no_context_takeover
-            else:
-                bits, fresh = self.client_max_window_bits, self.client_no_context_takeover
+            # What the peer sends, with the window it compresses with.
             decompressor = PerMessageDeflateDecompressor(
-                not fresh, int(bits), self.max_message_size
+                *self._agreed(not client), self.max_message_size
             )
             self._inbound = decompressor
         return decompressor

@@ -76,6 +76,7 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
 
     __slots__ = (
         "_body_bytes",
+        "_body_sent",
         "_body_timeout",
         "_close_callback",
         "_deadline",
@@ -96,7 +97,7 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
         "_raw_output",
         "_read_block",
         "_registry",
-        "_response_left",
+        "_response_headers",
         "_response_started",
         "_server_delegate",
         "_session",
@@ -132,9 +133,10 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
         self._keep_alive = True
         self._head_only = False
         self._response_started = False
-        # Body bytes the response's Content-Length still expects (-1: none declared);
-        # only for the wording of a mismatch (protocol._broken_response).
-        self._response_left = -1
+        # The response's head and the body bytes sent after it: only for the wording
+        # of a Content-Length mismatch (protocol._broken_response).
+        self._response_headers: list[tuple[bytes, bytes]] = []
+        self._body_sent = 0
         self._raw_output = False
         self._peer_closed = False
         self._body_bytes = 0
@@ -252,14 +254,14 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
             self._state = CLOSED
             transport.abort()
 
-    def _protocol_error(self, status: int, message: str) -> None:
+    def _protocol_error(self, status: int, message: str, incomplete: bool = False) -> None:
         # Tornado's log lines (its users filter on them); the status is the RFCs'.
         if status == 408:
             gen_log.info("Timeout reading %s from %s (408)", message, self._peer_ip)
         elif status == 431 or status == 414:
             # Tornado's words for a head that outgrows its buffer.
             gen_log.info("Unsatisfiable read, closing connection: %s (%d)", message, status)
-        elif message.startswith("peer "):
+        elif incomplete:
             # The client closed mid-request: it left, rather than sent something wrong
             # (Tornado says nothing). It may still read the answer of a half-close.
             gen_log.debug("Incomplete request from %s: %s (%d)", self._peer_ip, message, status)

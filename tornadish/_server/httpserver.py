@@ -6,25 +6,24 @@ import asyncio
 import functools
 import socket
 import ssl
-import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, cast, runtime_checkable
 
 from tornadish import netutil
+from tornadish._http.body import BodyDecoder
 from tornadish._http.contract import (
     HTTPConnection,
     HTTPMessageDelegate,
     HTTPServerConnectionDelegate,
     StreamClosedError,
 )
-from tornadish._http.headers import HTTPHeaders, HTTPInputError
+from tornadish._http.headers import HTTPHeaders
 from tornadish._http.parse import RequestStartLine, ResponseStartLine
 from tornadish._http.request import HTTPServerRequest
 from tornadish._io import processes
 from tornadish._server.params import ServerParams
 from tornadish._server.protocol import HTTP1ServerProtocol
 from tornadish.log import gen_log
-from tornadish.util import GzipDecompressor
 
 __all__ = ["HTTPServer", "StreamClosedError"]
 
@@ -415,97 +414,7 @@ class _BodyDelegates(HTTPServerConnectionDelegate):
         self, server_conn: object, request_conn: HTTPConnection
     ) -> HTTPMessageDelegate:
         inner = self.delegate.start_request(server_conn, request_conn)
-        return _BodyMessageDelegate(inner, self.chunk_size, request_conn, self.decompress)
+        return BodyDecoder(inner, self.chunk_size, request_conn, self.decompress)
 
     def on_close(self, server_conn: object) -> None:
         self.delegate.on_close(server_conn)
-
-
-class _BodyTooLarge(HTTPInputError):
-    """A request body over the limit once decompressed (answered 413, not 400)."""
-
-    status_code = 413
-
-
-class _BodyMessageDelegate(HTTPMessageDelegate):
-    def __init__(
-        self, delegate: HTTPMessageDelegate, chunk_size: int, conn: HTTPConnection, gzip: bool
-    ) -> None:
-        self._delegate = delegate
-        self._chunk_size = chunk_size
-        self._gzip = gzip
-        self._gunzip: GzipDecompressor | None = None
-        self._conn = conn
-        self._inflated = 0
-
-    def headers_received(
-        self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
-    ) -> Awaitable[None] | None:
-        if self._gzip and headers.get("Content-Encoding", "").lower() == "gzip":
-            self._gunzip = GzipDecompressor()
-            # As Tornado: the delegate sees a plain body, and where it came from.
-            headers.add("X-Consumed-Content-Encoding", headers["Content-Encoding"])
-            del headers["Content-Encoding"]
-        return self._delegate.headers_received(start_line, headers)
-
-    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
-        gunzip = self._gunzip
-        if gunzip is None:
-            if len(chunk) <= self._chunk_size:
-                return self._delegate.data_received(chunk)
-            return self._pieces(chunk, 0)
-        return self._feed(gunzip, chunk)
-
-    def _pieces(self, chunk: bytes, start: int) -> Awaitable[None] | None:
-        size = self._chunk_size
-        while start < len(chunk):
-            result = self._delegate.data_received(chunk[start : start + size])
-            start += size
-            if result is not None:
-                return self._pieces_after(result, chunk, start)
-        return None
-
-    async def _pieces_after(self, pending: Awaitable[None], chunk: bytes, start: int) -> None:
-        await pending
-        more = self._pieces(chunk, start)
-        if more is not None:
-            await more
-
-    def _feed(self, gunzip: GzipDecompressor, data: bytes) -> Awaitable[None] | None:
-        while data:
-            try:
-                out = gunzip.decompress(data, self._chunk_size)
-            except zlib.error as e:
-                raise HTTPInputError(f"invalid gzip data: {e}") from None
-            tail = gunzip.unconsumed_tail
-            if not out and tail == data:
-                raise HTTPInputError("gzip request body makes no progress")
-            data = tail
-            if out:
-                # The limit applies to what the application gets: a few kilobytes of
-                # gzip can inflate to gigabytes (a "gzip bomb"). Read each time, since a
-                # streaming handler's prepare() may have changed it.
-                self._inflated += len(out)
-                if self._inflated > self._conn.max_body_size:
-                    raise _BodyTooLarge("decompressed body too large")
-                result = self._delegate.data_received(out)
-                if result is not None:
-                    return self._after(result, gunzip, data)
-        return None
-
-    async def _after(self, pending: Awaitable[None], gunzip: GzipDecompressor, data: bytes) -> None:
-        await pending
-        more = self._feed(gunzip, data)
-        if more is not None:
-            await more
-
-    def finish(self) -> None:
-        if self._gunzip is not None:
-            try:
-                self._gunzip.flush()
-            except zlib.error as e:
-                raise HTTPInputError(f"invalid gzip data: {e}") from None
-        self._delegate.finish()
-
-    def on_connection_close(self) -> None:
-        self._delegate.on_connection_close()

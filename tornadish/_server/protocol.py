@@ -36,6 +36,7 @@ from tornadish._http.contract import (
     WebSocketSink,
 )
 from tornadish._http.headers import HTTPOutputError
+from tornadish._http.wording import output_wording
 from tornadish._io.flow_control import failed_future
 from tornadish._io.iostream import IOStream, adopt_transport, closed_iostream
 from tornadish._io.websocket import accept_server_websocket
@@ -158,7 +159,8 @@ class HTTP1ServerProtocol(ConnectionReader):
             data = session.response_head(status, reason, headers)
         except h11_session.LocalError as e:
             raise HTTPOutputError(str(e)) from None  # nothing sent: a 500 can follow
-        self._response_left = _content_length(headers)
+        self._response_headers = headers
+        self._body_sent = 0
         sent = len(body) if not self._head_only else 0
         try:
             if sent:
@@ -166,9 +168,8 @@ class HTTP1ServerProtocol(ConnectionReader):
             if finish:
                 data += session.response_end()
         except h11_session.LocalError as e:
-            raise self._broken_response(e, sent, finish) from None
-        if self._response_left >= 0:
-            self._response_left -= sent
+            raise self._broken_response(e, sent) from None
+        self._body_sent += sent
         self._response_started = True
         transport.write(data)
         if finish:
@@ -188,27 +189,21 @@ class HTTP1ServerProtocol(ConnectionReader):
             if finish:
                 data += session.response_end()
         except h11_session.LocalError as e:
-            raise self._broken_response(e, sent, finish) from None
-        if self._response_left >= 0:
-            self._response_left -= sent
+            raise self._broken_response(e, sent) from None
+        self._body_sent += sent
         if data:
             transport.write(data)
         if finish:
             self._request_done()
 
-    def _broken_response(
-        self, error: h11_session.LocalError, sent: int, finish: bool
-    ) -> HTTPOutputError:
+    def _broken_response(self, error: h11_session.LocalError, sent: int) -> HTTPOutputError:
         # The body contradicts the head (its Content-Length): the engine refuses to go
         # on and no valid response can follow, so the connection goes, as in Tornado;
-        # so does Tornado's wording of the mismatch.
+        # so does Tornado's wording of the mismatch (worked out only now, on failure).
         self._close()
-        left = self._response_left
-        if 0 <= left < sent:
-            return HTTPOutputError("Tried to write more data than Content-Length")
-        if left > sent and finish:
-            return HTTPOutputError(f"Tried to write {left - sent} bytes less than Content-Length")
-        return HTTPOutputError(str(error))
+        declared = _content_length(self._response_headers)
+        left = declared - self._body_sent - sent if declared >= 0 else -1
+        return HTTPOutputError(output_wording(str(error), left))
 
     def drain(self) -> Awaitable[None]:
         """Resolves once the output buffer is below its high-water mark."""

@@ -92,7 +92,7 @@ class ConnectionReader(ConnectionBase):
         try:
             self._session.receive_data(data)
         except h11_session.ProtocolError as e:
-            self._protocol_error(e.status, e.message)
+            self._protocol_error(e.status, e.message, e.incomplete)
             return
         if state == HANDLING:
             # Pipelined bytes while we answer: keep them in h11's buffer, stop reading
@@ -173,7 +173,7 @@ class ConnectionReader(ConnectionBase):
                 try:
                     event = session.next_event()
                 except h11_session.ProtocolError as e:
-                    self._protocol_error(e.status, e.message)
+                    self._protocol_error(e.status, e.message, e.incomplete)
                     return
                 t = type(event)
                 try:

@@ -271,11 +271,9 @@ class Application(ReversibleRouter):
         """A delegate that runs ``target_class`` for ``request`` (Tornado API)."""
         dispatcher = _RequestDispatcher(self, request.connection)
         dispatcher.request = request
-        dispatcher.handler_class = target_class
-        dispatcher.handler_kwargs = target_kwargs or {}
-        dispatcher.path_args = list(path_args or [])
-        dispatcher.path_kwargs = dict(path_kwargs or {})
-        dispatcher.stream = streams_request_body(target_class)
+        dispatcher._serve_with(
+            target_class, target_kwargs or {}, list(path_args or []), dict(path_kwargs or {})
+        )
         return dispatcher
 
     @property
@@ -379,10 +377,8 @@ class _RequestDispatcher(HTTPMessageDelegate):
                 # A broken matcher or router target: a 500 for this request, not a
                 # dropped connection.
                 app_log.error("Uncaught exception routing %r", self.request, exc_info=True)
-                self.handler_class = ErrorHandler
-                self.handler_kwargs = {"status_code": 500}
                 self.delegate = None
-                self.stream = False
+                self._serve_with(ErrorHandler, {"status_code": 500}, [], {})
         if self.delegate is not None:
             return self.delegate.headers_received(start_line, headers)
         if self.stream:
@@ -413,11 +409,13 @@ class _RequestDispatcher(HTTPMessageDelegate):
         router = app.default_router
         for target, target_kwargs, params in router.candidates(request):
             if isinstance(target, type) and issubclass(target, RequestHandler):
-                self.handler_class = target
-                self.handler_kwargs = target_kwargs
-                self.path_args = params.get("path_args", [])
-                self.path_kwargs = params.get("path_kwargs", {})
-                break
+                self._serve_with(
+                    target,
+                    target_kwargs,
+                    params.get("path_args", []),
+                    params.get("path_kwargs", {}),
+                )
+                return
             if target_kwargs:
                 params["target_kwargs"] = target_kwargs
             delegate = router.get_target_delegate(target, request, **params)
@@ -425,16 +423,25 @@ class _RequestDispatcher(HTTPMessageDelegate):
                 self.delegate = delegate
                 return
             # A router that found nothing: on to the next rule, as in Tornado.
+        handler_class = app.settings.get("default_handler_class")
+        if handler_class is not None:
+            self._serve_with(handler_class, app.settings.get("default_handler_args", {}), [], {})
         else:
-            handler_class = app.settings.get("default_handler_class")
-            if handler_class is not None:
-                self.handler_class = handler_class
-                self.handler_kwargs = app.settings.get("default_handler_args", {})
-            else:
-                self.handler_class = ErrorHandler
-                self.handler_kwargs = {"status_code": 404}
-        assert self.handler_class is not None
-        self.stream = streams_request_body(self.handler_class)
+            self._serve_with(ErrorHandler, {"status_code": 404}, [], {})
+
+    def _serve_with(
+        self,
+        handler_class: type[RequestHandler],
+        handler_kwargs: dict[str, Any],
+        path_args: list[bytes | None],
+        path_kwargs: dict[str, bytes | None],
+    ) -> None:
+        # The one place a handler class is chosen: whether it streams goes with it.
+        self.handler_class = handler_class
+        self.handler_kwargs = handler_kwargs
+        self.path_args = path_args
+        self.path_kwargs = path_kwargs
+        self.stream = streams_request_body(handler_class)
 
     def _start_streaming(self) -> Awaitable[None] | None:
         request = self.request

@@ -78,6 +78,17 @@ def _read_file(abspath: str, start: int | None, end: int | None) -> Iterator[byt
             yield chunk
 
 
+def _with_separator(directory: str) -> str:
+    # "/srv/static" must not admit "/srv/static-old". (A root of "/" already ends with
+    # the separator.)
+    return directory if directory.endswith(os.path.sep) else directory + os.path.sep
+
+
+def _lies_in(path: str, directory: str) -> bool:
+    """Whether ``path`` is ``directory`` (given with its trailing separator) or below it."""
+    return (path + os.path.sep).startswith(directory)
+
+
 class StaticFileHandler(RequestHandler):
     """Serves files below ``path``.
 
@@ -305,12 +316,8 @@ class StaticFileHandler(RequestHandler):
     def _check_in_root(root: str, absolute_path: str, path_message: str) -> str:
         """``root`` normalized, with a trailing separator; 403 unless ``absolute_path``
         (as written) lies inside it."""
-        root = os.path.abspath(root)
-        # The separator matters: "/srv/static" must not admit "/srv/static-old". (A
-        # root of "/" already ends with one; the directory itself matches too.)
-        if not root.endswith(os.path.sep):
-            root += os.path.sep
-        if not (absolute_path + os.path.sep).startswith(root):
+        root = _with_separator(os.path.abspath(root))
+        if not _lies_in(absolute_path, root):
             raise HTTPError(403, "%s is not in root static directory", path_message)
         if os.name == "nt" and ":" in absolute_path[len(root) :]:
             # "file.txt:stream" names an NTFS alternate data stream, not a file.
@@ -326,10 +333,7 @@ class StaticFileHandler(RequestHandler):
         moment: no substitute for permissions on a directory others can write to."""
         resolved = os.path.realpath(absolute_path)
         for directory in allowed_dirs:
-            prefix = os.path.realpath(directory)
-            if not prefix.endswith(os.path.sep):
-                prefix += os.path.sep
-            if (resolved + os.path.sep).startswith(prefix):
+            if _lies_in(resolved, _with_separator(os.path.realpath(directory))):
                 return resolved
         raise HTTPError(403, "%s is not in root static directory", path_message)
 
