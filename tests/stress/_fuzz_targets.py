@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, field
+from typing import Any
 
 from tornadish import escape
 from tornadish._http.h11_session import (
@@ -105,16 +106,14 @@ def _finish_request(flight: _InFlight) -> None:
     parsed.query = request.query_arguments
     parsed.cookies = {name: m.value for name, m in request.cookies.items()}
     request.full_url()
-    found = next(iter(ROUTES_APP.default_router.candidates(request)), None)
+    routed: Any = ROUTES_APP.find_handler(request)
     try:
-        if found is not None:
-            _target, _kwargs, params = found
-            for arg in params.get("path_args", []):
-                if arg is not None:
-                    _decode(arg)
-            for arg in params.get("path_kwargs", {}).values():
-                if arg is not None:
-                    _decode(arg)
+        for arg in routed.path_args:
+            if arg is not None:
+                _decode(arg)
+        for arg in routed.path_kwargs.values():
+            if arg is not None:
+                _decode(arg)
         if upload is not None:
             request.body = upload.end()
             upload.check()

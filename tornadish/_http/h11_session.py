@@ -220,6 +220,7 @@ _HOST = re.compile(
     rb"|[-A-Za-z0-9._~!$&'()*+,;=%]*)"  # IPv4 or reg-name
     rb"(:[0-9]*)?"
 )
+_VALID_HOSTS: set[bytes] = set()
 
 
 class ServerSession:
@@ -320,14 +321,14 @@ class ServerSession:
         # h11 bounds only an *incomplete* head; a whole one that arrived in a single read
         # is parsed whatever its size, so measure it here (values without their OWS).
         size = len(req.method) + len(target) + 14
-        hosts = 0
         for name, value in headers:
             size += len(name) + len(value) + 4
-            if name == b"host":
-                # RFC 9112 §3.2: 400 for more than one Host, or an invalid one.
-                hosts += 1
-                if hosts > 1 or _HOST.fullmatch(value) is None:
+            if name == b"host" and value not in _VALID_HOSTS:
+                # RFC 9112 §3.2: 400 for an invalid Host (h11 refuses a second one).
+                if _HOST.fullmatch(value) is None:
                     raise ProtocolError(400, f"Invalid Host header: {value.decode('latin-1')!r}")
+                if len(_VALID_HOSTS) < 1024:
+                    _VALID_HOSTS.add(value)  # a server sees few: check each once
             elif name == b"connection":
                 tokens = _connection_tokens(headers)
             elif name == b"transfer-encoding":
@@ -549,7 +550,8 @@ class ServerSession:
         """Start the next cycle on a new h11 connection, fed what the old one had read
         past its request (less any empty lines before the next request line)."""
         data, closed = self._conn.trailing_data
-        data = data.lstrip(b"\r\n")
+        if data and (data[0] == 13 or data[0] == 10):
+            data = data.lstrip(b"\r\n")
         conn = self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_head)
         if data:
             conn.receive_data(data)

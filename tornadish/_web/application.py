@@ -11,7 +11,7 @@ import asyncio
 import functools
 import logging
 import re
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tornadish._http.contract import HTTPConnection, HTTPMessageDelegate
@@ -65,35 +65,6 @@ class _ApplicationRouter(ReversibleRuleRouter):
 
     def _nested_router(self, rules: Sequence[Any]) -> _ApplicationRouter:
         return _ApplicationRouter(self.application, rules)
-
-    def candidates(
-        self, request: HTTPServerRequest
-    ) -> Iterator[tuple[Any, dict[str, Any], dict[str, Any]]]:
-        """Every matching (target, target kwargs, matcher params) in rule order,
-        descending into nested application routers.
-
-        The dispatcher takes the first that serves: a handler class always does; a
-        router target may find nothing, and then the next rule is tried, as in
-        Tornado's ``RuleRouter``.
-        """
-        path = request.path
-        for rule in self.rules:
-            matcher = rule.matcher
-            if isinstance(matcher, PathMatches):
-                m = matcher.regex.match(path)
-                if m is None:
-                    continue
-                params = matcher.extract(m)
-            else:
-                matched = matcher.match(request)
-                if matched is None:
-                    continue
-                params = matched
-            target = rule.target
-            if isinstance(target, _ApplicationRouter):
-                yield from target.candidates(request)
-            else:
-                yield target, rule.target_kwargs, params
 
 
 class Application(ReversibleRouter):
@@ -406,28 +377,51 @@ class _RequestDispatcher(HTTPMessageDelegate):
         app = self.application
         request = self.request
         assert request is not None
-        router = app.default_router
-        for target, target_kwargs, params in router.candidates(request):
-            if isinstance(target, type) and issubclass(target, RequestHandler):
-                self._serve_with(
-                    target,
-                    target_kwargs,
-                    params.get("path_args", []),
-                    params.get("path_kwargs", {}),
-                )
-                return
-            if target_kwargs:
-                params["target_kwargs"] = target_kwargs
-            delegate = router.get_target_delegate(target, request, **params)
-            if delegate is not None:
-                self.delegate = delegate
-                return
-            # A router that found nothing: on to the next rule, as in Tornado.
+        if self._serve_first(app.default_router, request):
+            return
         handler_class = app.settings.get("default_handler_class")
         if handler_class is not None:
             self._serve_with(handler_class, app.settings.get("default_handler_args", {}), [], {})
         else:
             self._serve_with(ErrorHandler, {"status_code": 404}, [], {})
+
+    def _serve_first(self, router: _ApplicationRouter, request: HTTPServerRequest) -> bool:
+        """Tornado's ``RuleRouter`` walk: the first matching rule whose target serves
+        the request; a handler class always does, a router (nested or the user's) may
+        find nothing, and then the next rule is tried. False: no rule served."""
+        path = request.path
+        for rule in router.rules:
+            matcher = rule.matcher
+            if isinstance(matcher, PathMatches):  # the common case, matched here directly
+                m = matcher.regex.match(path)
+                if m is None:
+                    continue
+                params = matcher.extract(m)
+            else:
+                matched = matcher.match(request)
+                if matched is None:
+                    continue
+                params = matched
+            target = rule.target
+            if isinstance(target, _ApplicationRouter):
+                if self._serve_first(target, request):
+                    return True
+                continue
+            if isinstance(target, type) and issubclass(target, RequestHandler):
+                self._serve_with(
+                    target,
+                    rule.target_kwargs,
+                    params.get("path_args", []),
+                    params.get("path_kwargs", {}),
+                )
+                return True
+            if rule.target_kwargs:
+                params["target_kwargs"] = rule.target_kwargs
+            delegate = router.get_target_delegate(target, request, **params)
+            if delegate is not None:
+                self.delegate = delegate
+                return True
+        return False
 
     def _serve_with(
         self,
