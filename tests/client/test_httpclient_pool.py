@@ -247,6 +247,17 @@ async def test_close_delimited_body(raw_servers: Any, client: AsyncHTTPClient) -
     assert server.connections == 2
 
 
+async def _answer_once_then_drop(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """A server that answers one request per connection, and closes without a word when
+    the next one arrives."""
+    await read_head(reader)
+    writer.write(OK_KEEP_ALIVE)
+    await writer.drain()
+    await read_head(reader)
+
+
 async def test_stale_connection_is_retried_once_for_idempotent_requests(
     raw_servers: Any, client: AsyncHTTPClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -255,13 +266,7 @@ async def test_stale_connection_is_retried_once_for_idempotent_requests(
     GET is retried on a new one."""
     monkeypatch.setattr(httpclient, "_STALE_AFTER", 0.05)
 
-    async def talk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_head(reader)
-        writer.write(OK_KEEP_ALIVE)
-        await writer.drain()
-        await read_head(reader)  # then close without a word
-
-    server = await raw_servers(talk)
+    server = await raw_servers(_answer_once_then_drop)
     assert (await client.fetch(server.url)).body == b"ok"
     await asyncio.sleep(0.1)
     assert (await client.fetch(server.url)).body == b"ok"
@@ -280,13 +285,7 @@ async def test_connection_reused_at_once_is_not_retried(
     server that exits on it, as Tornado's multi-process test does) is reported, not
     sent again: an idle timeout cannot explain that close."""
 
-    async def talk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_head(reader)
-        writer.write(OK_KEEP_ALIVE)
-        await writer.drain()
-        await read_head(reader)  # then close without a word
-
-    server = await raw_servers(talk)
+    server = await raw_servers(_answer_once_then_drop)
     assert (await client.fetch(server.url)).body == b"ok"
     with pytest.raises((HTTPStreamClosedError, ConnectionError)):
         await client.fetch(server.url)

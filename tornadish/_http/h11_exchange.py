@@ -24,6 +24,8 @@ from typing import Final
 
 import h11
 
+# The server seam's markers: NEED_DATA and END mean the same here.
+from tornadish._http.h11_session import END, NEED_DATA, _Marker
 from tornadish._http.headers import HTTPHeaders, HTTPInputError, HTTPOutputError
 from tornadish._http.parse import RequestStartLine, ResponseStartLine
 from tornadish._http.wording import output_wording, tornado_wording
@@ -41,22 +43,6 @@ __all__ = [
 MAX_1XX_RESPONSES: Final = 16
 """How many informational (1xx) responses may precede a response (Tornado's
 ``_MAX_1XX_RESPONSES``): a peer sending them without end must not keep a client busy."""
-
-
-class _Marker:
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-NEED_DATA: Final = _Marker("NEED_DATA")
-"""More bytes (or the end of the stream) are needed before anything else is known."""
-END: Final = _Marker("END")
-"""The message's body is complete."""
 
 
 class Head:
