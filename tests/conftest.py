@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import os
 import subprocess
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +32,25 @@ def loop_factory(request: pytest.FixtureRequest) -> Callable[[], asyncio.Abstrac
         uvloop = pytest.importorskip("uvloop")
         return uvloop.new_event_loop  # type: ignore[no-any-return]
     return asyncio.new_event_loop
+
+
+# Both HTTP/1.1 engines, the way uvicorn's ``http_protocol_cls`` fixture does it: a test
+# (or a whole folder, through its conftest's autouse fixture) that takes ``http_engine``
+# runs once per engine, with ``TORNADISH_HTTP`` naming it, so every server it starts
+# (and every worker process) parses with that engine. ``TORNADISH_HTTP=h11 make test``
+# runs the whole suite on one engine instead.
+_CHOSEN_ENGINE = os.environ.get("TORNADISH_HTTP", "").strip().lower()
+HTTP_ENGINES = [_CHOSEN_ENGINE] if _CHOSEN_ENGINE not in ("", "auto") else ["h11", "httptools"]
+
+
+@pytest.fixture(params=HTTP_ENGINES)
+def http_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The HTTP/1.1 engine this run of the test uses: ``"h11"`` or ``"httptools"``."""
+    engine: str = request.param
+    if engine == "httptools" and importlib.util.find_spec("httptools") is None:
+        pytest.skip("the httptools engine needs httptools: pip install 'tornadish[speed]'")
+    monkeypatch.setenv("TORNADISH_HTTP", engine)
+    return engine
 
 
 @pytest.fixture(scope="session")

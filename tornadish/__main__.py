@@ -83,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run on asyncio's own event loop even if uvloop is installed",
     )
+    run.add_argument(
+        "--http",
+        choices=["auto", "h11", "httptools"],
+        default=None,
+        help="HTTP/1.1 engine (auto: httptools when installed; TORNADISH_HTTP sets the default)",
+    )
     run.add_argument("--log-level", default="info", help="logging level (info)")
     return parser
 
@@ -108,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         reload=args.reload or args.debug,
         xheaders=args.xheaders,
         uvloop=False if args.no_uvloop else None,
+        http=args.http,
     )
 
 

@@ -254,6 +254,91 @@ def test_h11_expect_100_continue_is_reported_and_cleared() -> None:
     assert not conn.they_are_waiting_for_100_continue
 
 
+# -- httptools --------------------------------------------------------------------------------
+
+
+class _Recorder:
+    """llhttp's callbacks, recorded in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, bytes]] = []
+
+    def on_message_begin(self) -> None:
+        self.calls.append(("begin", b""))
+
+    def on_url(self, url: bytes) -> None:
+        self.calls.append(("url", url))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.calls.append(("header", name + b"=" + value))
+
+    def on_headers_complete(self) -> None:
+        self.calls.append(("headers", b""))
+
+    def on_body(self, body: bytes) -> None:
+        self.calls.append(("body", body))
+
+    def on_message_complete(self) -> None:
+        self.calls.append(("complete", b""))
+
+
+def test_httptools_version_is_the_one_pinned() -> None:
+    """pyproject.toml's ``speed`` extra: ``httptools>=0.6,<0.10``. Raise the pin only
+    with this file passing against the new one."""
+    pytest.importorskip("httptools")
+    assert (0, 6) <= _version("httptools") < (0, 10)
+
+
+def test_httptools_reports_whole_headers_and_every_request_it_is_fed() -> None:
+    """``HttptoolsSession.on_header`` takes a header whole even when it arrives in
+    pieces (httptools joins llhttp's spans), without the value's leading whitespace;
+    and one feed parses every pipelined request in it (the session queues events)."""
+    httptools = pytest.importorskip("httptools")
+    rec = _Recorder()
+    parser = httptools.HttpRequestParser(rec)
+    parser.feed_data(b"GET /a HTTP/1.1\r\nHo")
+    parser.feed_data(b"st:   x\r\n\r\nGET /b HTTP/1.1\r\nHost: y\r\n\r\n")
+    assert [c for c in rec.calls if c[0] in ("url", "header", "complete")] == [
+        ("url", b"/a"),
+        ("header", b"Host=x"),
+        ("complete", b""),
+        ("url", b"/b"),
+        ("header", b"Host=y"),
+        ("complete", b""),
+    ]
+    assert parser.get_method() == b"GET" and parser.get_http_version() == "1.1"
+
+
+def test_httptools_stops_at_an_upgrade_and_says_where() -> None:
+    """``HttptoolsSession`` hands the bytes past an upgrade request to the new protocol:
+    the message completes, then ``HttpParserUpgrade`` carries the offset they start at."""
+    httptools = pytest.importorskip("httptools")
+    rec = _Recorder()
+    parser = httptools.HttpRequestParser(rec)
+    head = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+    with pytest.raises(httptools.HttpParserUpgrade) as info:
+        parser.feed_data(head + b"\x81\x00")
+    assert info.value.args[0] == len(head)
+    assert rec.calls[-1] == ("complete", b"")
+
+
+def test_httptools_is_strict_where_the_judge_relies_on_it() -> None:
+    """What llhttp refuses in its strict mode, ``HttptoolsSession`` hands to h11 to
+    judge; what it lets through (a double space in the request line) the session
+    checks itself. Both halves are pinned here."""
+    httptools = pytest.importorskip("httptools")
+    for bad in (
+        b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",  # space before the colon
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n",  # a method llhttp does not know
+    ):
+        with pytest.raises(httptools.HttpParserError):
+            httptools.HttpRequestParser(_Recorder()).feed_data(bad)
+    rec = _Recorder()
+    httptools.HttpRequestParser(rec).feed_data(b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert ("complete", b"") in rec.calls
+
+
 # -- wsproto ----------------------------------------------------------------------------------
 
 

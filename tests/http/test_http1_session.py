@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tornadish._http.engines import server_session_class
 from tornadish._http.h11_session import (
     CLOSED,
     END,
@@ -20,7 +21,16 @@ from tornadish._http.h11_session import (
 
 
 def session(max_header_size: int = 65536, max_url_size: int = 8192) -> ServerSession:
-    return ServerSession(max_header_size, max_url_size)
+    return _ENGINE[0](max_header_size, max_url_size)  # type: ignore[no-any-return]
+
+
+_ENGINE: list[type] = [ServerSession]
+
+
+@pytest.fixture(autouse=True)
+def _engine(http_engine: str) -> None:
+    """Every test here runs on both engines' sessions (issue 15)."""
+    _ENGINE[0] = server_session_class(http_engine)  # type: ignore[arg-type]
 
 
 def events(s: ServerSession, limit: int = 100) -> list[object]:
@@ -138,7 +148,7 @@ def test_expect_continue() -> None:
     )
     evs = events(s)
     assert head_of(evs).expect_continue and s.expecting_continue
-    assert s.continue_response() == b"HTTP/1.1 100 \r\n\r\n"
+    assert s.continue_response() == b"HTTP/1.1 100 Continue\r\n\r\n"
     assert not s.expecting_continue
     s.receive_data(b"abc")
     assert events(s) == [b"abc", END]

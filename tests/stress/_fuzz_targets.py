@@ -1,10 +1,11 @@
 """The request-parsing path as one pure function, for the fuzzers.
 
 :func:`parse_requests` drives bytes through everything the server does to a request
-before a handler runs — :class:`~tornadish._http.h11_session.ServerSession` (h11), the header
-model, ``HTTPServerRequest``, query arguments, cookies, routing with path-argument
-decoding, and urlencoded / multipart body parsing (multipart through the same
-spooling parser the dispatcher uses) — with no socket and no event loop.
+before a handler runs — the engine's session (h11's or httptools': ``session_class``,
+else what ``TORNADISH_HTTP`` picks), the header model, ``HTTPServerRequest``, query
+arguments, cookies, routing with path-argument decoding, and urlencoded / multipart
+body parsing (multipart through the same spooling parser the dispatcher uses) — with
+no socket and no event loop.
 
 The contract it checks is the server's: client bytes may only end in a
 :class:`ProtocolError` carrying a 4xx/501 status, or in an ``HTTPInputError`` /
@@ -20,16 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tornadish import escape
-from tornadish._http.h11_session import (
+from tornadish._http.engines import ServerSessionType, resolve_http, server_session_class
+from tornadish._http.headers import HTTPHeaders, HTTPInputError
+from tornadish._http.session import (
     CLOSED,
     END,
     NEED_DATA,
     PAUSED,
     ProtocolError,
     RequestHead,
-    ServerSession,
 )
-from tornadish._http.headers import HTTPHeaders, HTTPInputError
 from tornadish._web.uploads import MultipartUpload
 from tornadish.httputil import HTTPServerRequest
 from tornadish.web import Application, HTTPError, RequestHandler
@@ -149,13 +150,16 @@ def parse_requests(
     spool_threshold: int = 64,
     tmp_dir: str | None = None,
     max_requests: int = 8,
+    session_class: type[ServerSessionType] | None = None,
 ) -> Outcome:
     """Feed ``pieces`` (one read each) to a fresh session, as the server would.
 
     Returns the requests read and the status of the protocol error that ended the
     input. Raises only what the server could not turn into an HTTP answer: a bug.
     """
-    session = ServerSession(max_header_size, max_url_size)
+    if session_class is None:
+        session_class = server_session_class(resolve_http())
+    session = session_class(max_header_size, max_url_size)
     out = Outcome()
     pending = list(pieces)
     if eof:

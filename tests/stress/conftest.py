@@ -53,6 +53,11 @@ class Figures:
 _FIGURES = pytest.StashKey[Figures]()
 
 
+@pytest.fixture(autouse=True)
+def _each_http_engine(http_engine: str) -> None:
+    """Every stress test (smoke and heavy) runs on both HTTP/1.1 engines (issue 15)."""
+
+
 @pytest.fixture(scope="session")
 def figures(request: pytest.FixtureRequest) -> Figures:
     """Where a test records what it measured: ``figures.add(section, key, data, lines)``."""

@@ -24,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from tornadish._http.engines import server_session_class
 from tornadish._http.headers import HTTPHeaders, HTTPInputError
 from tornadish._http.parse import _parse_header
 from tornadish.httputil import (
@@ -223,6 +224,27 @@ def test_hostile_requests_end_in_a_request_or_a_client_error(examples: int, tmp_
         parts = parse_requests(split(data, cuts), eof=eof, tmp_dir=str(tmp_path))
         assert [r.target for r in whole.requests] == [r.target for r in parts.requests]
         assert (whole.status is None) == (parts.status is None)
+
+
+@pytest.mark.parametrize("examples", SIZES)
+def test_both_engines_answer_hostile_requests_alike(examples: int, tmp_path) -> None:
+    """Issue 15: where llhttp and h11 differ on hostile input, the decision is made once
+    above the engine: the same bytes give the same requests and the same error status
+    on both engines, whole or split into reads."""
+    pytest.importorskip("httptools")
+    h11_session = server_session_class("h11")
+    llhttp_session = server_session_class("httptools")
+
+    @run(examples, st.lists(hostile_request_st(), min_size=1, max_size=3), cuts_st, st.booleans())
+    def prop(requests: list[bytes], cuts: list[int], eof: bool) -> None:
+        data = b"".join(requests)
+        for pieces in ([data], split(data, cuts)) if len(requests) == 1 else ([data],):
+            a = parse_requests(pieces, eof=eof, tmp_dir=str(tmp_path), session_class=h11_session)
+            b = parse_requests(pieces, eof=eof, tmp_dir=str(tmp_path), session_class=llhttp_session)
+            assert [(r.method, r.target, r.headers, r.body) for r in b.requests] == [
+                (r.method, r.target, r.headers, r.body) for r in a.requests
+            ], pieces
+            assert b.status == a.status, pieces
 
 
 # -- fidelity: well-formed requests come out as they went in -----------------------------

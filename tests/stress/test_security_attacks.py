@@ -114,7 +114,8 @@ async def test_response_splitting_refused(serve: Any, where: str, value: str) ->
 def test_any_header_value_is_one_header_or_refused(examples: int) -> None:
     """Sans-IO: whatever a handler passes to ``set_header``, the head it produces has
     exactly the lines it should, or the value is refused."""
-    from tornadish._http.h11_session import LocalError, ServerSession
+    from tornadish._http.engines import resolve_http, server_session_class
+    from tornadish._http.session import LocalError
 
     @run(examples, st.text(max_size=30), st.text(max_size=12))
     def prop(value: str, name: str) -> None:
@@ -125,7 +126,7 @@ def test_any_header_value_is_one_header_or_refused(examples: int) -> None:
             raw_value = converted.encode("latin-1")
         except (ValueError, UnicodeEncodeError):
             return
-        session = ServerSession(4096, 1024)
+        session = server_session_class(resolve_http())(4096, 1024)
         session.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         session.next_event()
         try:

@@ -24,10 +24,11 @@ from typing import Final
 
 import h11
 
-# The server seam's markers: NEED_DATA and END mean the same here.
-from tornadish._http.h11_session import END, NEED_DATA, _Marker
 from tornadish._http.headers import HTTPHeaders, HTTPInputError, HTTPOutputError
 from tornadish._http.parse import RequestStartLine, ResponseStartLine
+
+# The server seam's markers: NEED_DATA and END mean the same here.
+from tornadish._http.session import END, NEED_DATA, _Marker
 from tornadish._http.wording import output_wording, tornado_wording
 
 __all__ = [

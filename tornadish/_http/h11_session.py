@@ -1,8 +1,10 @@
-"""The parser seam: everything on the server side that touches h11 lives here.
+"""The h11 engine of the server seam: everything on the server side that touches h11.
 
-The asyncio protocol above this module speaks a small vocabulary — a request head, body
-chunks, the end of a message, and response head/body/end as bytes — so a second HTTP/1.1
-engine can replace h11 by reimplementing :class:`ServerSession` alone.
+The asyncio protocol above this module speaks the vocabulary of :mod:`.session` — a
+request head, body chunks, the end of a message, and response head/body/end as bytes —
+so the other engine (:mod:`.httptools_session`) replaces this one by reimplementing
+:class:`ServerSession` alone. It is also that engine's judge: a request head llhttp
+refuses, or one it accepts but h11 would not, is parsed again here.
 
 Rules of the house:
 - No I/O. Bytes in (:meth:`ServerSession.receive_data`), events out
@@ -17,12 +19,23 @@ Rules of the house:
 
 from __future__ import annotations
 
-import re
-from http.client import responses
-from typing import Final
-
 import h11
 
+from tornadish._http.session import (
+    CLOSED,
+    END,
+    NEED_DATA,
+    PAUSED,
+    Event,
+    LocalError,
+    ProtocolError,
+    RequestHead,
+    connection_tokens,
+    reason_bytes,
+    split_headers,
+    status_line,
+    valid_host,
+)
 from tornadish._http.wording import tornado_wording
 
 __all__ = [
@@ -36,146 +49,9 @@ __all__ = [
     "ServerSession",
 ]
 
-
-class _Marker:
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-NEED_DATA: Final = _Marker("NEED_DATA")
-"""More bytes are needed before anything else can be reported."""
-PAUSED: Final = _Marker("PAUSED")
-"""A complete message was read; the rest waits until the response is finished."""
-END: Final = _Marker("END")
-"""The request body (possibly empty) is complete."""
-CLOSED: Final = _Marker("CLOSED")
-"""The peer closed its side cleanly between requests."""
-
-
-class ProtocolError(Exception):
-    """The peer sent something HTTP/1.1 does not allow; answer with ``status`` and close."""
-
-    def __init__(self, status: int, message: str, incomplete: bool = False) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        #: The peer closed mid-request: it left, rather than sent something wrong.
-        self.incomplete = incomplete
-
-
-class LocalError(Exception):
-    """We tried to send something the protocol state does not allow."""
-
-
-class RequestHead:
-    """The parsed start line and headers of a request, as plain values."""
-
-    __slots__ = ("expect_continue", "headers", "keep_alive", "method", "target", "version")
-
-    def __init__(
-        self,
-        method: str,
-        target: str,
-        version: str,
-        headers: list[tuple[bytes, bytes]],
-        keep_alive: bool,
-        expect_continue: bool,
-    ) -> None:
-        self.method = method
-        self.target = target
-        self.version = version
-        #: (lower-case name, value) pairs in arrival order.
-        self.headers = headers
-        self.keep_alive = keep_alive
-        self.expect_continue = expect_continue
-
-
-Event = RequestHead | bytes | _Marker
-
 _VERSIONS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
-_CONTINUE = h11.InformationalResponse(status_code=100, headers=[])
+_CONTINUE = h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
 _EOM = h11.EndOfMessage()
-
-
-_FRAMING = frozenset([b"content-length", b"transfer-encoding", b"connection"])
-_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
-_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]|^[ \t]|[ \t]$")
-_BAD_REASON = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # RFC 9112 reason-phrase
-_LOWER: dict[bytes, bytes] = {}
-# Validated, serialized header lines: most responses repeat the same Server,
-# Content-Type, Date (for a second) and Content-Length lines.
-_LINES: dict[tuple[bytes, bytes], bytes] = {}
-_LINES_LIMIT = 4096
-_REASONS = {phrase: phrase.encode("latin-1") for phrase in responses.values()}
-
-
-def _check_name(name: bytes) -> bytes:
-    """Validate a header name once; remember its lower-case form."""
-    if _TOKEN.fullmatch(name) is None:
-        raise LocalError(f"illegal header name {name!r}")
-    lname = name.lower()
-    if len(_LOWER) < 1024:
-        _LOWER[name] = lname
-    return lname
-
-
-def _split_headers(
-    headers: list[tuple[bytes, bytes]],
-) -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
-    """``(framing, lines)``: the headers h11 must see (Content-Length,
-    Transfer-Encoding, Connection) and the serialized lines of the others, validated
-    (token names, no CR/LF/NUL in values)."""
-    framing: list[tuple[bytes, bytes]] = []
-    extra: list[bytes] = []
-    lines = _LINES
-    for name, value in headers:
-        line = lines.get((name, value))
-        if line is not None:
-            extra.append(line)
-            continue
-        lname = _LOWER.get(name)
-        if lname is None:
-            lname = _check_name(name)
-        if lname in _FRAMING:
-            framing.append((name, value))
-            continue
-        if _BAD_VALUE.search(value) is not None:
-            raise LocalError(f"illegal header value {value!r}")
-        line = name + b": " + value + b"\r\n"
-        if len(lines) >= _LINES_LIMIT:
-            lines.clear()  # bounded: values such as ETags never repeat
-        lines[(name, value)] = line
-        extra.append(line)
-    return framing, extra
-
-
-_STATUS_LINES: dict[tuple[int, str], bytes] = {}
-
-
-def _status_line(status: int, reason: str) -> bytes:
-    try:
-        reason_bytes = reason.encode("latin-1")
-    except UnicodeEncodeError as e:
-        raise LocalError(str(e)) from None
-    if not 100 <= status <= 999 or _BAD_VALUE.search(reason_bytes) is not None:
-        raise LocalError(f"illegal status line {status} {reason!r}")
-    line = b"HTTP/1.1 %d %s\r\n" % (status, reason_bytes)
-    if len(_STATUS_LINES) < 256:
-        _STATUS_LINES[(status, reason)] = line
-    return line
-
-
-def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
-    tokens: set[bytes] = set()
-    for name, value in headers:
-        if name == b"connection":
-            tokens.update(t.strip().lower() for t in value.split(b","))
-    return tokens
 
 
 # Both sides of an exchange are through: h11 parks an HTTP/1.0 exchange in MUST_CLOSE.
@@ -211,16 +87,6 @@ def _http10_keep_alive_head(resp: h11.Response) -> bytes | None:
         lines.append(b"Connection: Keep-Alive\r\n")  # Tornado's spelling
     lines.append(b"\r\n")
     return b"".join(lines)
-
-
-# RFC 3986 host (IP-literal, IPv4 or reg-name, possibly empty) and optional port.
-_HOST = re.compile(
-    rb"(\[[0-9A-Fa-f:.]+\]"  # IPv6
-    rb"|\[v[0-9A-Fa-f]+\.[-A-Za-z0-9._~!$&'()*+,;=:]+\]"  # IPvFuture
-    rb"|[-A-Za-z0-9._~!$&'()*+,;=%]*)"  # IPv4 or reg-name
-    rb"(:[0-9]*)?"
-)
-_VALID_HOSTS: set[bytes] = set()
 
 
 class ServerSession:
@@ -323,14 +189,11 @@ class ServerSession:
         size = len(req.method) + len(target) + 14
         for name, value in headers:
             size += len(name) + len(value) + 4
-            if name == b"host" and value not in _VALID_HOSTS:
+            if name == b"host" and not valid_host(value):
                 # RFC 9112 §3.2: 400 for an invalid Host (h11 refuses a second one).
-                if _HOST.fullmatch(value) is None:
-                    raise ProtocolError(400, f"Invalid Host header: {value.decode('latin-1')!r}")
-                if len(_VALID_HOSTS) < 1024:
-                    _VALID_HOSTS.add(value)  # a server sees few: check each once
+                raise ProtocolError(400, f"Invalid Host header: {value.decode('latin-1')!r}")
             elif name == b"connection":
-                tokens = _connection_tokens(headers)
+                tokens = connection_tokens(headers)
             elif name == b"transfer-encoding":
                 te = True
             elif name == b"content-length":
@@ -425,18 +288,11 @@ class ServerSession:
         into h11's output, which spares h11's per-header validation, done twice per
         response, on headers that cannot affect its state.
         """
-        framing, extra = _split_headers(headers)
-        reason_bytes = _REASONS.get(reason)
-        if reason_bytes is None:
-            try:
-                reason_bytes = reason.encode("latin-1")
-            except UnicodeEncodeError as e:
-                raise LocalError(str(e)) from None
-            if _BAD_REASON.search(reason_bytes) is not None:
-                # h11 writes the reason phrase as given: CR/LF would split the response.
-                raise LocalError(f"illegal reason phrase {reason!r}")
+        framing, extra = split_headers(headers)
+        # h11 writes the reason phrase as given: CR/LF would split the response.
+        reason_raw = reason_bytes(reason)
         try:
-            resp = h11.Response(status_code=status, headers=framing, reason=reason_bytes)
+            resp = h11.Response(status_code=status, headers=framing, reason=reason_raw)
         except h11.LocalProtocolError as e:
             raise LocalError(str(e)) from None
         head = self._send(resp)
@@ -468,18 +324,16 @@ class ServerSession:
             return None
         if self._conn.their_state is not h11.DONE:
             return None
-        framing, extra = _split_headers(headers)
+        framing, extra = split_headers(headers)
         length = b"%d" % len(body)
         for name, value in framing:
             # Only a Content-Length that agrees; anything else is h11's to judge.
             if name.lower() != b"content-length" or value.strip() != length:
                 return None
-        status_line = _STATUS_LINES.get((status, reason))
-        if status_line is None:
-            status_line = _status_line(status, reason)
+        line = status_line(status, reason)
         self._renew = True
         extra.append(b"Content-Length: " + length + b"\r\n\r\n")
-        return status_line + b"".join(extra) + body
+        return line + b"".join(extra) + body
 
     def response_data(self, data: bytes) -> bytes:
         """Frame one body chunk (chunked encoding is applied when h11 chose it)."""

@@ -20,6 +20,7 @@ import socket
 from typing import Any
 
 from tornadish import netutil
+from tornadish._http.engines import resolve_http
 from tornadish._io import processes
 from tornadish._server.httpserver import HTTPServer
 from tornadish.log import gen_log
@@ -36,6 +37,7 @@ def run(
     grace: float = 30.0,
     reload: bool = False,
     uvloop: bool | None = None,
+    http: str | None = None,
     **server_kwargs: Any,
 ) -> None:
     """Serve ``app`` on ``address``:``port`` until SIGTERM or SIGINT, then shut down
@@ -46,13 +48,16 @@ def run(
     (:mod:`tornadish.autoreload`; single process only); also on with the application's
     ``debug``/``autoreload`` setting. ``uvloop``: run on uvloop (``None``: when it is
     installed, unless ``TORNADISH_NO_UVLOOP`` is set; see
-    :meth:`~tornadish.ioloop.IOLoop.configure_uvloop`). Other keyword arguments go to the
-    ``HTTPServer``
-    constructor (``xheaders=True`` behind a proxy, ``max_body_size``, ...).
+    :meth:`~tornadish.ioloop.IOLoop.configure_uvloop`). ``http``: the HTTP/1.1 engine,
+    ``"auto"`` (httptools when installed, else h11; the default unless
+    ``TORNADISH_HTTP`` says otherwise), ``"h11"`` or ``"httptools"``; checked before
+    anything is bound. Other keyword arguments go to the ``HTTPServer`` constructor
+    (``xheaders=True`` behind a proxy, ``max_body_size``, ...).
 
     >>> import tornadish
     >>> tornadish.run(app, port=8000, workers=4, xheaders=True)  # doctest: +SKIP
     """
+    server_kwargs["http"] = resolve_http(http)  # a bad name or a missing extra: fail now
     settings = getattr(app, "settings", None) or {}
     reload = reload or bool(settings.get("autoreload"))
     if workers != 1 and reload:

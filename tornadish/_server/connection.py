@@ -27,7 +27,6 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tornadish._http import h11_session
 from tornadish._http.contract import (
     HTTPConnection,
     HTTPMessageDelegate,
@@ -121,7 +120,7 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
         self._server_delegate = delegate
         self._registry = registry
         loop = self._loop = asyncio.get_running_loop()
-        self._session = h11_session.ServerSession(params.max_header_size, params.max_url_size)
+        self._session = params.session_class(params.max_header_size, params.max_url_size)
         self._state = IDLE
         self._delegate: HTTPMessageDelegate | None = None
         self._close_callback: Callable[[], None] | None = None

@@ -44,6 +44,9 @@ class _ConnectionSet(set[HTTP1ServerProtocol]):
                     w.set_result(None)
 
 
+_ANNOUNCED: set[str] = set()
+
+
 def _current_loop() -> asyncio.AbstractEventLoop:
     try:
         return asyncio.get_running_loop()
@@ -66,6 +69,8 @@ class HTTPServer(HTTPServerConnectionDelegate):
     ``min_body_rate`` (bytes/s a body must average once it has taken ``body_timeout``;
     408; 0 turns it off),
     ``write_buffer_limits`` (high, low) for the per-connection output buffer.
+    ``http`` picks the HTTP/1.1 engine: ``"auto"`` (httptools when installed, else
+    h11; the default, or what ``TORNADISH_HTTP`` says), ``"h11"`` or ``"httptools"``.
     ``xheaders=True`` trusts ``X-Real-Ip``/``X-Forwarded-For``/``X-Forwarded-Proto`` from a
     proxy in front; ``trusted_downstream`` lists proxies to skip in ``X-Forwarded-For``.
     """
@@ -90,6 +95,7 @@ class HTTPServer(HTTPServerConnectionDelegate):
         max_url_size: int | None = None,
         write_buffer_limits: tuple[int, int] | None = None,
         min_body_rate: float | None = None,
+        http: str | None = None,
     ) -> None:
         self.request_callback = request_callback
         self.ssl_options = ssl_options
@@ -115,6 +121,7 @@ class HTTPServer(HTTPServerConnectionDelegate):
             decompress=decompress_request,
             write_buffer_limits=write_buffer_limits,
             min_body_rate=min_body_rate,
+            http=http,
         )
         self._delegate = _server_delegate(request_callback)
         if decompress_request or chunk_size is not None:
@@ -194,6 +201,10 @@ class HTTPServer(HTTPServerConnectionDelegate):
         from tornadish.ioloop import IOLoop
 
         IOLoop.current()._streams.add(self._closer)
+        engine = self.params.http
+        if engine not in _ANNOUNCED:
+            _ANNOUNCED.add(engine)  # once per process and engine, not per server
+            gen_log.info("HTTP/1.1 engine: %s", engine)
         for sock in sockets:
             self._sockets.append(sock)
             task = loop.create_task(

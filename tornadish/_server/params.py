@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from tornadish._http.engines import (
+    EngineName,
+    ServerSessionType,
+    resolve_http,
+    server_session_class,
+)
+
 __all__ = ["ServerParams"]
 
 KiB = 1024
@@ -17,13 +24,15 @@ class ServerParams:
     body (413), one hour of keep-alive idleness, 60 s to send a request head (against
     slowloris) and 60 s of silence in the middle of a body; past those 60 s a body must
     also average 240 bytes/s (``min_body_rate``), against bodies trickled a byte at a
-    time to hold a connection (R.U.D.Y.).
+    time to hold a connection (R.U.D.Y.). ``http`` picks the engine
+    (:func:`~tornadish._http.engines.resolve_http`).
     """
 
     __slots__ = (
         "body_timeout",
         "decompress",
         "header_timeout",
+        "http",
         "idle_connection_timeout",
         "max_body_size",
         "max_header_size",
@@ -31,6 +40,7 @@ class ServerParams:
         "min_body_rate",
         "no_keep_alive",
         "scheme",
+        "session_class",
         "trusted_downstream",
         "write_buffer_limits",
         "xheaders",
@@ -52,7 +62,11 @@ class ServerParams:
         decompress: bool = False,
         write_buffer_limits: tuple[int, int] | None = None,
         min_body_rate: float | None = None,
+        http: str | None = None,
     ) -> None:
+        #: The HTTP/1.1 engine (``"h11"`` or ``"httptools"``), resolved from ``http``.
+        self.http: EngineName = resolve_http(http)
+        self.session_class: type[ServerSessionType] = server_session_class(self.http)
         self.max_header_size = max_header_size or 64 * KiB
         self.max_url_size = max_url_size or 8 * KiB
         self.max_body_size = max_body_size if max_body_size is not None else 100 * MiB

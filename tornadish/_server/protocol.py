@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tornadish._http import h11_session
+from tornadish._http import session as seam
 from tornadish._http.contract import (
     StreamClosedError,
     UpgradedProtocol,
@@ -157,7 +157,7 @@ class HTTP1ServerProtocol(ConnectionReader):
                 self._request_done()
                 return
             data = session.response_head(status, reason, headers)
-        except h11_session.LocalError as e:
+        except seam.LocalError as e:
             raise HTTPOutputError(str(e)) from None  # nothing sent: a 500 can follow
         self._response_headers = headers
         self._body_sent = 0
@@ -167,7 +167,7 @@ class HTTP1ServerProtocol(ConnectionReader):
                 data += session.response_data(body)
             if finish:
                 data += session.response_end()
-        except h11_session.LocalError as e:
+        except seam.LocalError as e:
             raise self._broken_response(e, sent) from None
         self._body_sent += sent
         self._response_started = True
@@ -188,7 +188,7 @@ class HTTP1ServerProtocol(ConnectionReader):
             data = session.response_data(chunk) if sent else b""
             if finish:
                 data += session.response_end()
-        except h11_session.LocalError as e:
+        except seam.LocalError as e:
             raise self._broken_response(e, sent) from None
         self._body_sent += sent
         if data:
@@ -196,7 +196,7 @@ class HTTP1ServerProtocol(ConnectionReader):
         if finish:
             self._request_done()
 
-    def _broken_response(self, error: h11_session.LocalError, sent: int) -> HTTPOutputError:
+    def _broken_response(self, error: seam.LocalError, sent: int) -> HTTPOutputError:
         # The body contradicts the head (its Content-Length): the engine refuses to go
         # on and no valid response can follow, so the connection goes, as in Tornado;
         # so does Tornado's wording of the mismatch (worked out only now, on failure).
@@ -254,7 +254,7 @@ class HTTP1ServerProtocol(ConnectionReader):
             raise StreamClosedError()
         try:
             data, trailing = self._session.accept_upgrade(headers)
-        except h11_session.LocalError as e:
+        except seam.LocalError as e:
             raise HTTPOutputError(str(e)) from None
         transport.write(data)
         self._response_started = True

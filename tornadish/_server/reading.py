@@ -4,7 +4,8 @@
 and the limits it enforces are :class:`~.connection.ConnectionBase`'s, and answering is
 :class:`~.protocol.HTTP1ServerProtocol`'s. Rules of this module:
 
-1. Bytes from the transport go into the engine's session (:mod:`tornadish._http.h11_session`);
+1. Bytes from the transport go into the engine's session (``params.session_class``: h11's
+   or httptools', in the vocabulary of :mod:`tornadish._http.session`);
    its events become calls on the application's ``HTTPMessageDelegate`` (head, body
    chunks, end). Nothing here parses HTTP.
 2. While a request is being handled and no reason to block reading holds, reading stays
@@ -22,7 +23,7 @@ import asyncio
 import socket
 from collections.abc import Awaitable
 
-from tornadish._http import h11_session
+from tornadish._http import session as seam
 from tornadish._http.headers import HTTPHeaders, HTTPInputError
 from tornadish._http.parse import RequestStartLine
 from tornadish._server.connection import (
@@ -91,7 +92,7 @@ class ConnectionReader(ConnectionBase):
             return  # lingering close: discard
         try:
             self._session.receive_data(data)
-        except h11_session.ProtocolError as e:
+        except seam.ProtocolError as e:
             self._protocol_error(e.status, e.message, e.incomplete)
             return
         if state == HANDLING:
@@ -117,7 +118,7 @@ class ConnectionReader(ConnectionBase):
             return self._can_half_close()
         try:
             self._session.receive_data(b"")
-        except h11_session.ProtocolError:
+        except seam.ProtocolError:
             pass
         self._process()
         return self._can_half_close()
@@ -172,7 +173,7 @@ class ConnectionReader(ConnectionBase):
                     return
                 try:
                     event = session.next_event()
-                except h11_session.ProtocolError as e:
+                except seam.ProtocolError as e:
                     self._protocol_error(e.status, e.message, e.incomplete)
                     return
                 t = type(event)
@@ -180,10 +181,10 @@ class ConnectionReader(ConnectionBase):
                     if t is bytes:
                         self._on_body(event)  # type: ignore[arg-type]
                         continue
-                    if t is h11_session.RequestHead:
+                    if t is seam.RequestHead:
                         self._on_head(event)  # type: ignore[arg-type]
                         continue
-                    if event is h11_session.END:
+                    if event is seam.END:
                         self._on_end()
                         continue
                 except HTTPInputError as e:  # the body could not be decoded
@@ -192,13 +193,13 @@ class ConnectionReader(ConnectionBase):
                 except Exception:
                     self._delegate_failed()
                     return
-                if event is h11_session.NEED_DATA:
+                if event is seam.NEED_DATA:
                     if state == IDLE and self._timeout_kind != T_HEADER:
                         if session.partial_head:
                             self._set_deadline(T_HEADER, self._params.header_timeout)
                     self._unblock(BLOCK_PIPELINE)
                     return
-                elif event is h11_session.PAUSED:
+                elif event is seam.PAUSED:
                     self._block(BLOCK_PIPELINE)
                     return
                 else:  # CLOSED: the peer finished cleanly between requests
@@ -207,7 +208,7 @@ class ConnectionReader(ConnectionBase):
         finally:
             self._in_process = False
 
-    def _on_head(self, head: h11_session.RequestHead) -> None:
+    def _on_head(self, head: seam.RequestHead) -> None:
         params = self._params
         self._state = BODY
         self._keep_alive = head.keep_alive and not params.no_keep_alive

@@ -142,7 +142,8 @@ class Application(ReversibleRouter):
         """Start an :class:`~.httpserver.HTTPServer` for this application on ``port``.
 
         Extra keyword arguments go to the ``HTTPServer`` constructor (``xheaders``,
-        ``max_body_size``, ...). Returns the server (keep it to ``stop()`` it).
+        ``max_body_size``, ``http`` for the HTTP/1.1 engine, ...). Returns the server
+        (keep it to ``stop()`` it).
         """
         import socket
 

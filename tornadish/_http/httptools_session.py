@@ -1,0 +1,742 @@
+"""The httptools engine of the server seam: llhttp (C) parses, h11 judges the odd head.
+
+:class:`HttptoolsSession` speaks the vocabulary of :mod:`.session` exactly as
+:class:`~.h11_session.ServerSession` does, so the protocol above cannot tell them
+apart; it is several times faster on the request path. Rules of the house:
+
+- No I/O. Bytes in, events out; response parts in, bytes out (the response is framed
+  here: llhttp only parses).
+- llhttp in its strict mode: no dangerous leniency is switched on.
+- **One judge for hostile heads.** Where llhttp refuses a request head, or accepts one
+  that h11 would question (a second ``Host``, an odd ``Transfer-Encoding``, an invalid
+  ``Host``, an over-long head or target, a version other than 1.0/1.1), the head is
+  parsed again by an h11 :class:`~.h11_session.ServerSession`: its answer (the status,
+  the words) is the answer, so both engines refuse the same requests the same way. If
+  h11 accepts what llhttp refused (a method llhttp does not know, ``get`` in lower
+  case), the connection carries on with h11. That needs the head's bytes, kept from the
+  start of the read it began in; a pipelined head that began inside a read is judged on
+  the head llhttp parsed, or, where llhttp could not parse it, refused with 400.
+- Pipelining: llhttp parses everything it is fed, so events of a following request may
+  queue behind the current one (at most one read's worth: the protocol stops reading
+  while it answers). Bytes that arrive once the current request is complete are kept
+  unparsed until the next cycle, so a ``detach()`` or an upgrade gets them as they were.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import cast
+
+import httptools
+
+from tornadish._http.h11_session import ServerSession
+from tornadish._http.session import (
+    CLOSED,
+    END,
+    NEED_DATA,
+    PAUSED,
+    Event,
+    LocalError,
+    ProtocolError,
+    RequestHead,
+    check_value,
+    connection_tokens,
+    reason_bytes,
+    split_headers,
+    status_line,
+    valid_host,
+)
+
+__all__ = ["HttptoolsSession"]
+
+# Where the parser is in the input (not which request is being answered).
+_BETWEEN = 0  # nothing of a request yet
+_HEAD = 1
+_BODY = 2
+_DONE = 3  # a request complete, nothing of the next one parsed
+
+# How the response body is framed.
+_NO_BODY = 0  # HEAD, 204, 304: not a byte
+_LENGTH = 1
+_CHUNKED = 2
+_UNTIL_CLOSE = 3  # HTTP/1.0 peer, length unknown: the close ends it
+
+# Response progress.
+_R_NONE = 0
+_R_BODY = 1
+_R_DONE = 2
+
+_VERSIONS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
+_METHODS: dict[bytes, str] = {}
+# Headers whose values decide framing, routing or what h11 would refuse.
+_WATCHED = frozenset([b"host", b"transfer-encoding", b"content-length", b"connection", b"expect"])
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_RAW_LIMIT = 65536  # bytes of a chunked request kept to find where it ends
+_TOO_MUCH = "Too much data for declared Content-Length"
+_TOO_LITTLE = "Too little data for declared Content-Length"
+_INCOMPLETE_HEAD = "peer unexpectedly closed connection"
+_INCOMPLETE_BODY = "peer closed connection without sending complete message body"
+
+
+def _chunked_end(data: bytes, pos: int) -> int:
+    """The offset just past the chunked body that starts at ``pos`` in ``data``, or -1.
+
+    llhttp has validated these bytes already; this only finds where they end (it has
+    no call for that), so that a request pipelined behind can be judged whole.
+    """
+    while True:
+        eol = data.find(b"\r\n", pos)
+        if eol < 0:
+            return -1
+        size = int(data[pos:eol].split(b";", 1)[0].strip(b" \t"), 16)
+        if size:
+            pos = eol + 2 + size + 2
+            continue
+        if data.startswith(b"\r\n", eol + 2):
+            return eol + 4  # no trailer
+        end = data.find(b"\r\n\r\n", eol + 2)
+        return end + 4 if end >= 0 else -1
+
+
+class _Judge(Exception):
+    """Raised inside llhttp's callbacks: stop, and let h11 parse this head."""
+
+
+def _body_error(error: httptools.HttpParserError) -> ProtocolError:
+    """A malformed body (llhttp's words turned into Tornado's, as h11's are)."""
+    words = str(error)
+    lowered = words.lower()
+    if "chunk size" in lowered:
+        words = "invalid chunk size"
+    elif "chunk" in lowered:
+        words = "improperly terminated chunk"
+    return ProtocolError(400, words or "malformed request body")
+
+
+class HttptoolsSession:
+    """One HTTP/1.1 server connection's protocol state on llhttp (see the module's rules);
+    the same interface as :class:`~.h11_session.ServerSession`."""
+
+    __slots__ = (
+        "_chunk",
+        "_chunked_raw",
+        "_cl",
+        "_close_10",
+        "_current",
+        "_end_at",
+        "_ended",
+        "_eof",
+        "_events",
+        "_expecting",
+        "_fed",
+        "_first",
+        "_h11",
+        "_head_end",
+        "_head_fed",
+        "_head_size",
+        "_headers",
+        "_kept",
+        "_left",
+        "_max_head",
+        "_mode",
+        "_parser",
+        "_phase",
+        "_raw",
+        "_response",
+        "_reuse",
+        "_start",
+        "_stash",
+        "_tail",
+        "_tails",
+        "_upgrade_body",
+        "_upgrade_rest",
+        "_url",
+        "_url_limit",
+    )
+
+    def __init__(self, max_header_size: int, max_url_size: int) -> None:
+        self._max_head = max_header_size
+        self._url_limit = max_url_size
+        self._parser = httptools.HttpRequestParser(self)
+        # Parsed and not yet delivered; a ProtocolError or the h11 session taking over
+        # (see _hand_over) comes last.
+        self._events: deque[Event | ProtocolError | ServerSession] = deque()
+        self._phase = _BETWEEN
+        # The current request's END was delivered: PAUSED until next_cycle().
+        self._ended = False
+        # Bytes that arrived after the current request was complete: parsed next cycle.
+        self._stash: list[bytes] = []
+        self._eof = False
+        # The reads since the head being parsed began, when it began at a read's start
+        # (None otherwise): what h11 parses again to judge it.
+        self._raw: list[bytes] | None = None
+        self._first = False  # the next message to begin does so at the start of _raw
+        # Byte offsets in the input: bytes fed before the read being parsed, where _raw
+        # starts, and where the request being parsed ends (-1: not known).
+        self._fed = 0
+        self._start = 0
+        self._end_at = -1
+        self._chunk = b""  # the read being parsed
+        # The reads since a chunked request began, kept (up to _RAW_LIMIT) to find where
+        # it ends, and the length of its head.
+        self._chunked_raw: list[bytes] | None = None
+        self._head_end = 0
+        self._kept = 0
+        # The bytes after each request parsed and not yet delivered (None: unknown),
+        # and after the one being answered: what a detach() hands over.
+        self._tails: deque[list[bytes] | None] = deque()
+        self._tail: list[bytes] | None = None
+        self._head_fed = 0  # bytes fed while the head being parsed was incomplete
+        self._head_size = 0
+        self._url: list[bytes] = []
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._cl = False
+        # The judge, once the connection has gone over to it.
+        self._h11: ServerSession | None = None
+        # An upgrade request's following bytes (llhttp stops there), and whether that
+        # request announced a body (which llhttp then leaves unread).
+        self._upgrade_rest: bytes | None = None
+        self._upgrade_body = False
+        # The request being answered, and the response's state.
+        self._current: RequestHead | None = None
+        self._close_10 = False
+        self._expecting = False
+        self._response = _R_NONE
+        self._mode = _NO_BODY
+        self._left = 0
+        self._reuse = False
+
+    # -- llhttp's callbacks --------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._phase = _HEAD
+        self._url = []
+        self._headers = []
+        self._head_size = 0
+        self._head_fed = -1  # began in the read being parsed
+        self._cl = False
+        if self._first:
+            self._first = False
+        else:
+            self._raw = None
+
+    def on_url(self, url: bytes) -> None:
+        self._url.append(url)
+        self._head_size += len(url)
+        if self._head_size > self._url_limit:
+            if self._raw is not None:
+                raise _Judge
+            raise ProtocolError(414, "request line too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if value and (value[-1] == 32 or value[-1] == 9):
+            value = value.rstrip(b" \t")
+        self._headers.append((name.lower(), value))
+        self._head_size += len(name) + len(value) + 4
+
+    def on_headers_complete(self) -> None:
+        parser = self._parser
+        raw_method = parser.get_method()
+        method = _METHODS.get(raw_method)
+        if method is None:
+            method = raw_method.decode("ascii")
+            if len(_METHODS) < 64:
+                _METHODS[raw_method] = method
+        raw_version = parser.get_http_version()
+        version = _VERSIONS.get(raw_version)
+        headers = self._headers
+        url = self._url[0] if len(self._url) == 1 else b"".join(self._url)
+        odd = version is None or self._head_size + len(raw_method) + 14 > self._max_head
+        raw = self._raw
+        whole = b""
+        if raw is not None and not odd:
+            # llhttp lets through a request line h11 refuses (two spaces, say): the
+            # line must be exactly what was parsed.
+            whole = raw[0] if len(raw) == 1 else b"".join(raw)
+            skip = len(whole) - len(whole.lstrip(b"\r\n")) if whole[0] in (10, 13) else 0
+            line = b"%s %s HTTP/%s\r\n" % (raw_method, url, raw_version.encode("ascii"))
+            odd = not whole.startswith(line, skip)
+        length = b""
+        hosts = 0
+        te = expect = False
+        tokens: set[bytes] | None = None
+        for name, value in headers:
+            if name in _WATCHED:
+                if name == b"host":
+                    hosts += 1
+                    odd = odd or not valid_host(value)
+                elif name == b"transfer-encoding":
+                    odd = odd or te or value.lower() != b"chunked"
+                    te = True
+                elif name == b"content-length":
+                    odd = odd or self._cl
+                    self._cl = True
+                    length = value
+                elif name == b"connection":
+                    tokens = connection_tokens(headers)
+                elif value.lower() == b"100-continue":
+                    expect = True
+        if odd or (te and self._cl) or (hosts != 1 and (hosts or version == "HTTP/1.1")):
+            self._judge_head(raw_method, url, raw_version, headers)
+        keep_alive = tokens is None or b"close" not in tokens
+        if version == "HTTP/1.0":
+            # As the h11 engine: keep-alive only when asked for, never with a
+            # Transfer-Encoding (RFC 9112 §6.1).
+            keep_alive = keep_alive and tokens is not None and b"keep-alive" in tokens and not te
+            expect = False
+        self._upgrade_body = te or self._cl
+        self._end_at = -1
+        if whole:
+            # Where this request ends: a request pipelined behind it in the same read
+            # then starts at a known byte, and is judged on its own bytes like any other.
+            end = whole.find(b"\r\n\r\n")
+            if end >= 0 and not te:
+                self._end_at = self._start + end + 4 + (int(length) if length else 0)
+            elif end >= 0:
+                self._head_end = end + 4  # found by reading the chunk sizes at the end
+                self._chunked_raw = raw
+                self._kept = len(whole)
+        self._raw = None
+        self._phase = _BODY
+        self._events.append(
+            RequestHead(
+                method,
+                url.decode("latin-1"),
+                version or "HTTP/1.1",
+                headers,
+                keep_alive,
+                expect,
+            )
+        )
+        # The head needs no judge any more: what follows belongs to its body.
+
+    def on_body(self, body: bytes) -> None:
+        self._events.append(body)
+
+    def on_message_complete(self) -> None:
+        self._phase = _DONE
+        self._events.append(END)
+        chunked = self._chunked_raw
+        if chunked is not None:
+            self._chunked_raw = None
+            end = _chunked_end(b"".join(chunked), self._head_end)
+            self._end_at = self._start + end if end >= 0 else -1
+        end = self._end_at
+        tail = None
+        if end >= 0:
+            self._end_at = -1
+            offset = end - self._fed
+            chunk = self._chunk
+            if 0 <= offset <= len(chunk):
+                tail = [chunk[offset:]]
+                if offset < len(chunk):
+                    self._raw = [tail[0]]
+                    self._start = end
+                    self._first = True
+        self._tails.append(tail)
+
+    def _judge_head(
+        self, method: bytes, url: bytes, version: str, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        """llhttp parsed a head h11 would question: h11 decides."""
+        if self._raw is not None:
+            raise _Judge
+        # A pipelined head that began inside a read: judge the head as llhttp read it.
+        lines = [b"%s %s HTTP/%s\r\n" % (method, url, version.encode("ascii"))]
+        lines.extend(b"%s: %s\r\n" % item for item in headers)
+        lines.append(b"\r\n")
+        judge = ServerSession(self._max_head, self._url_limit)
+        judge.receive_data(b"".join(lines))
+        judge.next_event()  # raises the ProtocolError when h11 refuses it
+
+    # -- receiving --------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes read from the peer; ``b""`` means the peer closed its side."""
+        if self._h11 is not None:
+            self._h11.receive_data(data)
+            return
+        if self._eof:
+            if data:
+                raise ProtocolError(400, "data received after the peer closed its side")
+            return
+        if self._phase == _DONE or self._stash:
+            # The request is complete: keep the rest as it is until the next cycle.
+            self._stash.append(data)
+            self._eof = not data
+            return
+        if not data:
+            self._eof = True
+            self._end_of_input()
+            return
+        for tail in self._tails:
+            if tail is not None:
+                tail.append(data)
+        if self._tail is not None:
+            self._tail.append(data)
+        if self._phase == _BETWEEN:
+            self._raw = [data]
+            self._start = self._fed
+            self._first = True
+        elif self._raw is not None:
+            self._raw.append(data)
+        elif self._chunked_raw is not None:
+            self._chunked_raw.append(data)
+            self._kept += len(data)
+            if self._kept > _RAW_LIMIT:
+                self._chunked_raw = None  # a long body: its end stays unknown
+        self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        self._chunk = data
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as e:
+            self._upgrade_rest = data[e.args[0] :]
+        except httptools.HttpParserCallbackError as e:
+            cause = e.__context__
+            if isinstance(cause, _Judge):
+                self._hand_over()
+            elif isinstance(cause, ProtocolError):
+                self._fail(cause)
+            else:
+                raise
+        except httptools.HttpParserError as e:
+            if self._phase >= _BODY:
+                self._fail(_body_error(e))
+            elif self._raw is not None:
+                self._hand_over()
+            else:
+                self._fail(ProtocolError(400, "Malformed HTTP request line"))
+        else:
+            if self._phase == _HEAD:
+                fed = self._head_fed
+                self._head_fed = len(data) if fed < 0 else fed + len(data)
+                if self._head_fed > self._max_head:
+                    if self._raw is not None:
+                        self._hand_over()
+                    else:
+                        self._fail(ProtocolError(431, "request header fields too large"))
+        self._first = False
+        self._fed += len(data)
+        self._chunk = b""
+
+    def _hand_over(self) -> None:
+        """Give the connection to h11, fed the reads since the head began; it takes
+        over once the requests already parsed have been delivered."""
+        judge = ServerSession(self._max_head, self._url_limit)
+        for chunk in self._raw or ():
+            judge.receive_data(chunk)
+        if self._eof:
+            judge.receive_data(b"")
+        self._raw = None
+        self._phase = _DONE  # later reads wait in the stash, for h11
+        self._events.append(judge)
+
+    def _fail(self, error: ProtocolError) -> None:
+        self._events.append(error)
+        self._phase = _DONE  # nothing more is parsed
+
+    def _end_of_input(self) -> None:
+        phase = self._phase
+        if phase == _BETWEEN:
+            self._events.append(CLOSED)
+        elif phase == _HEAD:
+            if self._raw is not None:
+                self._hand_over()
+            else:
+                self._fail(ProtocolError(400, _INCOMPLETE_HEAD, incomplete=True))
+        else:
+            self._fail(ProtocolError(400, _INCOMPLETE_BODY, incomplete=True))
+
+    def next_event(self) -> Event:
+        """The next thing the peer said: a :class:`RequestHead`, body bytes or a marker."""
+        if self._h11 is not None:
+            return self._h11.next_event()
+        events = self._events
+        if self._ended:
+            # As h11: PAUSED once more of the input waits (or an upgrade might follow).
+            if events or self._stash or self._phase != _DONE or self._upgrade_rest is not None:
+                head = self._current
+                if head is not None and not head.keep_alive and self._upgrade_rest is None:
+                    # As h11: nothing may follow a request that ends the connection.
+                    raise ProtocolError(400, "Got data when expecting EOF")
+                return PAUSED
+            return NEED_DATA
+        if not events:
+            return NEED_DATA
+        event = events[0]
+        t = type(event)
+        if t is bytes:
+            events.popleft()
+            self._expecting = False  # the client sent body: it is not waiting any more
+            return cast(bytes, event)
+        if t is RequestHead:
+            events.popleft()
+            head = cast(RequestHead, event)
+            self._current = head
+            self._expecting = head.expect_continue
+            self._close_10 = (
+                head.version == "HTTP/1.0"
+                and not head.keep_alive
+                and not any(name == b"connection" for name, _ in head.headers)
+            )
+            return head
+        if event is END:
+            events.popleft()
+            self._ended = True
+            self._tail = self._tails.popleft()
+            return END
+        if t is ProtocolError:
+            raise cast(ProtocolError, event)  # stays queued: the connection is done
+        if t is ServerSession:
+            # h11 takes over from here (see _hand_over), with what came since.
+            events.popleft()
+            judge = self._h11 = cast(ServerSession, event)
+            stash, self._stash = self._stash, []
+            for chunk in stash:
+                judge.receive_data(chunk)
+            return judge.next_event()
+        return CLOSED
+
+    @property
+    def partial_head(self) -> int:
+        """Bytes of an incomplete request head buffered."""
+        if self._h11 is not None:
+            return self._h11.partial_head
+        return max(self._head_fed, 0) if self._phase == _HEAD and not self._events else 0
+
+    @property
+    def expecting_continue(self) -> bool:
+        """The client sent ``Expect: 100-continue`` and is still waiting for our go-ahead."""
+        if self._h11 is not None:
+            return self._h11.expecting_continue
+        return self._expecting
+
+    @property
+    def has_buffered_data(self) -> bool:
+        """Bytes of a following (pipelined) request are already buffered."""
+        if self._h11 is not None:
+            return self._h11.has_buffered_data
+        return bool(self._events or self._stash) or self._phase == _HEAD or self._phase == _BODY
+
+    def detach(self) -> tuple[bytes, bool]:
+        """The bytes received past the current request, and whether the peer has
+        closed its side (what ``detach()`` starts from), parsed ahead or not. (Past a
+        chunked request of over 64 KiB followed in the same read by more, where the
+        request ended is not known: only the later reads are returned.)"""
+        if self._h11 is not None:
+            return self._h11.detach()
+        if self._tail is not None:
+            rest = b"".join(self._tail)
+        else:
+            rest = self._upgrade_rest or b""
+        return rest + b"".join(self._stash), self._eof
+
+    # -- sending ----------------------------------------------------------------
+
+    def continue_response(self) -> bytes:
+        """The bytes of ``100 Continue``."""
+        if self._h11 is not None:
+            return self._h11.continue_response()
+        self._expecting = False
+        return _CONTINUE
+
+    def response_head(self, status: int, reason: str, headers: list[tuple[bytes, bytes]]) -> bytes:
+        """Serialize the status line and headers, choosing the body's framing as h11
+        does: the handler's ``Content-Length``, else chunked for an HTTP/1.1 peer, else
+        the close; no body at all for HEAD, 204 and 304."""
+        if self._h11 is not None:
+            return self._h11.response_head(status, reason, headers)
+        head = self._current
+        if head is None or self._response != _R_NONE:
+            raise LocalError("no request to respond to")
+        if not 200 <= status <= 999:
+            raise LocalError(f"Response status_code should be in range [200, 999], not {status}")
+        framing, extra = split_headers(headers)
+        lines: list[bytes] = []  # the framing headers first, as h11 writes them
+        raw_reason = reason_bytes(reason)
+        length: int | None = None
+        te = False
+        tokens: set[bytes] = set()
+        connection: list[bytes] = []
+        for name, value in framing:
+            lname = name.lower()
+            if lname == b"content-length":
+                value = value.strip()
+                if not value.isdigit():
+                    raise LocalError("bad Content-Length")
+                if length is not None and int(value) != length:
+                    raise LocalError("conflicting Content-Length headers")
+                length = int(value)
+            elif lname == b"transfer-encoding":
+                if te:
+                    raise LocalError("multiple Transfer-Encoding headers")
+                if value.strip().lower() != b"chunked":
+                    raise LocalError("Only Transfer-Encoding: chunked is supported")
+                te = True
+            else:
+                check_value(value)
+                connection.append(name + b": " + value + b"\r\n")
+                tokens.update(t.strip().lower() for t in value.split(b","))
+        http10 = head.version == "HTTP/1.0"
+        head_only = head.method == "HEAD"
+        keep_alive = head.keep_alive and b"close" not in tokens
+        if status == 204 or status == 304:
+            mode = _NO_BODY
+            if length is not None:
+                lines.append(b"Content-Length: %d\r\n" % length)
+            if te:
+                lines.append(b"Transfer-Encoding: chunked\r\n")
+        elif length is not None and not te:
+            mode = _NO_BODY if head_only else _LENGTH
+            lines.append(b"Content-Length: %d\r\n" % length)
+        elif http10:
+            # A body of unknown length to an HTTP/1.0 peer: only the close can end it.
+            mode = _NO_BODY if head_only else _UNTIL_CLOSE
+            keep_alive = keep_alive and head_only
+        else:
+            mode = _NO_BODY if head_only else _CHUNKED
+            lines.append(b"Transfer-Encoding: chunked\r\n")
+        if http10 and keep_alive and (length is None or te):
+            keep_alive = False  # HTTP/1.0 keep-alive needs a Content-Length
+        if keep_alive:
+            lines.extend(connection)
+            if http10 and b"keep-alive" not in tokens:
+                lines.append(b"Connection: Keep-Alive\r\n")  # Tornado's spelling
+        elif not self._close_10:
+            lines.append(b"Connection: close\r\n")
+        self._mode = mode
+        self._left = length or 0
+        self._reuse = keep_alive
+        self._response = _R_BODY
+        self._expecting = False
+        lines.extend(extra)
+        lines.append(b"\r\n")
+        return b"HTTP/1.1 %d %s\r\n" % (status, raw_reason) + b"".join(lines)
+
+    def whole_response(
+        self, status: int, reason: str, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> bytes | None:
+        """The complete response (head and body) in one piece, or ``None`` where the
+        general path must frame it: the same cases as the h11 engine's."""
+        if self._h11 is not None:
+            return self._h11.whole_response(status, reason, headers, body)
+        head = self._current
+        if (
+            not self._ended
+            or head is None
+            or not head.keep_alive
+            or head.method == "HEAD"
+            or head.version != "HTTP/1.1"
+            or status < 200
+            or status == 204
+            or status == 304
+            or self._response != _R_NONE
+        ):
+            return None
+        framing, extra = split_headers(headers)
+        length = b"%d" % len(body)
+        for name, value in framing:
+            if name.lower() != b"content-length" or value.strip() != length:
+                return None
+        line = status_line(status, reason)
+        self._response = _R_DONE
+        self._reuse = True
+        extra.append(b"Content-Length: " + length + b"\r\n\r\n")
+        return line + b"".join(extra) + body
+
+    def response_data(self, data: bytes) -> bytes:
+        """Frame one body chunk."""
+        if self._h11 is not None:
+            return self._h11.response_data(data)
+        if not data:
+            return b""
+        if self._response != _R_BODY:
+            raise LocalError("Can't send data when no response is under way")
+        mode = self._mode
+        if mode == _LENGTH:
+            if len(data) > self._left:
+                raise LocalError(_TOO_MUCH)
+            self._left -= len(data)
+            return data
+        if mode == _CHUNKED:
+            return b"%x\r\n" % len(data) + data + b"\r\n"
+        if mode == _UNTIL_CLOSE:
+            return data
+        raise LocalError(_TOO_MUCH)
+
+    def response_end(self) -> bytes:
+        """The bytes that end the response (the last chunk, if chunked)."""
+        if self._h11 is not None:
+            return self._h11.response_end()
+        if self._response != _R_BODY:
+            raise LocalError("Can't end a response that has not begun")
+        self._response = _R_DONE
+        mode = self._mode
+        if mode == _LENGTH and self._left:
+            raise LocalError(_TOO_LITTLE)
+        if mode == _CHUNKED:
+            return b"0\r\n\r\n"
+        if mode == _UNTIL_CLOSE:
+            self._reuse = False
+        return b""
+
+    def accept_upgrade(self, headers: list[tuple[bytes, bytes]]) -> tuple[bytes, bytes]:
+        """Answer the request's ``Upgrade`` with ``101 Switching Protocols``; returns its
+        bytes and those the peer already sent past its request (the new protocol's)."""
+        if self._h11 is not None:
+            return self._h11.accept_upgrade(headers)
+        if self._upgrade_rest is None or self._events or self._response != _R_NONE:
+            raise LocalError("Can't send 101 to a request that did not ask for an upgrade")
+        framing, lines = split_headers(headers)
+        lines.extend(name + b": " + check_value(value) + b"\r\n" for name, value in framing)
+        rest = self._upgrade_rest + b"".join(self._stash)
+        self._upgrade_rest = None
+        self._stash = []
+        self._response = _R_DONE
+        self._reuse = False
+        return b"HTTP/1.1 101 Switching Protocols\r\n" + b"".join(lines) + b"\r\n", rest
+
+    def error_response(self, status: int, reason: str) -> bytes:
+        """The answer to a protocol error, or ``b""`` once a response was under way:
+        Tornado's bare status line, and the close that follows ends it."""
+        if self._h11 is not None:
+            return self._h11.error_response(status, reason)
+        if self._response != _R_NONE:
+            return b""
+        return b"HTTP/1.1 %d %s\r\n\r\n" % (status, reason.encode("latin-1"))
+
+    # -- cycle ------------------------------------------------------------------
+
+    def next_cycle(self) -> bool:
+        """Reset for the next request if both sides finished cleanly; False if the
+        connection cannot carry another request."""
+        if self._h11 is not None:
+            return self._h11.next_cycle()
+        if self._response != _R_DONE or not self._ended or not self._reuse:
+            return False
+        self._ended = False
+        self._tail = None
+        self._current = None
+        self._response = _R_NONE
+        self._expecting = False
+        if self._events:
+            return True  # the next request was parsed already (pipelined)
+        rest = self._upgrade_rest
+        if rest is not None:
+            # An upgrade the application declined: llhttp stopped after the request.
+            if self._upgrade_body:
+                return False  # its body was left unread: the framing is lost
+            self._upgrade_rest = None
+            self._parser = httptools.HttpRequestParser(self)
+            if rest:
+                self._stash.insert(0, rest)
+        if self._phase == _DONE:
+            self._phase = _BETWEEN
+        stash = self._stash
+        self._stash = []
+        self._eof = False
+        for chunk in stash:  # b"" among them: the peer's close
+            self.receive_data(chunk)
+        return True
