@@ -26,9 +26,12 @@ lint: venv
 	$(BIN)/ruff format --check tornadish
 	$(BIN)/mypy tornadish tests compat
 
-# Throughput (hello, JSON) first, then static files and uploads, WebSockets, the client.
+# Throughput (hello, JSON; tornadish on httptools and on h11 against Tornado, aiohttp,
+# uvicorn and bare h11; then hello pipelined 16 deep), memory per idle keep-alive
+# connection, then static files and uploads, WebSockets, the client. See bench/README.md.
 bench: venv
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.mem_bench
 	$(BIN)/python -m bench.web_bench
 	$(BIN)/python -m bench.ws_bench
 	$(BIN)/python -m bench.client_bench

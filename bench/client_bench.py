@@ -38,10 +38,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bench.run import APPS, ROOT, Server, fmt_table, plan_cpus
+from bench._report import fmt_table, print_ratios, verdict
+from bench._servers import ROOT, Server, plan_cpus
+from bench.run import APPS
 
 CLIENTS = ("tornadish", "tornado", "aiohttp")
 SUBJECT = "tornadish"
+#: tornadish's client over another's, per mode: the minimum (None: shown, no target)
+TARGETS: dict[str, float | None] = {"aiohttp": 1.0, "tornado": None}
 MODES = ("sequential", "concurrent")
 EXPECTED_BODY = b"Hello, world"
 WARMUP_REQUESTS = 100
@@ -253,7 +257,9 @@ def report(
     }
     rows = []
     for name, modes in results.items():
-        if name not in medians:
+        if name not in medians:  # a client that failed still gets its row
+            why = "failed" if name in failures else "not measured"
+            rows.append([name, why, "-", why, "-"])
             continue
         cells = [name]
         for mode in MODES:
@@ -263,20 +269,36 @@ def report(
         rows.append(cells)
     headers = ["client", "sequential req/s", "spread", "concurrent req/s", "spread"]
     print("\n" + fmt_table(headers, rows, right={1, 2, 3, 4}))
-    ratios = []
+    ratios: list[dict[str, Any]] = []
     subject = medians.get(SUBJECT)
-    for other in medians:
-        if other != SUBJECT and subject is not None:
-            cells = [f"{SUBJECT}/{other}"]
-            cells += [f"{subject[m] / medians[other][m]:.2f}x" for m in MODES]
-            ratios.append(cells)
+    if SUBJECT in results:
+        for other, target in TARGETS.items():
+            if other not in results:
+                continue
+            for mode in MODES:
+                base = medians.get(other)
+                value = subject[mode] / base[mode] if subject and base and base[mode] else None
+                ratios.append(
+                    {
+                        "route": mode,
+                        "ratio": f"{SUBJECT}/{other}",
+                        "value": None if value is None else round(value, 3),
+                        "target": target,
+                        "verdict": verdict(value, target),
+                    }
+                )
     if ratios:
-        print("\n" + fmt_table(["ratio (req/s)", *MODES], ratios, right={1, 2}))
+        print()
+        print_ratios(ratios, first="mode")
+        print("(targets are goals: a MISS does not change the exit status)")
+    for name, why in failures.items():
+        print(f"FAILED {name}: {why}")
     if args.json is not None:
         data = {
             "settings": {k: v for k, v in vars(args).items() if k not in ("json", "worker", "url")},
             "rounds": results,
             "median": medians,
+            "ratios": ratios,
             "failures": failures,
         }
         args.json.write_text(json.dumps(data, indent=2))

@@ -35,9 +35,10 @@ def loop_factory(request: pytest.FixtureRequest) -> Callable[[], asyncio.Abstrac
 
 
 # Both HTTP/1.1 engines, the way uvicorn's ``http_protocol_cls`` fixture does it: a test
-# (or a whole folder, through its conftest's autouse fixture) that takes ``http_engine``
-# runs once per engine, with ``TORNADISH_HTTP`` naming it, so every server it starts
-# (and every worker process) parses with that engine. ``TORNADISH_HTTP=h11 make test``
+# that takes ``http_engine`` (or any test of a folder whose conftest's
+# ``pytest_generate_tests`` calls ``each_http_engine``) runs once per engine, with
+# ``TORNADISH_HTTP`` naming it, so every server it starts (and every worker process)
+# parses with that engine. ``TORNADISH_HTTP=h11 make test``
 # runs the whole suite on one engine instead.
 _CHOSEN_ENGINE = os.environ.get("TORNADISH_HTTP", "").strip().lower()
 HTTP_ENGINES = [_CHOSEN_ENGINE] if _CHOSEN_ENGINE not in ("", "auto") else ["h11", "httptools"]
@@ -50,6 +51,36 @@ def http_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     if engine == "httptools" and importlib.util.find_spec("httptools") is None:
         pytest.skip("the httptools engine needs httptools: pip install 'tornadish[speed]'")
     monkeypatch.setenv("TORNADISH_HTTP", engine)
+    return engine
+
+
+def each_http_engine(metafunc: pytest.Metafunc) -> None:
+    """Run the test once per engine even where it does not ask for ``http_engine``
+    (a folder's ``pytest_generate_tests`` calls this; unittest classes, which pytest
+    cannot parametrize, run on the default engine)."""
+    if "http_engine" not in metafunc.fixturenames:
+        metafunc.fixturenames.append("http_engine")
+        metafunc.parametrize("http_engine", HTTP_ENGINES, indirect=True)
+
+
+# Both WebSocket engines, the same way: a test that takes ``ws_engine`` (every test under
+# tests/websocket/ does, through its conftest) runs once on wsproto and once on the
+# ``websockets`` library, with ``TORNADISH_WS`` naming it, so every WebSocket it opens,
+# server or client side, parses frames with that engine. ``TORNADISH_WS=wsproto``
+# narrows the suite to one engine.
+_CHOSEN_WS_ENGINE = os.environ.get("TORNADISH_WS", "").strip().lower()
+WS_ENGINES = (
+    [_CHOSEN_WS_ENGINE] if _CHOSEN_WS_ENGINE not in ("", "auto") else ["wsproto", "websockets"]
+)
+
+
+@pytest.fixture(params=WS_ENGINES)
+def ws_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The WebSocket engine this run of the test uses: ``"wsproto"`` or ``"websockets"``."""
+    engine: str = request.param
+    if engine == "websockets" and importlib.util.find_spec("websockets") is None:
+        pytest.skip("the websockets engine needs websockets: pip install 'tornadish[speed]'")
+    monkeypatch.setenv("TORNADISH_WS", engine)
     return engine
 
 

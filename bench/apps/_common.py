@@ -9,7 +9,7 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, NoReturn
 
 #: Exit status an app uses when its framework cannot be imported; the harness skips it.
@@ -22,18 +22,38 @@ def skip(framework: str, exc: BaseException) -> NoReturn:
     sys.exit(SKIP_EXIT)
 
 
-def parse_args(description: str) -> argparse.Namespace:
+def parse_args(description: str, *, http: Sequence[str] = ()) -> argparse.Namespace:
+    """``--host``, ``--port``; and ``--http`` (default: the first choice) when given."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    if http:
+        parser.add_argument("--http", choices=list(http), default=http[0])
     return parser.parse_args()
 
 
-def announce(name: str, host: str, port: int) -> None:
-    """Print the line the harness reads to learn which event loop the app runs on."""
+def _tornadish_engine() -> str | None:
+    """The HTTP/1.1 engine a tornadish server in this process resolved (the same function
+    and environment ``HTTPServer`` uses); None when tornadish is not loaded."""
+    engines = sys.modules.get("tornadish._http.engines")
+    if engines is None:
+        return None
+    try:
+        return str(engines.resolve_http())
+    except Exception:  # an unknown TORNADISH_HTTP: the server would have failed already
+        return None
+
+
+def announce(name: str, host: str, port: int, **info: str) -> None:
+    """Print the line the harness reads to learn which event loop (and, for tornadish
+    and uvicorn, which HTTP/1.1 parser) the app runs on."""
     loop = asyncio.get_running_loop()
     loop_type = f"{type(loop).__module__}.{type(loop).__qualname__}"
-    print(f"READY {name} pid={os.getpid()} addr={host}:{port} loop={loop_type}", flush=True)
+    engine = _tornadish_engine()
+    if engine is not None:
+        info.setdefault("http", engine)
+    extra = "".join(f" {key}={value}" for key, value in info.items())
+    print(f"READY {name} pid={os.getpid()} addr={host}:{port}{extra} loop={loop_type}", flush=True)
 
 
 def run_on_uvloop(main: Callable[[], Coroutine[Any, Any, None]]) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import each_http_engine
 
-@pytest.fixture(autouse=True)
-def _each_http_engine(http_engine: str) -> None:
-    """Parametrize the folder's tests over the engines."""
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    each_http_engine(metafunc)

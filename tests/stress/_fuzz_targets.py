@@ -165,7 +165,6 @@ def parse_requests(
     if eof:
         pending.append(b"")
     flight: _InFlight | None = None
-    answer_due = False  # a request was read in full and is not answered yet
     tmp = tmp_dir or tempfile.gettempdir()
     try:
         while True:
@@ -182,15 +181,14 @@ def parse_requests(
                 _finish_request(flight)
                 out.requests.append(flight.parsed)
                 flight = None
-                answer_due = True
-            elif ev is PAUSED or (ev is NEED_DATA and answer_due):
-                # Answer (as an unrouted request would be), then go on with the next
-                # pipelined request.
+                # Answer (as an unrouted request would be) before reading on, as the
+                # server does, then go on with the next pipelined request.
                 session.response_head(404, "Not Found", [(b"Content-Length", b"0")])
                 session.response_end()
-                answer_due = False
                 if not session.next_cycle() or len(out.requests) >= max_requests:
                     return out
+            elif ev is PAUSED:
+                raise AssertionError("PAUSED with no request to answer")
             elif ev is NEED_DATA:
                 if not pending:
                     return out

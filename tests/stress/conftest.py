@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from ._server import stamp
+from tests.conftest import each_http_engine
 
 STRESS = os.environ.get("TORNADISH_STRESS", "") not in ("", "0")
 
@@ -53,9 +54,9 @@ class Figures:
 _FIGURES = pytest.StashKey[Figures]()
 
 
-@pytest.fixture(autouse=True)
-def _each_http_engine(http_engine: str) -> None:
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every stress test (smoke and heavy) runs on both HTTP/1.1 engines (issue 15)."""
+    each_http_engine(metafunc)
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,12 @@
-"""The client side of HTTP/1.1: the h11 seam and its asyncio glue, one connection at a time.
+"""The client side of HTTP/1.1: the asyncio glue over the client seam, one connection at a
+time.
 
-A :class:`ClientConnection` is an ``asyncio.Protocol`` driving ``h11.Connection(h11.CLIENT)``;
-it is the only client module that imports h11. It carries one exchange (a request out, its
-response in) at a time, and h11's state machine alone decides whether it may carry
-another. What a response becomes (headers, a decoded and bounded body, the user's
-callbacks) is the :class:`ResponseReader`'s business; which connection to use is the
-pool's (:mod:`.pool`).
+A :class:`ClientConnection` is an ``asyncio.Protocol`` driving an engine's client session
+(:mod:`tornadish._http.client_session`: h11's or httptools'); it never sees the engine.
+It carries one exchange (a request out, its response in) at a time, and the session
+alone decides whether it may carry another. What a response becomes (headers, a decoded
+and bounded body, the user's callbacks) is the :class:`ResponseReader`'s business; which
+connection to use is the pool's (:mod:`.pool`).
 
 Rules of the house:
 - Timeouts and flow control live here, made of :mod:`tornadish._io.flow_control`'s
@@ -30,11 +31,10 @@ import zlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
-import h11
-
+from tornadish._http import client_session as seam
+from tornadish._http.engines import client_session_class, resolve_http
 from tornadish._http.h11_exchange import head_refusal, informational_refusal
 from tornadish._http.headers import HTTPHeaders
-from tornadish._http.wording import tornado_wording
 from tornadish._io.flow_control import Deadline, WriteGate
 from tornadish._io.stream_base import UnsatisfiableReadError
 from tornadish.log import app_log, gen_log
@@ -252,14 +252,13 @@ class ClientConnection(asyncio.Protocol):
         "_done",
         "_eof",
         "_gate",
-        "_h11",
-        "_last_data",
         "_loop",
         "_max_head",
         "_num_1xx",
         "_on_lost",
         "_reader",
         "_response_started",
+        "_session",
         "_waiting",
         "exchanges",
         "idle_since",
@@ -273,9 +272,10 @@ class ClientConnection(asyncio.Protocol):
         key: Any,
         max_header_size: int,
         on_lost: Callable[[ClientConnection], None] | None = None,
+        http: str | None = None,
     ) -> None:
         loop = self._loop = asyncio.get_running_loop()
-        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_size)
+        self._session = client_session_class(resolve_http(http))(max_header_size)
         self._max_head = max_header_size
         #: The pool's key for this connection (its origin and TLS settings).
         self.key = key
@@ -287,8 +287,6 @@ class ClientConnection(asyncio.Protocol):
         self._response_started = False
         self._closing = False
         self._eof = False
-        # The last bytes received: the values an error message about them quotes.
-        self._last_data = b""
         self._num_1xx = 0
         # A coroutine streaming_callback is busy: reading waits for it.
         self._waiting = False
@@ -347,11 +345,10 @@ class ClientConnection(asyncio.Protocol):
             self.close()
             return
         self._response_started = True
-        self._last_data = data
         try:
-            self._h11.receive_data(data)
-        except RuntimeError:  # data after the server's EOF
-            self._fail(StreamClosed("data after end of stream"))
+            self._session.receive_data(data)
+        except seam.ResponseError as e:  # data after the server's EOF
+            self._fail(StreamClosed(e.message))
             return
         self._process()
 
@@ -360,7 +357,7 @@ class ClientConnection(asyncio.Protocol):
         done = self._done
         if done is not None and not done.done():
             if self._response_started:
-                self._h11.receive_data(b"")
+                self._session.receive_data(b"")
                 self._process()  # a close-delimited body ends here
             self._fail(StreamClosed("Stream closed", None, self._response_started))
         return False  # close our side too
@@ -385,7 +382,7 @@ class ClientConnection(asyncio.Protocol):
     # -- reading --------------------------------------------------------------------
 
     def _process(self) -> None:
-        conn = self._h11
+        session = self._session
         reader = self._reader
         while (
             reader is not None
@@ -394,33 +391,31 @@ class ClientConnection(asyncio.Protocol):
             and not self._waiting
         ):
             try:
-                event = conn.next_event()
+                event = session.next_event()
                 t = type(event)
-                if t is h11.Data:
-                    busy = reader.on_data(bytes(event.data))  # type: ignore[union-attr]
+                if t is bytes:
+                    busy = reader.on_data(event)  # type: ignore[arg-type]
                     if busy is not None:
                         self._wait_for_callback(busy)
                         return
-                elif t is h11.Response:
+                elif t is seam.ResponseHead:
                     self._on_head(reader, event)  # type: ignore[arg-type]
-                elif t is h11.EndOfMessage:
+                elif event is seam.END:
                     reader.on_end()
                     self._finish()
                     return
-                elif t is h11.InformationalResponse:
-                    self._on_informational(event)  # type: ignore[arg-type]
-                elif event is h11.NEED_DATA:
+                elif event is seam.NEED_DATA:
                     return
-                else:  # ConnectionClosed before the response ended
+                else:  # CLOSED before the response ended
                     self._fail(StreamClosed("Stream closed", None, self._response_started))
                     return
-            except h11.RemoteProtocolError as e:
-                if e.error_status_hint == 431:
+            except seam.ResponseError as e:
+                if e.too_large:
                     # Tornado's words and error for a head that outgrows its buffer.
-                    gen_log.info("Unsatisfiable read, closing connection: %s", e)
-                    self._fail(UnsatisfiableReadError(str(e)))
+                    gen_log.info("Unsatisfiable read, closing connection: %s", e.message)
+                    self._fail(UnsatisfiableReadError(e.message))
                 else:
-                    self._malformed(MalformedResponse(tornado_wording(str(e), self._last_data)))
+                    self._malformed(MalformedResponse(e.message))
                 return
             except MalformedResponse as e:
                 self._malformed(e)
@@ -434,11 +429,11 @@ class ClientConnection(asyncio.Protocol):
         gen_log.info("Malformed HTTP message from %s: %s", None, error.message)
         self._fail(error)
 
-    def _on_informational(self, event: h11.InformationalResponse) -> None:
-        if event.status_code == 100:
+    def _on_informational(self, head: seam.ResponseHead) -> None:
+        if head.code == 100:
             self._resolve_continue(True)
-        headers = HTTPHeaders.from_raw(event.headers)
-        refusal = informational_refusal(event.status_code, headers, self._num_1xx)
+        headers = HTTPHeaders.from_raw(head.headers)
+        refusal = informational_refusal(head.code, headers, self._num_1xx)
         if refusal is not None:
             raise MalformedResponse(refusal)
         self._num_1xx += 1
@@ -476,31 +471,16 @@ class ClientConnection(asyncio.Protocol):
             transport.resume_reading()
         self._process()
 
-    def _on_head(self, reader: ResponseReader, event: h11.Response) -> None:
+    def _on_head(self, reader: ResponseReader, head: seam.ResponseHead) -> None:
+        if head.code < 200:
+            self._on_informational(head)
+            return
         # The final answer came: a body held back for "100 Continue" is not sent.
         self._resolve_continue(False)
-        # h11 bounds only an incomplete head; one that arrived whole is measured here.
-        size = len(event.reason) + 15
-        for name, value in event.headers:
-            size += len(name) + len(value) + 4
-        if size > self._max_head:
-            message = f"response head of {size} bytes is over max_header_size"
-            gen_log.info("Unsatisfiable read, closing connection: %s", message)
-            raise UnsatisfiableReadError(message)
-        version = "HTTP/" + event.http_version.decode("ascii")
-        reason = event.reason.decode("latin-1")
-        reader.on_head(event.status_code, reason, version, event.headers)
+        reader.on_head(head.code, head.reason, head.version, head.headers)
 
     def _finish(self) -> None:
-        conn = self._h11
-        reusable = (
-            conn.our_state is h11.DONE
-            and conn.their_state is h11.DONE
-            and not conn.trailing_data[0]
-            and not self._closing
-        )
-        if reusable:
-            conn.start_next_cycle()
+        if self._session.next_cycle() and not self._closing:
             self.exchanges += 1
         else:
             # Closed on the next turn, not from inside data_received: asyncio's TLS
@@ -529,10 +509,10 @@ class ClientConnection(asyncio.Protocol):
 
         Returns True when the connection may carry another request. Raises
         :class:`RequestTimeout` past ``deadline`` (loop time), :class:`StreamClosed`,
-        ``ValueError`` for a request h11 refuses to send, or whatever a user callback or
-        the ``body_producer`` raised; the connection is then aborted.
+        ``ValueError`` for a request HTTP/1.1 does not allow, or whatever a user callback
+        or the ``body_producer`` raised; the connection is then aborted.
         """
-        conn = self._h11
+        session = self._session
         transport = self.transport
         if transport is None or self._done is not None:
             raise StreamClosed("Stream closed", None, False)
@@ -544,16 +524,16 @@ class ClientConnection(asyncio.Protocol):
             self._deadline.at(deadline)
         try:
             try:
-                head = conn.send(h11.Request(method=method, target=target, headers=headers))
+                head = session.request_head(method, target, headers)
                 if body_producer is None and not expect_continue:
                     if body:
-                        head += conn.send(h11.Data(data=body))
-                    transport.write(head + conn.send(h11.EndOfMessage()))
+                        head += session.request_data(body)
+                    transport.write(head + session.request_end())
                 else:
                     transport.write(head)
                     if not expect_continue or await self._continue_granted(done):
                         await self._send_body(body, body_producer, done)
-            except h11.LocalProtocolError as e:
+            except seam.LocalError as e:
                 raise ValueError(f"cannot send this request: {e}") from None
             await done
         except BaseException:
@@ -580,7 +560,7 @@ class ClientConnection(asyncio.Protocol):
     async def _send_body(
         self, body: bytes | None, producer: BodyProducer | None, done: asyncio.Future[None]
     ) -> None:
-        conn = self._h11
+        session = self._session
         transport = self.transport
         if producer is not None:
             # The producer runs beside the response: a timeout, a reset or an early final
@@ -601,11 +581,11 @@ class ClientConnection(asyncio.Protocol):
                 return
             task.result()
         elif body:
-            data = conn.send(h11.Data(data=body))
+            data = session.request_data(body)
             if transport is not None and data:
                 transport.write(data)
         if not done.done() and transport is not None and not self._closing:
-            transport.write(conn.send(h11.EndOfMessage()) or b"")
+            transport.write(session.request_end())
 
     def _write(self, chunk: bytes) -> asyncio.Future[None]:
         """The ``write`` a ``body_producer`` gets: resolves when it may write more."""
@@ -614,8 +594,8 @@ class ClientConnection(asyncio.Protocol):
         if done is None or done.done() or transport is None or self._closing:
             return self._gate.ready()  # the exchange is over; the bytes have nowhere to go
         try:
-            data = self._h11.send(h11.Data(data=chunk))
-        except h11.LocalProtocolError as e:
+            data = self._session.request_data(chunk)
+        except seam.LocalError as e:
             raise ValueError(f"cannot send this body chunk: {e}") from None
         if data:
             transport.write(data)

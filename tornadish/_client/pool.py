@@ -24,6 +24,7 @@ from collections.abc import Awaitable
 from typing import Any, NamedTuple, TypeVar
 
 from tornadish._client.connection import ClientConnection, RequestTimeout
+from tornadish._http.engines import resolve_http
 from tornadish.netutil import Resolver, is_valid_ip
 
 _T = TypeVar("_T")
@@ -92,6 +93,8 @@ class ConnectionPool:
         self.resolver = resolver
         self.idle_timeout = idle_timeout
         self.max_header_size = max_header_size
+        #: The HTTP/1.1 engine responses are read with (``TORNADISH_HTTP``, else auto).
+        self.http = resolve_http()
         self.loop = asyncio.get_running_loop()
         self.active = 0
         self._queue: collections.deque[asyncio.Future[None]] = collections.deque()
@@ -194,7 +197,7 @@ class ConnectionPool:
             kwargs["happy_eyeballs_delay"] = _HAPPY_EYEBALLS_DELAY
 
         def factory() -> ClientConnection:
-            return ClientConnection(origin, self.max_header_size, self._lost)
+            return ClientConnection(origin, self.max_header_size, self._lost, self.http)
 
         connecting = loop.create_connection(factory, host, port, family=family, **kwargs)
         transport, conn = await _within(connecting, deadline)

@@ -9,13 +9,21 @@ that is not told. Both engines answer every request the same way (see
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from typing import Final, Literal, Protocol
 
+from tornadish._http.client_session import ClientSessionType
 from tornadish._http.session import Event
 
-__all__ = ["HTTP_ENGINES", "ServerSessionType", "resolve_http", "server_session_class"]
+__all__ = [
+    "HTTP_ENGINES",
+    "ServerSessionType",
+    "client_session_class",
+    "resolve_http",
+    "server_session_class",
+]
 
 HTTP_ENGINES: Final = ("auto", "h11", "httptools")
 EngineName = Literal["h11", "httptools"]
@@ -48,6 +56,7 @@ class ServerSessionType(Protocol):
     def next_cycle(self) -> bool: ...
 
 
+@functools.cache
 def _have_httptools() -> bool:
     return importlib.util.find_spec("httptools") is not None
 
@@ -80,3 +89,14 @@ def server_session_class(engine: EngineName) -> type[ServerSessionType]:
     from tornadish._http.h11_session import ServerSession
 
     return ServerSession
+
+
+def client_session_class(engine: EngineName) -> type[ClientSessionType]:
+    """The client session class of ``engine`` (imported on first use)."""
+    if engine == "httptools":
+        from tornadish._http.httptools_client import HttptoolsClientSession
+
+        return HttptoolsClientSession
+    from tornadish._http.h11_client import H11ClientSession
+
+    return H11ClientSession

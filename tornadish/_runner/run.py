@@ -106,7 +106,7 @@ async def _serve(
                 start_autoreload = autoreload.start
             start_autoreload()
         names = ", ".join(str(s.getsockname()[:2]) for s in sockets)
-        gen_log.info("Serving on %s", names)
+        gen_log.info("Serving on %s (HTTP/1.1 engine: %s)", names, server.params.http)
         await stopping.wait()
         gen_log.info("Shutting down (grace period %.1fs)", grace)
         await server.shutdown(grace)

@@ -203,8 +203,10 @@ class HTTPServer(HTTPServerConnectionDelegate):
         IOLoop.current()._streams.add(self._closer)
         engine = self.params.http
         if engine not in _ANNOUNCED:
-            _ANNOUNCED.add(engine)  # once per process and engine, not per server
-            gen_log.info("HTTP/1.1 engine: %s", engine)
+            # Once per process and engine, not per server; at debug level, as Tornado
+            # says nothing here (tornadish.run says it at info when it starts serving).
+            _ANNOUNCED.add(engine)
+            gen_log.debug("HTTP/1.1 engine: %s", engine)
         for sock in sockets:
             self._sockets.append(sock)
             task = loop.create_task(
