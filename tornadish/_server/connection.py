@@ -67,6 +67,7 @@ T_LINGER = 5
 T_FLUSH = 6  # closed with output still queued: abort if the peer never takes it
 
 _LINGER_SECONDS = 2.0
+_CORK_MAX = 16384  # bytes: a write this large is not held back to be batched
 
 
 class ConnectionBase(asyncio.Protocol, HTTPConnection):
@@ -78,6 +79,7 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
         "_body_sent",
         "_body_timeout",
         "_close_callback",
+        "_cork",
         "_deadline",
         "_declared_length",
         "_delegate",
@@ -129,6 +131,9 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
         self._deadline = Deadline(loop, self._on_deadline)
         self._timeout_kind = T_NONE
         self._in_process = False
+        # Responses written while the read loop runs, sent in one write when it ends:
+        # pipelined requests answered by one write (None: write straight through).
+        self._cork: list[bytes] | None = None
         self._keep_alive = True
         self._head_only = False
         self._response_started = False
@@ -212,6 +217,34 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
         else:
             self._protocol_error(408, "headers" if kind == T_HEADER else "body")
 
+    # -- writing ----------------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        """Write ``data`` to the transport, or to the cork while the read loop runs."""
+        cork = self._cork
+        if cork is None or len(data) >= _CORK_MAX:
+            # A large answer goes at once, so the transport's flow control sees it.
+            if cork:
+                self._uncork()
+                self._cork = []
+            transport = self.transport
+            if transport is not None:
+                transport.write(data)
+            return
+        cork.append(data)
+        if len(cork) >= 32:
+            self._uncork()  # bounded: a long pipeline flushes as it goes
+            self._cork = []
+
+    def _uncork(self) -> None:
+        """Send what the cork holds, in one write."""
+        cork = self._cork
+        if cork is not None:
+            self._cork = None
+            transport = self.transport
+            if cork and transport is not None:
+                transport.write(cork[0] if len(cork) == 1 else b"".join(cork))
+
     # -- closing ----------------------------------------------------------------
 
     def _notify_close(self) -> None:
@@ -238,6 +271,7 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
             stream._run_close_callback()
 
     def _close(self) -> None:
+        self._uncork()
         transport = self.transport
         if transport is not None and self._state != CLOSED:
             self._state = CLOSED
@@ -248,6 +282,7 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
                 self._set_deadline(T_FLUSH, self._params.idle_connection_timeout)
 
     def _abort(self) -> None:
+        self._cork = None
         transport = self.transport
         if transport is not None:
             self._state = CLOSED
@@ -274,16 +309,16 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
         self._notify_close()
         reason = responses.get(status, "Error")
         data = self._session.error_response(status, reason)
-        transport = self.transport
-        if transport is None:
+        if self.transport is None:
             return
         if data:
-            transport.write(data)
+            self._write(data)
         self._linger()
 
     def _linger(self) -> None:
         # Half-close and keep reading (discarding) briefly so the peer, which may still be
         # sending a body, reads our answer instead of a connection reset.
+        self._uncork()
         transport = self.transport
         if transport is None or self._state == CLOSED:
             return

@@ -153,7 +153,7 @@ class HTTP1ServerProtocol(ConnectionReader):
             whole = session.whole_response(status, reason, headers, body) if finish else None
             if whole is not None:
                 self._response_started = True
-                transport.write(whole)
+                self._write(whole)
                 self._request_done()
                 return
             data = session.response_head(status, reason, headers)
@@ -171,7 +171,7 @@ class HTTP1ServerProtocol(ConnectionReader):
             raise self._broken_response(e, sent) from None
         self._body_sent += sent
         self._response_started = True
-        transport.write(data)
+        self._write(data)
         if finish:
             self._request_done()
 
@@ -192,7 +192,7 @@ class HTTP1ServerProtocol(ConnectionReader):
             raise self._broken_response(e, sent) from None
         self._body_sent += sent
         if data:
-            transport.write(data)
+            self._write(data)
         if finish:
             self._request_done()
 
@@ -256,7 +256,8 @@ class HTTP1ServerProtocol(ConnectionReader):
             data, trailing = self._session.accept_upgrade(headers)
         except seam.LocalError as e:
             raise HTTPOutputError(str(e)) from None
-        transport.write(data)
+        self._write(data)
+        self._uncork()  # the 101 goes out before the new protocol writes
         self._response_started = True
         self._close_callback = None
         self._delegate = None
@@ -285,6 +286,7 @@ class HTTP1ServerProtocol(ConnectionReader):
         if transport is None or self._state >= CLOSING or self._upgraded is not None:
             self._detached = closed_iostream()
             return self._detached
+        self._uncork()
         data, peer_closed = self._session.detach()
         writing_paused = self._gate.paused
         self._close_callback = None
@@ -333,9 +335,8 @@ class HTTP1ServerProtocol(ConnectionReader):
             # headers. The bytes pass through as they are; the connection closes after.
             self._raw_output = self._response_started = True
             self._keep_alive = False
-            transport = self.transport
-            if transport is not None and self._state < CLOSING:
-                transport.write(chunk)
+            if self.transport is not None and self._state < CLOSING:
+                self._write(chunk)
             return self.drain()
         self.send_body(chunk, False)
         return self.drain()
@@ -390,10 +391,9 @@ class ServerStream:
         conn = self._conn
         if conn._detached is not None:
             return conn._detached.write(data)
-        transport = conn.transport
-        if transport is None or conn.closed:
+        if conn.transport is None or conn.closed:
             return failed_future(conn._loop)
-        transport.write(data)
+        conn._write(data)
         return conn.drain()
 
     def close(self) -> None:

@@ -160,6 +160,7 @@ class ConnectionReader(ConnectionBase):
         if self._in_process:
             return  # the outer call's loop will pick up whatever changed
         self._in_process = True
+        self._cork = []
         session = self._session
         gate = self._gate
         try:
@@ -207,6 +208,7 @@ class ConnectionReader(ConnectionBase):
                     return
         finally:
             self._in_process = False
+            self._uncork()
 
     def _on_head(self, head: seam.RequestHead) -> None:
         params = self._params
@@ -250,9 +252,8 @@ class ConnectionReader(ConnectionBase):
         if self._declared_length > self._max_body_size:
             self._protocol_error(413, "Content-Length too long")
             return
-        transport = self.transport
-        if transport is not None and self._session.expecting_continue:
-            transport.write(self._session.continue_response())
+        if self.transport is not None and self._session.expecting_continue:
+            self._write(self._session.continue_response())
 
     def _on_body(self, chunk: bytes) -> None:
         self._body_bytes += len(chunk)
