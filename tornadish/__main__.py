@@ -89,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="HTTP/1.1 engine (auto: httptools when installed; TORNADISH_HTTP sets the default)",
     )
+    run.add_argument(
+        "--ws",
+        choices=["auto", "wsproto", "websockets"],
+        default=None,
+        help="WebSocket engine (auto: websockets when installed; TORNADISH_WS sets the default)",
+    )
     run.add_argument("--log-level", default="info", help="logging level (info)")
     return parser
 
@@ -115,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         xheaders=args.xheaders,
         uvloop=False if args.no_uvloop else None,
         http=args.http,
+        ws=args.ws,
     )
 
 

@@ -1,8 +1,9 @@
 """WebSockets: :class:`WebSocketHandler` on the server, :func:`websocket_connect` as client.
 
 The face is Tornado's ``tornado.websocket``; the handshake rules are
-:mod:`tornadish._http.websocket`'s, the protocol work wsproto's, driven by
-:mod:`tornadish._io.websocket` (the client's handshake by :mod:`tornadish._client.websocket`).
+:mod:`tornadish._http.websocket`'s, the frames parsed by wsproto or the ``websockets``
+library (``ws=``/``TORNADISH_WS``), driven by :mod:`tornadish._io.websocket` (the
+client's handshake by :mod:`tornadish._client.websocket`).
 A WebSocket route is an ordinary route: routing, ``prepare``, cookies and
 ``current_user`` run before the upgrade, which then happens on the same connection
 through its ``accept_websocket`` (on tornadish's server h11 sends the 101 and the
@@ -79,7 +80,7 @@ __all__ = [
 
 _NOT_SUPPORTED = HandshakeRefusal(400, "WebSocket upgrade not supported on this connection")
 
-#: Tornado's name for its RFC 6455 connection: tornadish's (wsproto-driven) one.
+#: Tornado's name for its RFC 6455 connection: tornadish's one (on either engine).
 WebSocketProtocol13 = WebSocketProtocol
 # Tornado's private names for the permessage-deflate codec, which code written for
 # Tornado imports; tornadish's connections compress and inflate with these classes.
@@ -548,6 +549,8 @@ def websocket_connect(
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     subprotocols: list[str] | None = None,
     resolver: Any = None,
+    *,
+    ws: str | None = None,
 ) -> asyncio.Future[WebSocketClientConnection]:
     """Open a client WebSocket to ``url`` (``ws://`` or ``wss://``, or an
     :class:`~tornadish.httpclient.HTTPRequest` carrying headers such as ``Cookie`` and
@@ -556,7 +559,10 @@ def websocket_connect(
     Returns a future of :class:`WebSocketClientConnection`; a refused handshake
     raises :class:`~tornadish.httpclient.HTTPClientError` (for a 3xx-5xx answer) or
     :class:`WebSocketError`. ``compression_options`` (a dict, ``{}`` for defaults)
-    offers ``permessage-deflate``; ``subprotocols`` are offered in order.
+    offers ``permessage-deflate``; ``subprotocols`` are offered in order. ``ws`` picks
+    the engine that parses frames: ``"auto"`` (the ``websockets`` library when installed,
+    else wsproto; the default, or what ``TORNADISH_WS`` says), ``"wsproto"`` or
+    ``"websockets"``.
 
     >>> conn = await websocket_connect("ws://localhost:8888/chat")  # doctest: +SKIP
     """
@@ -571,6 +577,7 @@ def websocket_connect(
             max_message_size,
             subprotocols or [],
             resolver,
+            ws,
         )
     )
     if callback is not None:
@@ -588,6 +595,7 @@ async def _connect(
     max_message_size: int,
     subprotocols: list[str],
     resolver: Any,
+    ws: str | None,
 ) -> WebSocketClientConnection:
     connection = WebSocketClientConnection(on_message_callback)
     await connect_websocket(
@@ -602,5 +610,6 @@ async def _connect(
         max_message_size=max_message_size,
         subprotocols=subprotocols,
         resolver=resolver,
+        ws=ws,
     )
     return connection

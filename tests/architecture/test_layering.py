@@ -6,7 +6,7 @@ Layers, bottom up (a module may import its own layer and those below, never abov
    ``escape util log concurrent ioloop gen netutil autoreload options locale locks
    queues``, and ``_ioloop_fds`` (the file-descriptor half of ``ioloop``)
 1. ``_http/``   — protocol, pure: headers, parsing, the h11 session, the connection contract
-2. ``_io/``     — asyncio glue every role shares: flow control, the wsproto connection,
+2. ``_io/``     — asyncio glue every role shares: flow control, the WebSocket connection,
    worker processes and ``Subprocess`` (so ``process`` is a face: ``Subprocess`` needs
    ``PipeIOStream``)
 3. ``_server/ _client/ _asgi/ _template/`` — glue per role, and the template engine;

@@ -12,7 +12,7 @@ from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Event, Message, Ping, TextMessage
 from wsproto.extensions import PerMessageDeflate
 
-from tornadish._io.websocket import BoundedDeflate
+from tornadish._http.permessage_deflate import BoundedDeflate
 
 _TEXT, _BINARY, _CONTINUATION, _PING = 0x1, 0x2, 0x0, 0x9
 

@@ -1,6 +1,9 @@
-"""What tornadish relies on in its engines, h11 and wsproto, checked against them directly.
+"""What tornadish relies on in its engines, h11, httptools, wsproto and websockets, checked
+against them directly.
 
-pyproject.toml pins both below their next minor release. When a pin is raised, this
+pyproject.toml pins each below its next release that may change what is relied on (the
+next minor release; for websockets, which numbers its releases by major, the next
+major). When a pin is raised, this
 file says what to look at: every test names the tornadish code that depends on the
 behaviour it checks, so a failure here points at the code to revisit rather than at a
 symptom three layers up.
@@ -11,6 +14,7 @@ from __future__ import annotations
 import inspect
 import struct
 from importlib.metadata import version
+from typing import Any
 
 import h11
 import pytest
@@ -19,7 +23,7 @@ from wsproto.events import CloseConnection, Event, TextMessage
 from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol, Opcode, RsvBits
 
-from tornadish._io.websocket import BoundedDeflate
+from tornadish._http.permessage_deflate import BoundedDeflate
 
 
 def _version(distribution: str) -> tuple[int, ...]:
@@ -457,7 +461,7 @@ def test_wsproto_drives_extensions_frame_by_frame() -> None:
 )
 def test_wsproto_turns_an_extension_close_reason_into_a_close(reason: CloseReason) -> None:
     """``BoundedDeflate`` fails a compression bomb with 1009 (and bad deflate data with
-    1007) by returning the ``CloseReason``; ``WebSocketProtocol._on_close_frame`` takes a
+    1007) by returning the ``CloseReason``; ``WsprotoSession.events`` takes a
     ``CloseConnection`` while the state is still OPEN as such a parse failure."""
     conn = Connection(ConnectionType.SERVER, [_Spy(fail=reason)])
     evs = _events(conn, _frame(0x2, b"xx"))
@@ -486,7 +490,7 @@ def _masked(first: int, payload: bytes, mask: bytes = b"\x37\xfa\x21\x3d") -> by
     ],
 )
 def test_wsproto_close_codes_for_protocol_errors(data: bytes, code: int) -> None:
-    """``WebSocketProtocol`` fails the connection with the code wsproto reports (the
+    """``WsprotoSession`` fails the connection with the code wsproto reports (the
     hostile-client tests check the same codes over a socket)."""
     evs = _events(Connection(ConnectionType.SERVER), data)
     assert isinstance(evs[-1], CloseConnection) and evs[-1].code == code, evs
@@ -504,3 +508,219 @@ def test_wsproto_deflate_outbound_marks_only_the_first_frame() -> None:
     assert first[0] & 0x40 and not first[0] & 0x80
     assert not rest[0] & 0x40 and rest[0] & 0x80
     assert struct.unpack("!B", rest[:1])[0] & 0x0F == 0x0
+
+
+# -- websockets -------------------------------------------------------------------------------
+# The library's sans-IO protocol parses frames for WebsocketsSession (_http/ws_websockets.py);
+# its own writes (pongs, close frames) are dropped: tornadish writes every frame itself.
+
+
+def _ws() -> Any:
+    """``websockets``'s sans-IO modules, or a skip without the library."""
+    pytest.importorskip("websockets")
+    import websockets.exceptions
+    import websockets.frames
+    import websockets.protocol
+
+    return websockets
+
+
+def _ws_server(max_size: int | None = 1 << 20) -> Any:
+    ws = _ws()
+    return ws.protocol.Protocol(ws.protocol.Side.SERVER, max_size=max_size)
+
+
+def _ws_feed(protocol: Any, data: bytes) -> list[Any]:
+    protocol.receive_data(data)
+    frames = protocol.events_received()
+    protocol.data_to_send()
+    return list(frames)
+
+
+def _ws_failure(protocol: Any) -> tuple[int, BaseException | None]:
+    """What ``WebsocketsSession._engine_failed`` reads: the code of the close frame the
+    protocol queued when it failed, and the exception that made it fail."""
+    protocol.receive_eof()
+    protocol.data_to_send()
+    closed = protocol.close_exc
+    assert closed.sent is not None
+    return int(closed.sent.code), closed.__cause__
+
+
+def test_websockets_version_is_the_one_pinned() -> None:
+    """pyproject.toml's ``speed`` extra: ``websockets>=13,<18``. Raise the pin only with
+    this file passing against the new one."""
+    _ws()
+    assert (13,) <= _version("websockets")[:1] < (18,)
+
+
+def test_websockets_unmasks_in_c() -> None:
+    """``mask_payload`` (``_http/websocket.py``) masks client frames with ``apply_mask``
+    from the library's C speedups, arguments (data, key)."""
+    _ws()
+    from websockets.speedups import apply_mask
+
+    from tornadish._http.websocket import mask_payload
+    from tornadish.util import _websocket_mask
+
+    data = bytes(range(256)) * 5
+    assert apply_mask(data, b"\x01\x02\x03\x04") == _websocket_mask(b"\x01\x02\x03\x04", data)
+    assert mask_payload(b"\x01\x02\x03\x04", data) == _websocket_mask(b"\x01\x02\x03\x04", data)
+
+
+def test_websockets_reports_whole_frames_in_order_and_stays_open() -> None:
+    """``WebsocketsSession.receive_data``: every frame a feed completes comes out of
+    ``events_received`` as a ``Frame`` (opcode, unmasked data, FIN), control frames
+    between fragments included; the state stays OPEN; a partial frame waits."""
+    ws = _ws()
+    frames = ws.frames
+    protocol = _ws_server()
+    first = _masked(0x01, b"ab") + _masked(0x89, b"p") + _masked(0x80, b"cd")
+    whole = _masked(0x82, b"\x00\xff")
+    got = _ws_feed(protocol, first + whole[:3])
+    assert [(f.opcode, bytes(f.data), f.fin) for f in got] == [
+        (frames.Opcode.TEXT, b"ab", False),
+        (frames.Opcode.PING, b"p", True),
+        (frames.Opcode.CONT, b"cd", True),
+    ]
+    got = _ws_feed(protocol, whole[3:])
+    assert [(f.opcode, bytes(f.data)) for f in got] == [(frames.Opcode.BINARY, b"\x00\xff")]
+    assert protocol.state is ws.protocol.State.OPEN
+
+
+def test_websockets_leaves_text_unchecked() -> None:
+    """The library does not decode text frames: ``WebsocketsSession._translate`` does,
+    and fails bad UTF-8 with 1007 itself."""
+    protocol = _ws_server()
+    got = _ws_feed(protocol, _masked(0x81, b"\xff\xfe"))
+    assert [bytes(f.data) for f in got] == [b"\xff\xfe"]
+    assert protocol.state is _ws().protocol.State.OPEN
+
+
+def test_websockets_reports_the_peers_close_frame() -> None:
+    """``WebsocketsSession._translate`` reads the close frame with ``Close.parse`` (an
+    empty one is 1005), and reports nothing after it; the protocol leaves OPEN, which
+    is not a failure when the close frame came."""
+    ws = _ws()
+    protocol = _ws_server()
+    got = _ws_feed(protocol, _masked(0x88, b"\x0f\xa0bye") + _masked(0x81, b"late"))
+    assert [f.opcode for f in got] == [ws.frames.Opcode.CLOSE]
+    close = ws.frames.Close.parse(got[0].data)
+    assert (close.code, close.reason) == (4000, "bye")
+    assert ws.frames.Close.parse(b"").code == 1005
+    assert protocol.state is not ws.protocol.State.OPEN
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"\x81\x02hi", 1002),  # unmasked client frame
+        (_masked(0xA1, b"hi"), 1002),  # a reserved bit without an extension
+        (_masked(0x83, b"hi"), 1002),  # a reserved opcode
+        (_masked(0x09, b""), 1002),  # a fragmented control frame
+        (_masked(0x80, b"hi"), 1002),  # a continuation with nothing to continue
+        (_masked(0x01, b"a") + _masked(0x81, b"b"), 1002),  # a new message mid-message
+        (_masked(0x88, b"\x03\xe8" + b"\xff"), 1007),  # a close reason that is not UTF-8
+        (_masked(0x88, b"\x03"), 1002),  # a one-byte close payload
+        (_masked(0x88, b"\x03\xec"), 1002),  # close code 1004, reserved
+        # Where wsproto differs (documented in _http/ws_websockets.py): a close frame
+        # between the fragments of a message is an error here.
+        (_masked(0x01, b"a") + _masked(0x88, b""), 1002),
+    ],
+)
+def test_websockets_fails_protocol_errors_with_the_rfc_code(data: bytes, code: int) -> None:
+    """``WebsocketsSession._engine_failed``: a frame the library refuses leaves the state
+    OPEN without a close frame among the events, and ``close_exc.sent`` carries the code
+    (read once ``receive_eof`` has closed the protocol)."""
+    ws = _ws()
+    protocol = _ws_server()
+    got = _ws_feed(protocol, data)
+    assert ws.frames.Opcode.CLOSE not in [f.opcode for f in got]
+    assert protocol.state is not ws.protocol.State.OPEN
+    assert _ws_failure(protocol)[0] == code
+
+
+def test_websockets_refuses_a_frame_over_max_size_from_its_header() -> None:
+    """``WebsocketsSession`` passes the message size limit as ``max_size``: a frame longer
+    than the room left fails with 1009 before its payload arrives, and the room counts
+    the message's earlier fragments."""
+    ws = _ws()
+    protocol = _ws_server(max_size=1000)
+    header = bytes([0x82, 0x80 | 127]) + struct.pack("!Q", 1 << 40) + b"\0\0\0\0"
+    assert _ws_feed(protocol, header) == []
+    assert _ws_failure(protocol)[0] == 1009
+    protocol = _ws_server(max_size=1000)
+    fragments = _masked(0x02, b"a" * 100) + bytes([0x80, 0x80 | 126]) + struct.pack("!H", 901)
+    assert len(_ws_feed(protocol, fragments)) == 1
+    assert protocol.state is not ws.protocol.State.OPEN
+    assert _ws_failure(protocol)[0] == 1009
+
+
+def test_websockets_accepts_a_length_longer_than_needed() -> None:
+    """Where wsproto differs (documented in ``_http/ws_websockets.py``): a payload length
+    in the 16-bit form although it fits in 7 bits is accepted."""
+    protocol = _ws_server()
+    frame = bytes([0x82, 0x80 | 126]) + struct.pack("!H", 2) + b"\0\0\0\0" + b"hi"
+    assert [bytes(f.data) for f in _ws_feed(protocol, frame)] == [b"hi"]
+
+
+class _WsSpy:
+    """Records how the library drives an extension; ``fail`` is raised from ``decode``."""
+
+    def __init__(self, fail: BaseException | None = None) -> None:
+        self.calls: list[tuple[object, ...]] = []
+        self.fail = fail
+
+    def decode(self, frame: Any, *, max_size: int | None = None) -> Any:
+        self.calls.append((frame.opcode, frame.rsv1, frame.fin, bytes(frame.data), max_size))
+        if self.fail is not None:
+            raise self.fail
+        frames = _ws().frames
+        return frames.Frame(frame.opcode, bytes(frame.data) + b"+", frame.fin, False)
+
+    def encode(self, frame: Any) -> Any:
+        self.calls.append(("encode", frame.opcode))
+        return frame
+
+
+def test_websockets_drives_extensions_frame_by_frame() -> None:
+    """``BoundedInflate`` (``_http/ws_websockets.py``), installed by assigning the
+    protocol's ``extensions`` list as the library's own handshake does: ``decode`` sees
+    every frame whole, control frames included, with RSV1 as sent and the room left in
+    the message as ``max_size``; the frame it returns (RSV1 cleared) is what is
+    reported; ``encode`` sees the control frames the library queues (a pong here)."""
+    ws = _ws()
+    assert set(inspect.signature(ws.extensions.Extension.decode).parameters) == {
+        "self",
+        "frame",
+        "max_size",
+    }
+    spy = _WsSpy()
+    protocol = _ws_server(max_size=1000)
+    protocol.extensions = [spy]
+    got = _ws_feed(protocol, _masked(0x41, b"ab") + _masked(0x89, b"p") + _masked(0x80, b"cd"))
+    opcode = ws.frames.Opcode
+    assert spy.calls == [
+        (opcode.TEXT, True, False, b"ab", 1000),
+        (opcode.PING, False, True, b"p", 997),
+        ("encode", opcode.PONG),
+        (opcode.CONT, False, True, b"cd", 997),
+    ]
+    assert [bytes(f.data) for f in got] == [b"ab+", b"p+", b"cd+"]
+
+
+@pytest.mark.parametrize("too_big", [True, False])
+def test_websockets_fails_what_an_extension_raises(too_big: bool) -> None:
+    """``BoundedInflate`` fails a compression bomb with ``PayloadTooBig`` (1009) and bad
+    deflate data with a ``ProtocolError`` of its own, which ``close_exc.__cause__``
+    names (``WebsocketsSession`` then fails with 1007)."""
+    ws = _ws()
+    exceptions = ws.exceptions
+    fail: BaseException
+    fail = exceptions.PayloadTooBig(None, 10) if too_big else exceptions.ProtocolError("bad")
+    protocol = _ws_server()
+    protocol.extensions = [_WsSpy(fail)]
+    assert _ws_feed(protocol, _masked(0xC2, b"xx")) == []
+    code, cause = _ws_failure(protocol)
+    assert code == (1009 if too_big else 1002)
+    assert cause is fail

@@ -31,10 +31,22 @@ def assert_held_cleanly(r: HoldResult, max_kib_per_conn: float) -> None:
     assert 0 < r.rss_per_conn_kib < max_kib_per_conn, r.line()
 
 
-@pytest.mark.parametrize("kind", ["http", "ws"])
-def test_keep_alive_connections_smoke(kind: str, figures) -> None:
+@pytest.mark.parametrize(
+    ("kind", "ws"),
+    [("http", None), ("ws", "wsproto"), ("ws", "websockets")],
+    ids=["http", "ws-wsproto", "ws-websockets"],
+)
+def test_keep_alive_connections_smoke(
+    kind: str, ws: str | None, figures, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"tornadish {kind}"
+    if ws is not None:  # the WebSocket engine the server process runs (TORNADISH_WS)
+        if ws == "websockets":
+            pytest.importorskip("websockets")
+        monkeypatch.setenv("TORNADISH_WS", ws)
+        name += f" ({ws})"
     r = hold("tornadish", SMOKE_CONNECTIONS, kind, quick=True)
-    figures.add("connections-smoke", f"tornadish {kind}", r.as_dict(), [r.line()])
+    figures.add("connections-smoke", name, r.as_dict(), [r.line()])
     # Generous: a small sample is noisy; this catches a per-connection leak, not bytes.
     assert_held_cleanly(r, 64)
 

@@ -18,6 +18,9 @@ from tornadish.websocket import WebSocketHandler
 
 from tests.support.servers import free_port
 
+# The handshake is the HTTP/1.1 engine's part too: every test here runs on both.
+pytestmark = pytest.mark.usefixtures("http_engine")
+
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 ACCEPT = b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 

@@ -22,6 +22,9 @@ from tornadish.websocket import (
 )
 
 CERTS = Path(__file__).resolve().parents[2] / "tornadish" / "_testcerts"
+# Tests of the handshake and the upgrade, where the HTTP/1.1 engine has a part (it reads
+# the request and hands the socket over): they run on both HTTP engines as well.
+UPGRADE = pytest.mark.usefixtures("http_engine")
 
 
 class Echo(WebSocketHandler):
@@ -62,6 +65,7 @@ async def wait_for(predicate: Any, timeout: float = 2.0) -> None:
         await asyncio.sleep(0.005)
 
 
+@UPGRADE
 async def test_echo_text_binary_and_empty(serve: Any, loop_factory: Any) -> None:
     srv = await serve(Application([(r"/ws", Echo)]))
     conn = await websocket_connect(ws_url(srv))
@@ -115,6 +119,7 @@ class CookieUser(WebSocketHandler):
         self.write_message({"user": self.current_user})
 
 
+@UPGRADE
 async def test_prepare_cookies_and_current_user_before_upgrade(serve: Any) -> None:
     srv = await serve(Application([(r"/ws", CookieUser)]))
     request = HTTPRequest(ws_url(srv), headers={"Cookie": "token=secret; user=ann"})
@@ -132,6 +137,7 @@ class AsyncPrepare(Echo):
         await asyncio.sleep(0.01)
 
 
+@UPGRADE
 async def test_async_prepare_then_upgrade(serve: Any) -> None:
     srv = await serve(Application([(r"/ws", AsyncPrepare)]))
     conn = await websocket_connect(ws_url(srv))
@@ -140,6 +146,7 @@ async def test_async_prepare_then_upgrade(serve: Any) -> None:
     conn.close()
 
 
+@UPGRADE
 async def test_plain_get_to_websocket_route_is_400(serve: Any) -> None:
     srv = await serve(Application([(r"/ws", Echo)]))
     async with httpx.AsyncClient() as client:
@@ -166,6 +173,7 @@ def handshake(path: str = "/ws", **extra: str) -> bytes:
     return f"GET {path} HTTP/1.1\r\n{lines}\r\n".encode()
 
 
+@UPGRADE
 async def test_handshake_refusals(serve: Any) -> None:
     srv = await serve(Application([(r"/ws", Echo)]))
     bad_connection = await srv.raw(handshake(Connection="keep-alive"), half_close=True)
@@ -178,6 +186,7 @@ async def test_handshake_refusals(serve: Any) -> None:
     assert no_key.startswith(b"HTTP/1.1 400")
 
 
+@UPGRADE
 async def test_handshake_response_is_valid(serve: Any) -> None:
     srv = await serve(Application([(r"/ws", Echo)]))
     reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
@@ -194,6 +203,7 @@ class OriginCheck(Echo):
         return origin == "https://friend.example" or super().check_origin(origin)
 
 
+@UPGRADE
 async def test_origin_checks(serve: Any) -> None:
     srv = await serve(Application([(r"/ws", Echo), (r"/friendly", OriginCheck)]))
     host = f"127.0.0.1:{srv.port}"
@@ -214,6 +224,7 @@ class Subprotocols(Echo):
         self.write_message(self.selected_subprotocol or "none")
 
 
+@UPGRADE
 async def test_subprotocol_selection(serve: Any) -> None:
     srv = await serve(Application([(r"/ws", Subprotocols)]))
     conn = await websocket_connect(ws_url(srv), subprotocols=["chat.v1", "chat.v2"])
@@ -231,6 +242,7 @@ class Compressed(Echo):
         return {}
 
 
+@UPGRADE
 async def test_compression_negotiated_only_when_both_want_it(serve: Any) -> None:
     srv = await serve(Application([(r"/ws", Compressed), (r"/plain", Echo)]))
     big = "compress me " * 20000
@@ -423,6 +435,7 @@ async def test_client_reads_ahead_a_bounded_number_of_messages(serve: Any) -> No
     conn.close()
 
 
+@UPGRADE
 async def test_server_shutdown_closes_sockets_with_1001(serve: Any) -> None:
     events: list[Any] = []
     srv = await serve(Application([(r"/ws", Recorder, {"events": events})]))
@@ -448,6 +461,7 @@ async def test_wss_with_validate_cert_off(serve: Any, loop_factory: Any) -> None
     assert await conn.read_message() is None
 
 
+@UPGRADE
 async def test_non_websocket_answer_is_an_error(serve: Any) -> None:
     from tornadish.web import RequestHandler
 

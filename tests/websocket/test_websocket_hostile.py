@@ -97,6 +97,7 @@ async def start(serve: Any, **settings: Any) -> int:
     return int(srv.port)
 
 
+@pytest.mark.usefixtures("http_engine")  # the HTTP engine hands these bytes over
 async def test_frames_sent_with_the_handshake_are_not_lost(serve: Any) -> None:
     port = await start(serve)
     sock = await open_raw(port, first=frame(1, b"early bird"))

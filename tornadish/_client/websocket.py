@@ -21,20 +21,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import h11
-from wsproto.extensions import Extension
 
 from tornadish._client.request import client_ssl_context
 from tornadish._http.contract import StreamClosedError, WebSocketSink
 from tornadish._http.headers import HTTPHeaders
-from tornadish._http.permessage_deflate import BoundedDeflate, deflate_extension
 from tornadish._http.websocket import (
+    DeflateAgreement,
     WebSocketError,
     check_accept_response,
+    client_deflate_agreement,
     client_request_headers,
     deflate_offer,
     deflate_parameters,
     new_key,
 )
+from tornadish._http.ws_engines import resolve_ws
 from tornadish._io.websocket import WebSocketProtocol
 
 __all__ = ["connect_websocket"]
@@ -57,8 +58,8 @@ class _ClientHandshake(asyncio.Protocol):
         request: h11.Request,
         key: str,
         subprotocols: list[str],
-        deflate: BoundedDeflate | None,
-        make_protocol: Callable[[list[Extension]], WebSocketProtocol],
+        deflate: tuple[dict[str, Any], dict[str, Any]] | None,
+        make_protocol: Callable[[DeflateAgreement | None], WebSocketProtocol],
         opened: Opened,
         http_error: Callable[[int, bytes], Exception],
     ) -> None:
@@ -66,6 +67,7 @@ class _ClientHandshake(asyncio.Protocol):
         self._request = request
         self._key = key
         self._subprotocols = subprotocols
+        # The permessage-deflate offer: its parameters and the compression options.
         self._deflate = deflate
         self._make_protocol = make_protocol
         self._opened = opened
@@ -110,12 +112,11 @@ class _ClientHandshake(asyncio.Protocol):
         accepted = check_accept_response(
             headers, self._key, self._subprotocols, deflate is not None
         )
-        extensions: list[Extension] = []
+        agreement = None
         if accepted.deflate is not None:
             assert deflate is not None
-            deflate.finalize(accepted.deflate)
-            extensions.append(deflate)
-        protocol = self._make_protocol(extensions)
+            agreement = client_deflate_agreement(deflate[0], accepted.deflate, deflate[1])
+        protocol = self._make_protocol(agreement)
         self._opened(protocol, headers, accepted.subprotocol)
         transport = self.transport
         assert transport is not None
@@ -164,11 +165,14 @@ async def connect_websocket(
     max_message_size: int,
     subprotocols: list[str],
     resolver: Any,
+    ws: str | None = None,
 ) -> None:
     """Open a WebSocket to ``url`` (a ``ws://``/``wss://`` URL, or an ``HTTPRequest``
     carrying headers and TLS options) whose messages go to ``sink``; returns once the
     server's ``101`` has been accepted and ``opened`` told. A refused handshake raises
-    ``http_error(status, reason)``'s exception or :class:`WebSocketError`."""
+    ``http_error(status, reason)``'s exception or :class:`WebSocketError`. ``ws`` picks
+    the engine that parses the frames (:func:`~tornadish._http.ws_engines.resolve_ws`)."""
+    engine = resolve_ws(ws)
     request: Any = None if isinstance(url, str) else url
     url_str: str = url if request is None else request.url
     parts = urlsplit(url_str)
@@ -186,7 +190,7 @@ async def connect_websocket(
     offer = None
     if compression_options is not None:
         parameters = deflate_parameters(compression_options)
-        deflate = deflate_extension(parameters, max_message_size, compression_options)
+        deflate = (parameters, compression_options)
         offer = deflate_offer(parameters)
     headers = client_request_headers(
         netloc if default_port else f"{netloc}:{port}", key, subprotocols, offer
@@ -202,14 +206,15 @@ async def connect_websocket(
         request_timeout = request.request_timeout
     h11_request = h11.Request(method="GET", target=target, headers=headers)
 
-    def make_protocol(extensions: list[Extension]) -> WebSocketProtocol:
+    def make_protocol(agreement: DeflateAgreement | None) -> WebSocketProtocol:
         return WebSocketProtocol(
             sink,
             client=True,
-            extensions=extensions,
+            deflate=agreement,
             max_message_size=max_message_size,
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
+            engine=engine,
         )
 
     loop = asyncio.get_running_loop()

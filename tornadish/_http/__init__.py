@@ -6,11 +6,13 @@ Rules of this folder:
    request's start stamp is the one exception). Bytes and values in, values and bytes out,
    so every rule can be tested without a network.
 2. It imports only the foundation (``escape``, ``util``, ``log``) and the engines (h11,
-   wsproto's pure helpers, python-multipart) — never a higher layer. The engines' private
-   state is never read or written.
+   httptools, wsproto, websockets' sans-IO protocol, python-multipart) — never a higher
+   layer. The engines' private state is never read or written.
 
 ``contract`` is the connection contract every higher layer programs against;
 ``h11_session`` the sans-IO HTTP/1.1 seam; ``headers``, ``parse``, ``forms`` (request
 bodies) and ``request`` the request model; ``websocket`` the rules of the WebSocket
-handshake and messages, ``permessage_deflate`` its compression (bounded inflating).
+handshake and messages, ``permessage_deflate`` its compression (bounded inflating);
+``ws_events`` the WebSocket seam's vocabulary, spoken by one session per engine
+(``ws_wsproto``, ``ws_websockets``), chosen by ``ws_engines``.
 """

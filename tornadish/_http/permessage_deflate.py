@@ -31,6 +31,7 @@ __all__ = [
     "DecompressTooLargeError",
     "PerMessageDeflateCompressor",
     "PerMessageDeflateDecompressor",
+    "agreed_window",
 ]
 
 # RFC 7692 §7.2.1: the empty stored block a sync flush ends with, dropped on the wire.
@@ -153,6 +154,21 @@ class PerMessageDeflateDecompressor:
         # A failed message leaves the window unusable: the next one starts afresh.
         self._inflater = None
         self._size = 0
+
+
+def agreed_window(parameters: dict[str, Any], client_sends: bool) -> tuple[bool, int]:
+    """``(persistent, max_wbits)`` of what the client (``client_sends``) or the server
+    compresses, from the agreed parameters (wsproto's keywords, as a
+    :class:`~tornadish._http.websocket.DeflateAgreement` holds them): the arguments of
+    the compressor on that side and of the decompressor on the other.
+
+    >>> agreed_window({"server_no_context_takeover": True}, client_sends=False)
+    (False, 15)
+    """
+    side = "client" if client_sends else "server"
+    persistent = not parameters.get(f"{side}_no_context_takeover", False)
+    bits = parameters.get(f"{side}_max_window_bits")
+    return persistent, zlib.MAX_WBITS if bits is None else int(bits)
 
 
 class BoundedDeflate(PerMessageDeflate):

@@ -23,14 +23,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
 import struct
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from wsproto.extensions import PerMessageDeflate
 from wsproto.utilities import generate_accept_token
 
 from tornadish._http.headers import HTTPHeaders
+from tornadish.util import _websocket_mask
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
@@ -43,12 +46,15 @@ __all__ = [
     "accept_headers",
     "check_accept_response",
     "check_ping_payload",
+    "client_deflate_agreement",
     "client_request_headers",
+    "close_payload",
     "deflate_offer",
     "deflate_parameters",
     "disconnect_code",
     "frame_header",
     "handshake_refusal",
+    "mask_payload",
     "message_size",
     "negotiate_deflate",
     "new_key",
@@ -192,14 +198,18 @@ def negotiate_deflate(options: dict[str, Any] | None, extensions: str) -> Deflat
         if params is None:
             continue  # parameters we cannot honour: try the client's next offer
         response = DEFLATE if params in (True, "") else f"{DEFLATE}; {params}"
-        agreed = {
-            "client_no_context_takeover": deflate.client_no_context_takeover,
-            "client_max_window_bits": deflate.client_max_window_bits,
-            "server_no_context_takeover": deflate.server_no_context_takeover,
-            "server_max_window_bits": deflate.server_max_window_bits,
-        }
-        return DeflateAgreement(agreed, response, options)
+        return DeflateAgreement(_agreed(deflate), response, options)
     return None
+
+
+def _agreed(deflate: PerMessageDeflate) -> dict[str, Any]:
+    # The parameters as wsproto settled them (its public attributes).
+    return {
+        "client_no_context_takeover": deflate.client_no_context_takeover,
+        "client_max_window_bits": deflate.client_max_window_bits,
+        "server_no_context_takeover": deflate.server_no_context_takeover,
+        "server_max_window_bits": deflate.server_max_window_bits,
+    }
 
 
 def accept_headers(
@@ -287,6 +297,21 @@ def check_accept_response(
     return AcceptedHandshake(selected, deflate)
 
 
+def client_deflate_agreement(
+    parameters: dict[str, Any], accepted: str, options: dict[str, Any] | None
+) -> DeflateAgreement:
+    """``permessage-deflate`` as a server's ``101`` agreed it: the client offered
+    ``parameters`` (from :func:`deflate_parameters`), the server answered ``accepted``
+    (its ``Sec-WebSocket-Extensions`` entry, from :func:`check_accept_response`).
+    Raises :class:`WebSocketError` for parameters out of range."""
+    deflate = PerMessageDeflate(**parameters)
+    try:
+        deflate.finalize(accepted)
+    except ValueError as e:  # a window size outside 9-15, or not a number
+        raise WebSocketError(f"bad permessage-deflate parameters {accepted!r}: {e}") from None
+    return DeflateAgreement(_agreed(deflate), accepted, options)
+
+
 # -- messages ------------------------------------------------------------------------------
 
 
@@ -320,6 +345,57 @@ def frame_header(
     if length < 0x10000:
         return _HEADER_16.pack(first, mask_bit | 126, length)
     return _HEADER_64.pack(first, mask_bit | 127, length)
+
+
+_CLOSE_CODE = struct.Struct("!H")
+# Close codes that never travel in a close frame: "no code", "no close frame", "TLS
+# failure" (RFC 6455 §7.4.1); one asked for goes as 1000, as wsproto sends it.
+_LOCAL_ONLY = frozenset((_NO_STATUS_RCVD, _ABNORMAL_CLOSURE, 1015))
+
+
+def close_payload(code: int, reason: str | None = None) -> bytes:
+    """The payload of a close frame (RFC 6455 §5.5.1): ``code`` (1005: none, and then no
+    reason either) and the UTF-8 ``reason``, cut at a character boundary to fit a
+    control frame (123 bytes).
+
+    >>> close_payload(1000, "bye")
+    b'\\x03\\xe8bye'
+    >>> close_payload(1005)
+    b''
+    """
+    if code == _NO_STATUS_RCVD:
+        return b""
+    if code in _LOCAL_ONLY:
+        code = 1000
+    payload = _CLOSE_CODE.pack(code)
+    if reason:
+        raw = reason.encode("utf-8")
+        if len(raw) > 123:
+            raw = raw[:123].decode("utf-8", "ignore").encode("utf-8")
+        payload += raw
+    return payload
+
+
+@functools.cache
+def _masker() -> Callable[[bytes, bytes], bytes]:
+    # Looked for on first use: importing websockets costs start-up time.
+    try:
+        from websockets.speedups import apply_mask
+    except ImportError:
+        return _websocket_mask
+    # websockets' C loop, a word at a time; its arguments come the other way round.
+    return lambda key, data: apply_mask(data, key)
+
+
+def mask_payload(key: bytes, data: bytes) -> bytes:
+    """``data`` masked with the 4-byte ``key`` (RFC 6455 §5.3): in C where the
+    ``websockets`` library is installed (whichever engine parses), else
+    :func:`tornadish.util._websocket_mask`.
+
+    >>> mask_payload(b"abcd", mask_payload(b"abcd", b"hello"))
+    b'hello'
+    """
+    return _masker()(key, data)
 
 
 def check_ping_payload(data: bytes) -> None:

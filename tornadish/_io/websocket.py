@@ -1,34 +1,46 @@
-"""The WebSocket glue: one ``asyncio.Protocol`` per WebSocket connection, driving wsproto.
+"""The WebSocket glue: one ``asyncio.Protocol`` per WebSocket connection, either role,
+on either engine.
 
 Server and client share it. A server connection accepts a WebSocket with
 :func:`accept_server_websocket`, which answers ``101 Switching Protocols`` through the
 connection's ``upgrade`` and takes its transport over; the client's handshake protocol
 (:mod:`tornadish._client.websocket`) does the same after reading the 101. What the
 handshakes agree (headers, subprotocol, compression) is decided by
-:mod:`tornadish._http.websocket`. From then on bytes go into a ``wsproto`` connection and
-its events become calls on a *sink* (the ``WebSocketHandler``, the
-``WebSocketClientConnection``, a mounted ASGI app's bridge). Everything about flow
-control, limits, pings and the closing handshake lives here:
+:mod:`tornadish._http.websocket`. From then on bytes go into the engine's sans-IO
+session — wsproto's (:mod:`tornadish._http.ws_wsproto`) or the ``websockets``
+library's (:mod:`tornadish._http.ws_websockets`), as ``ws=``/``TORNADISH_WS`` chose
+(:mod:`tornadish._http.ws_engines`) — whose events (:mod:`tornadish._http.ws_events`:
+message data, ping, pong, close, failure) become calls on a *sink* (the
+``WebSocketHandler``, the ``WebSocketClientConnection``, a mounted ASGI app's bridge).
+Nothing here knows which engine parses. Everything about flow control, limits, pings
+and the closing handshake lives here:
 
 - Messages are delivered in order, one at a time. When the sink returns an awaitable
   (an ``async def on_message``), delivery stops and reading pauses until it completes;
-  the frames already read wait, parsed lazily, in wsproto's buffer.
+  the frames already read wait in the session (parsed lazily by wsproto; parsed, as
+  events, by websockets).
 - Writes go straight to the transport; the awaitable they return resolves once the
   transport is below its high-water mark (the connection's ``WriteGate``, from
   :mod:`tornadish._io.flow_control`), so a writer that awaits it keeps memory bounded
-  when the peer stops reading. Frames are written by :meth:`~WebSocketProtocol._write_frame`,
-  not by wsproto, whose serializer copies a payload three times (and a message to
-  compress twice before compressing it); only close frames go through wsproto, whose
-  state must know of them.
+  when the peer stops reading. Data frames, pings and pongs are written by
+  :meth:`~WebSocketProtocol._write_frame` (header, mask — in C where ``websockets`` is
+  installed —, payload; no copy of it), not by an engine (wsproto's serializer copies a
+  payload three times); close frames are made by the session (wsproto's state must know
+  of them). An engine's own answers (websockets queues pongs and close frames as it
+  parses) are never written: each frame goes out when the event that calls for it is
+  delivered.
 - While a pong waits for room in the transport, only the most recent ping is answered
   (RFC 6455 §5.5.3): a peer that pings without reading cannot make us buffer pongs.
 - Message size is checked as the frames arrive (and while inflating compressed ones),
-  so an oversized message is refused with 1009 before it is buffered whole.
+  so an oversized message is refused with 1009 before it is buffered whole: here, as
+  wsproto's pieces of a frame come in (a polite close), or by the websockets session
+  from the frame's header (a failed connection).
 - Frames that arrived together are delivered a slice at a time: after about 256 KiB
   (a frame counting as 1 KiB) the loop runs other work before the rest, so a flood of
   small frames cannot monopolize it.
-- A frame wsproto cannot parse (unmasked, reserved bits, bad opcode, bad UTF-8) fails
-  the connection: a close frame with wsproto's code, then the TCP close.
+- A frame the engine cannot parse (unmasked, reserved bits, bad opcode, bad UTF-8 —
+  1007, bad compressed data — 1007) arrives as a failure: a close frame with the
+  session's code, then the TCP close.
 - One timer closes a connection whose closing handshake is not answered, another sends
   the periodic pings and checks their pongs.
 """
@@ -40,23 +52,14 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from wsproto.connection import Connection, ConnectionState, ConnectionType
-from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
-from wsproto.extensions import Extension
-from wsproto.frame_protocol import CloseReason
-from wsproto.utilities import LocalProtocolError
-
+from tornadish._http import ws_events as ev
 from tornadish._http.contract import (
     StreamClosedError,
     UpgradedProtocol,
     WebSocketOffer,
     WebSocketSink,
 )
-from tornadish._http.permessage_deflate import (
-    BoundedDeflate,
-    PerMessageDeflateCompressor,
-    deflate_extension,
-)
+from tornadish._http.permessage_deflate import PerMessageDeflateCompressor, agreed_window
 from tornadish._http.websocket import (
     DEFAULT_MAX_MESSAGE_SIZE,
     DeflateAgreement,
@@ -65,26 +68,23 @@ from tornadish._http.websocket import (
     accept_headers,
     check_ping_payload,
     frame_header,
-    message_size,
+    mask_payload,
     reported_close_code,
 )
+from tornadish._http.ws_engines import resolve_ws, ws_session_class
 from tornadish._io.flow_control import WriteGate, failed_future
 from tornadish.log import app_log, gen_log
-from tornadish.util import _websocket_mask
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
-    "BoundedDeflate",
     "WebSocketClosedError",
     "WebSocketError",
     "WebSocketProtocol",
     "WebSocketStream",
     "accept_server_websocket",
-    "deflate_extension",
 ]
 
 _CLOSE_TIMEOUT = 5.0
-_OPEN = ConnectionState.OPEN
 # Opcodes (RFC 6455 §5.2), and the RSV1 bit that marks a compressed message (RFC 7692).
 _TEXT, _BINARY, _PING, _PONG = 0x1, 0x2, 0x9, 0xA
 _RSV1 = 0x40
@@ -93,12 +93,17 @@ _RSV1 = 0x40
 _YIELD_AFTER = 256 * 1024
 _FRAME_COST = 1024
 # Payloads up to this size are written joined to their header (one write, one copy);
-# larger ones after it, uncopied.
+# larger ones with it, uncopied (``writelines``: one writev under uvloop).
 _JOIN_LIMIT = 16 * 1024
 
 
 class WebSocketProtocol(UpgradedProtocol):
     """One WebSocket connection, either role; created by the handshake code.
+
+    ``deflate`` is the ``permessage-deflate`` agreement (None: no compression);
+    ``engine`` parses the frames: ``"wsproto"``, ``"websockets"``, or ``None`` for what
+    :func:`~tornadish._http.ws_engines.resolve_ws` picks (``TORNADISH_WS``, else
+    ``"auto"``).
 
     Tornado's ``WebSocketProtocol13`` (``tornado.websocket`` names it so): its
     counters ``_message_bytes_in``/``_out`` (payload bytes, text as UTF-8, before
@@ -112,11 +117,11 @@ class WebSocketProtocol(UpgradedProtocol):
         "__dict__",
         "_busy",
         "_client",
+        "_close_received",
         "_close_timeout",
         "_closed",
         "_closing",
         "_compressor",
-        "_conn",
         "_discard",
         "_gate",
         "_in_pump",
@@ -134,6 +139,7 @@ class WebSocketProtocol(UpgradedProtocol):
         "_pong_future",
         "_pong_pending",
         "_reading_paused",
+        "_session",
         "_sink",
         "_size",
         "_stream",
@@ -150,20 +156,23 @@ class WebSocketProtocol(UpgradedProtocol):
         sink: WebSocketSink,
         *,
         client: bool,
-        extensions: list[Extension] | None = None,
+        deflate: DeflateAgreement | None = None,
         max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
         ping_interval: float | None = None,
         ping_timeout: float | None = None,
         close_timeout: float = _CLOSE_TIMEOUT,
+        engine: str | None = None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
-        role = ConnectionType.CLIENT if client else ConnectionType.SERVER
-        self._conn = Connection(role, extensions)
+        session_class = ws_session_class(resolve_ws(engine))
+        self._session = session_class(client, max_message_size, deflate)
         self._client = client
         self._compressor: PerMessageDeflateCompressor | None = None
-        for extension in extensions or ():
-            if isinstance(extension, BoundedDeflate) and extension.enabled():
-                self._compressor = extension.compressor(client)
+        if deflate is not None:
+            # What we send, with the window and context takeover agreed for our side.
+            self._compressor = PerMessageDeflateCompressor(
+                *agreed_window(deflate.parameters, client_sends=client), deflate.options
+            )
         self._sink = sink
         self._max_size = max_message_size if max_message_size is not None else 1 << 62
         self._ping_interval = ping_interval or 0.0
@@ -178,7 +187,9 @@ class WebSocketProtocol(UpgradedProtocol):
         self._discard = False
         self._reading_paused = False
         self._gate = WriteGate(self._loop)
+        # A close frame was sent (or the connection is failing); the peer's arrived.
         self._closing = False
+        self._close_received = False
         self._closed = False
         self._timer: asyncio.TimerHandle | None = None
         self._ping_handle: asyncio.TimerHandle | None = None
@@ -219,7 +230,7 @@ class WebSocketProtocol(UpgradedProtocol):
             self._wire_bytes_in += len(data)
             # Parsed on the next tick, once the caller has finished setting up (a
             # handler's open() runs before any message is delivered).
-            self._conn.receive_data(data)
+            self._session.receive_data(data)
             self._loop.call_soon(self._pump)
 
     def hold(self, awaitable: Awaitable[Any]) -> None:
@@ -231,7 +242,7 @@ class WebSocketProtocol(UpgradedProtocol):
     @property
     def closed(self) -> bool:
         """True once a close frame was sent or received, or the connection is gone."""
-        return self._closing or self._closed or self._conn.state is not _OPEN
+        return self._closing or self._closed
 
     @property
     def buffered_amount(self) -> int:
@@ -244,7 +255,7 @@ class WebSocketProtocol(UpgradedProtocol):
     def close_received(self) -> bool:
         """True once the peer's close frame has arrived (not when the connection just
         dropped): what tells an ASGI app 1005 from 1006."""
-        return self._conn.state in (ConnectionState.REMOTE_CLOSING, ConnectionState.CLOSED)
+        return self._close_received
 
     @property
     def stream(self) -> WebSocketStream:
@@ -258,10 +269,10 @@ class WebSocketProtocol(UpgradedProtocol):
     # -- asyncio.Protocol ---------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        if self._closed or self._conn.state is ConnectionState.CLOSED:
+        if self._closed:
             return
         self._wire_bytes_in += len(data)
-        self._conn.receive_data(data)
+        self._session.receive_data(data)
         self._pump()
 
     def eof_received(self) -> bool | None:
@@ -301,17 +312,20 @@ class WebSocketProtocol(UpgradedProtocol):
         self._in_pump = True
         work = 0
         try:
-            for event in self._conn.events():
+            for event in self._session.events():
                 t = type(event)
-                if t is TextMessage or t is BytesMessage:
-                    work += len(event.data)  # type: ignore[attr-defined]
+                if t is ev.Data:
+                    work += event.size  # type: ignore[union-attr]
                     self._on_data(event)  # type: ignore[arg-type]
-                elif t is Ping or t is Pong:
-                    payload = bytes(event.payload)  # type: ignore[attr-defined]
-                    self._handle_message(_PING if t is Ping else _PONG, payload)
-                elif t is CloseConnection:
+                elif t is ev.Ping or t is ev.Pong:
+                    payload = event.payload  # type: ignore[union-attr]
+                    self._handle_message(_PING if t is ev.Ping else _PONG, payload)
+                elif t is ev.Close:
                     self._on_close_frame(event)  # type: ignore[arg-type]
-                # Stopping in the middle leaves the rest in wsproto's buffer for later.
+                else:
+                    # The peer broke the protocol; the session reports nothing more.
+                    self._fail(event.code, event.reason)  # type: ignore[union-attr]
+                # Stopping in the middle leaves the rest in the session for later.
                 if self._must_stop():
                     break
                 work += _FRAME_COST
@@ -345,17 +359,18 @@ class WebSocketProtocol(UpgradedProtocol):
         if not self._closed:
             self._pump()
 
-    def _on_data(self, event: TextMessage | BytesMessage) -> None:
+    def _on_data(self, event: ev.Data) -> None:
         if self._discard:
             return  # closing after an error of ours: the rest is not delivered
         data = event.data
-        size = self._size + message_size(data)
+        size = self._size + event.size
         if size > self._max_size:
+            # (The websockets engine refuses such a message itself, from its header.)
             self._parts = []
             self._size = 0
-            self._abandon(CloseReason.MESSAGE_TOO_BIG, "message too big")
+            self._abandon(ev.MESSAGE_TOO_BIG, "message too big")
             return
-        if not event.message_finished:
+        if not event.fin:
             self._parts.append(data)
             self._size = size
             return
@@ -395,7 +410,7 @@ class WebSocketProtocol(UpgradedProtocol):
                 sink._ws_ping(data)  # type: ignore[arg-type]
             except Exception:
                 app_log.error("Exception in WebSocket on_ping", exc_info=True)
-            if self._conn.state is _OPEN and not self._closing:
+            if not self._closing:
                 self._send_pong(data)  # type: ignore[arg-type]
             return None
         try:
@@ -403,24 +418,16 @@ class WebSocketProtocol(UpgradedProtocol):
         except (Exception, asyncio.CancelledError):
             # Cancelled too: on_message raised it, nobody cancelled us.
             app_log.error("Uncaught exception in WebSocket on_message", exc_info=True)
-            self._abandon(CloseReason.INTERNAL_ERROR, "internal error")
+            self._abandon(ev.INTERNAL_ERROR, "internal error")
             return None
 
-    def _on_close_frame(self, event: CloseConnection) -> None:
-        conn = self._conn
-        state = conn.state
-        if state is _OPEN:
-            # wsproto reports a frame it could not parse as a CloseConnection carrying
-            # the code to fail with, without changing state: the peer broke the
-            # protocol. Its parser is done; answer and drop the connection.
-            self._fail(event.code, event.reason or "")
-            return
-        code = int(event.code)
-        self.close_code = reported_close_code(code)
+    def _on_close_frame(self, event: ev.Close) -> None:
+        self.close_code = reported_close_code(event.code)
         self.close_reason = event.reason or None
-        if state is ConnectionState.REMOTE_CLOSING:
+        self._close_received = True
+        if not self._closing:
             # The peer started the closing handshake: echo its code, then hang up.
-            self._write(conn.send(CloseConnection(code=event.code)))
+            self._write(self._session.send_close(event.code))
         self._closing = True
         self._hang_up()
 
@@ -443,7 +450,7 @@ class WebSocketProtocol(UpgradedProtocol):
             exc = fut.exception()
         if exc is not None and not (self._closed and isinstance(exc, (WebSocketError, OSError))):
             app_log.error("Uncaught exception in WebSocket callback", exc_info=exc)
-            self._abandon(CloseReason.INTERNAL_ERROR, "internal error")
+            self._abandon(ev.INTERNAL_ERROR, "internal error")
         if not self._closed:
             self._pump()
 
@@ -463,7 +470,7 @@ class WebSocketProtocol(UpgradedProtocol):
         :meth:`drain`.
 
         Tornado's hook: every data frame, ping and pong is written through it (close
-        frames go through wsproto, whose state must see them).
+        frames are written as the engine's session makes them).
         """
         transport = self.transport
         if transport is not None and not self._closed:
@@ -473,13 +480,12 @@ class WebSocketProtocol(UpgradedProtocol):
                 # RFC 6455 §5.3: a fresh, unpredictable key for every frame.
                 key = os.urandom(4)
                 header += key
-                data = _websocket_mask(key, data)
+                data = mask_payload(key, data)
             self._wire_bytes_out += len(header) + n
             if n <= _JOIN_LIMIT:
                 transport.write(header + data)
             else:
-                transport.write(header)
-                transport.write(data)
+                transport.writelines((header, data))
         return self.drain()
 
     def send_message(self, message: str | bytes, binary: bool = False) -> asyncio.Future[None]:
@@ -489,7 +495,7 @@ class WebSocketProtocol(UpgradedProtocol):
         otherwise text (UTF-8 encoded bytes are sent as text, as Tornado does).
         Raises :class:`WebSocketClosedError` once the socket is closing.
         """
-        if self._closing or self._closed or self._conn.state is not _OPEN:
+        if self._closing or self._closed:
             raise WebSocketClosedError()
         if isinstance(message, str):
             payload = message.encode("utf-8")
@@ -512,7 +518,7 @@ class WebSocketProtocol(UpgradedProtocol):
         if isinstance(data, str):
             data = data.encode("utf-8")
         check_ping_payload(data)
-        if self._closing or self._closed or self._conn.state is not _OPEN:
+        if self._closing or self._closed:
             raise WebSocketClosedError()
         self._write_frame(True, _PING, data)
 
@@ -538,7 +544,7 @@ class WebSocketProtocol(UpgradedProtocol):
             self._pending_pong = None  # the connection is gone
             return
         data = self._pending_pong
-        if data is not None and self._conn.state is _OPEN and not self._closing:
+        if data is not None and not self._closing:
             self._send_pong(data)
 
     def drain(self) -> asyncio.Future[None]:
@@ -556,20 +562,21 @@ class WebSocketProtocol(UpgradedProtocol):
         ``reason`` is given, which implies 1000. The connection is dropped if the
         peer does not answer within the close timeout.
         """
-        if self._closing or self._closed or self._conn.state is not _OPEN:
+        if self._closing or self._closed:
             return
         if code is None and reason:
-            code = CloseReason.NORMAL_CLOSURE
-        wire_code = CloseReason.NO_STATUS_RCVD if code is None else code
+            code = ev.NORMAL_CLOSURE
+        if code is None or code == ev.NO_STATUS_RCVD:
+            code, reason = ev.NO_STATUS_RCVD, None  # an empty close frame
         self._closing = True
-        self._write(self._conn.send(CloseConnection(code=wire_code, reason=reason)))
+        self._write(self._session.send_close(code, reason))
         self._arm_close_timer()
 
     def shutdown(self) -> None:
         """The server is going away: close with 1001, dropping the connection if the
         peer does not answer."""
         if not self._closing:
-            self.close(CloseReason.GOING_AWAY, "server shutting down")
+            self.close(ev.GOING_AWAY, "server shutting down")
         if not self._closing:  # the peer's close is pending on a busy handler
             self._hang_up()
         self._arm_close_timer()
@@ -578,7 +585,7 @@ class WebSocketProtocol(UpgradedProtocol):
         # An error on our side (or an oversized message): close politely, deliver
         # nothing more, and let the close timer end it if the peer stays silent.
         self._discard = True
-        if self._conn.state is _OPEN and not self._closing:
+        if not self._closing:
             self.close(code, reason)
         else:
             self._hang_up()
@@ -587,15 +594,16 @@ class WebSocketProtocol(UpgradedProtocol):
         # "Fail the WebSocket connection" (RFC 6455 §7.1.7): send a close frame if we
         # still may, then close TCP without waiting for an answer.
         self._discard = True
+        too_big = code == ev.MESSAGE_TOO_BIG
+        if too_big:
+            # In the words the polite refusal (_on_data) uses, whichever engine found it.
+            reason = "message too big"
         if not self._closing:
             self._closing = True
-            try:
-                self._write(self._conn.send(CloseConnection(code=code, reason=reason[:120])))
-            except LocalProtocolError:
-                pass
-        if code != CloseReason.MESSAGE_TOO_BIG:
-            # A message over the limit (found while inflating it) is the peer's
-            # choice, not a protocol error: refused quietly, as when not compressed.
+            self._write(self._session.send_close(code, reason[:120]))
+        if not too_big:
+            # A message over the limit (found while inflating it, or from its frame
+            # header) is the peer's choice, not a protocol error: refused quietly.
             gen_log.info("WebSocket protocol error (%d): %s", code, reason)
         self._hang_up()
 
@@ -637,7 +645,7 @@ class WebSocketProtocol(UpgradedProtocol):
         if self._pong_pending:
             # Quietly, as in Tornado: the close frame says why.
             gen_log.debug("WebSocket ping timed out; closing")
-            self.close(CloseReason.NORMAL_CLOSURE, "ping timed out")
+            self.close(ev.NORMAL_CLOSURE, "ping timed out")
             return
         delay = self.ping_sleep_time(
             last_ping_time=self._ping_sent, interval=self._ping_interval, now=self._loop.time()
@@ -658,34 +666,29 @@ class WebSocketProtocol(UpgradedProtocol):
 # -- accepting on a server connection ----------------------------------------------------
 
 
-def _agreed_deflate(agreement: DeflateAgreement, max_message_size: int | None) -> BoundedDeflate:
-    extension = deflate_extension(agreement.parameters, max_message_size, agreement.options)
-    # Built with the agreed parameters; finalizing with the response that states them
-    # switches it on (wsproto's public way), changing none of them.
-    extension.finalize(agreement.response)
-    return extension
-
-
 def accept_server_websocket(
     upgrade: Callable[[list[tuple[bytes, bytes]], UpgradedProtocol], None],
     sink: WebSocketSink,
     offer: WebSocketOffer,
+    engine: str | None = None,
 ) -> WebSocketProtocol:
     """Accept a WebSocket on a server connection: answer ``101`` through its
     ``upgrade(headers, protocol)`` (the offer's headers, then the acceptance
     :func:`~tornadish._http.websocket.accept_headers` makes) and return the
     :class:`WebSocketProtocol` that has taken the transport over, reporting to
     ``sink``. ``upgrade``'s errors (``StreamClosedError`` once the client has gone)
-    pass through.
+    pass through. ``engine`` parses the frames (``None``: ``TORNADISH_WS``, else
+    ``"auto"``; see :func:`~tornadish._http.ws_engines.resolve_ws`).
     """
     deflate = offer.deflate
     protocol = WebSocketProtocol(
         sink,
         client=False,
-        extensions=[] if deflate is None else [_agreed_deflate(deflate, offer.max_message_size)],
+        deflate=deflate,
         max_message_size=offer.max_message_size,
         ping_interval=offer.ping_interval,
         ping_timeout=offer.ping_timeout,
+        engine=engine,
     )
     upgrade(offer.headers + accept_headers(offer.key, offer.subprotocol, deflate), protocol)
     return protocol

@@ -21,6 +21,7 @@ from typing import Any
 
 from tornadish import netutil
 from tornadish._http.engines import resolve_http
+from tornadish._http.ws_engines import resolve_ws
 from tornadish._io import processes
 from tornadish._server.httpserver import HTTPServer
 from tornadish.log import gen_log
@@ -38,6 +39,7 @@ def run(
     reload: bool = False,
     uvloop: bool | None = None,
     http: str | None = None,
+    ws: str | None = None,
     **server_kwargs: Any,
 ) -> None:
     """Serve ``app`` on ``address``:``port`` until SIGTERM or SIGINT, then shut down
@@ -50,14 +52,18 @@ def run(
     installed, unless ``TORNADISH_NO_UVLOOP`` is set; see
     :meth:`~tornadish.ioloop.IOLoop.configure_uvloop`). ``http``: the HTTP/1.1 engine,
     ``"auto"`` (httptools when installed, else h11; the default unless
-    ``TORNADISH_HTTP`` says otherwise), ``"h11"`` or ``"httptools"``; checked before
-    anything is bound. Other keyword arguments go to the ``HTTPServer`` constructor
-    (``xheaders=True`` behind a proxy, ``max_body_size``, ...).
+    ``TORNADISH_HTTP`` says otherwise), ``"h11"`` or ``"httptools"``; ``ws``: the
+    WebSocket engine, ``"auto"`` (the ``websockets`` library when installed, else
+    wsproto; the default unless ``TORNADISH_WS`` says otherwise), ``"wsproto"`` or
+    ``"websockets"``; both checked before anything is bound. Other keyword arguments go
+    to the ``HTTPServer`` constructor (``xheaders=True`` behind a proxy,
+    ``max_body_size``, ...).
 
     >>> import tornadish
     >>> tornadish.run(app, port=8000, workers=4, xheaders=True)  # doctest: +SKIP
     """
     server_kwargs["http"] = resolve_http(http)  # a bad name or a missing extra: fail now
+    server_kwargs["ws"] = resolve_ws(ws)
     settings = getattr(app, "settings", None) or {}
     reload = reload or bool(settings.get("autoreload"))
     if workers != 1 and reload:
@@ -106,7 +112,13 @@ async def _serve(
                 start_autoreload = autoreload.start
             start_autoreload()
         names = ", ".join(str(s.getsockname()[:2]) for s in sockets)
-        gen_log.info("Serving on %s (HTTP/1.1 engine: %s)", names, server.params.http)
+        params = server.params
+        gen_log.info(
+            "Serving on %s (HTTP/1.1 engine: %s, WebSocket engine: %s)",
+            names,
+            params.http,
+            params.ws,
+        )
         await stopping.wait()
         gen_log.info("Shutting down (grace period %.1fs)", grace)
         await server.shutdown(grace)

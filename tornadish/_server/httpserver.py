@@ -71,6 +71,9 @@ class HTTPServer(HTTPServerConnectionDelegate):
     ``write_buffer_limits`` (high, low) for the per-connection output buffer.
     ``http`` picks the HTTP/1.1 engine: ``"auto"`` (httptools when installed, else
     h11; the default, or what ``TORNADISH_HTTP`` says), ``"h11"`` or ``"httptools"``.
+    ``ws`` picks the WebSocket engine: ``"auto"`` (the ``websockets`` library when
+    installed, else wsproto; the default, or what ``TORNADISH_WS`` says), ``"wsproto"``
+    or ``"websockets"``.
     ``xheaders=True`` trusts ``X-Real-Ip``/``X-Forwarded-For``/``X-Forwarded-Proto`` from a
     proxy in front; ``trusted_downstream`` lists proxies to skip in ``X-Forwarded-For``.
     """
@@ -96,6 +99,7 @@ class HTTPServer(HTTPServerConnectionDelegate):
         write_buffer_limits: tuple[int, int] | None = None,
         min_body_rate: float | None = None,
         http: str | None = None,
+        ws: str | None = None,
     ) -> None:
         self.request_callback = request_callback
         self.ssl_options = ssl_options
@@ -122,6 +126,7 @@ class HTTPServer(HTTPServerConnectionDelegate):
             write_buffer_limits=write_buffer_limits,
             min_body_rate=min_body_rate,
             http=http,
+            ws=ws,
         )
         self._delegate = _server_delegate(request_callback)
         if decompress_request or chunk_size is not None:

@@ -8,6 +8,7 @@ from tornadish._http.engines import (
     resolve_http,
     server_session_class,
 )
+from tornadish._http.ws_engines import WsEngineName, resolve_ws
 
 __all__ = ["ServerParams"]
 
@@ -25,7 +26,8 @@ class ServerParams:
     slowloris) and 60 s of silence in the middle of a body; past those 60 s a body must
     also average 240 bytes/s (``min_body_rate``), against bodies trickled a byte at a
     time to hold a connection (R.U.D.Y.). ``http`` picks the engine
-    (:func:`~tornadish._http.engines.resolve_http`).
+    (:func:`~tornadish._http.engines.resolve_http`), ``ws`` the WebSocket one
+    (:func:`~tornadish._http.ws_engines.resolve_ws`).
     """
 
     __slots__ = (
@@ -43,6 +45,7 @@ class ServerParams:
         "session_class",
         "trusted_downstream",
         "write_buffer_limits",
+        "ws",
         "xheaders",
     )
 
@@ -63,10 +66,13 @@ class ServerParams:
         write_buffer_limits: tuple[int, int] | None = None,
         min_body_rate: float | None = None,
         http: str | None = None,
+        ws: str | None = None,
     ) -> None:
         #: The HTTP/1.1 engine (``"h11"`` or ``"httptools"``), resolved from ``http``.
         self.http: EngineName = resolve_http(http)
         self.session_class: type[ServerSessionType] = server_session_class(self.http)
+        #: The WebSocket engine (``"wsproto"`` or ``"websockets"``), resolved from ``ws``.
+        self.ws: WsEngineName = resolve_ws(ws)
         self.max_header_size = max_header_size or 64 * KiB
         self.max_url_size = max_url_size or 8 * KiB
         self.max_body_size = max_body_size if max_body_size is not None else 100 * MiB

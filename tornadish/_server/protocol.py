@@ -324,7 +324,7 @@ class HTTP1ServerProtocol(ConnectionReader):
     def accept_websocket(self, sink: WebSocketSink, offer: WebSocketOffer) -> WebSocketChannel:
         """Accept the request's WebSocket handshake: a ``101`` on this socket, then a
         WebSocket connection delivering to ``sink`` (see the contract)."""
-        return accept_server_websocket(self.upgrade, sink, offer)
+        return accept_server_websocket(self.upgrade, sink, offer, self._params.ws)
 
     # -- Tornado's HTTPConnection interface ---------------------------------------
 
