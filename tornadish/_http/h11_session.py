@@ -19,6 +19,8 @@ Rules of the house:
 
 from __future__ import annotations
 
+import functools
+
 import h11
 
 from tornadish._http.session import (
@@ -52,6 +54,12 @@ __all__ = [
 _VERSIONS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
 _CONTINUE = h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
 _EOM = h11.EndOfMessage()
+
+
+@functools.cache
+def _spent_connection() -> h11.Connection:
+    """What a session keeps once the connection has left HTTP (never used again)."""
+    return h11.Connection(h11.SERVER)
 
 
 # Both sides of an exchange are through: h11 parks an HTTP/1.0 exchange in MUST_CLOSE.
@@ -363,7 +371,11 @@ class ServerSession:
             out = self._conn.send(h11.InformationalResponse(status_code=101, headers=headers))
         except h11.LocalProtocolError as e:
             raise LocalError(str(e)) from None
-        return out or b"", bytes(self._conn.trailing_data[0])
+        rest = bytes(self._conn.trailing_data[0])
+        # Done with the connection, which may live long under its new protocol: let go
+        # of h11's state (a WebSocket stays small).
+        self._conn = _spent_connection()
+        return out or b"", rest
 
     def error_response(self, status: int, reason: str) -> bytes:
         """The answer to a protocol error, or ``b""`` when the state machine can no longer

@@ -24,6 +24,7 @@ apart; it is several times faster on the request path. Rules of the house:
 
 from __future__ import annotations
 
+import functools
 from typing import cast
 
 import httptools
@@ -99,6 +100,15 @@ def _chunked_end(data: bytes, pos: int) -> int:
 
 
 _SPENT: list = []  # type: ignore[type-arg]  # never appended to: a message begins anew
+
+
+class _Inert:
+    """The protocol of the parser a finished session keeps: it is never fed."""
+
+
+@functools.cache
+def _spent_parser() -> httptools.HttpRequestParser:
+    return httptools.HttpRequestParser(_Inert())
 
 
 class _Judge(Exception):
@@ -705,6 +715,13 @@ class HttptoolsSession:
         self._stash = []
         self._response = _R_DONE
         self._reuse = False
+        # The session is done with the connection, which may live long under its new
+        # protocol: let go of the parser and the request (a WebSocket stays small).
+        self._parser = _spent_parser()
+        self._current = None
+        self._url = self._headers = _SPENT
+        self._tail = None
+        self._tails = []
         return b"HTTP/1.1 101 Switching Protocols\r\n" + b"".join(lines) + b"\r\n", rest
 
     def error_response(self, status: int, reason: str) -> bytes:
