@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tornadish._http import ws_engines
+from tornadish._http import engines
 from tornadish._http import ws_events as ev
 from tornadish._http.websocket import DeflateAgreement, close_payload, negotiate_deflate
 from tornadish._http.ws_engines import WebSocketSessionType, resolve_ws, ws_session_class
@@ -243,14 +243,14 @@ def test_resolve_ws_follows_the_argument_then_the_environment(
     assert resolve_ws() == "wsproto"
     assert resolve_ws(" WSPROTO ") == "wsproto"
     monkeypatch.delenv("TORNADISH_WS")
-    expected = "websockets" if ws_engines._have_websockets() else "wsproto"
+    expected = "websockets" if engines.installed("websockets") else "wsproto"
     assert resolve_ws() == resolve_ws("auto") == expected
     with pytest.raises(ValueError, match="ws engine must be one of"):
         resolve_ws("h11")
 
 
 def test_asking_for_a_missing_websockets_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ws_engines, "_have_websockets", lambda: False)
+    monkeypatch.setattr(engines, "installed", lambda package: False)
     assert resolve_ws("auto") == "wsproto"
     with pytest.raises(ImportError, match=r"pip install 'tornadish\[speed\]'"):
         resolve_ws("websockets")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tornadish import __main__ as cli
-from tornadish._http import ws_engines
+from tornadish._http import engines
 from tornadish._http.ws_websockets import WebsocketsSession
 from tornadish._http.ws_wsproto import WsprotoSession
 from tornadish._runner.run import run
@@ -69,7 +69,7 @@ async def test_the_environment_sets_the_default(
     srv = await serve(app())
     assert srv.server.params.ws == ws_engine  # the ws_engine fixture set TORNADISH_WS
     monkeypatch.delenv("TORNADISH_WS")
-    expected = "websockets" if ws_engines._have_websockets() else "wsproto"
+    expected = "websockets" if engines.installed("websockets") else "wsproto"
     assert HTTPServer(app()).params.ws == expected
 
 
@@ -97,7 +97,7 @@ async def test_a_bad_name_fails_before_anything_runs(serve: Any) -> None:
 
 
 async def test_a_missing_websockets_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ws_engines, "_have_websockets", lambda: False)
+    monkeypatch.setattr(engines, "installed", lambda package: False)
     with pytest.raises(ImportError, match=r"pip install 'tornadish\[speed\]'"):
         HTTPServer(app(), ws="websockets")
     with pytest.raises(ImportError, match=r"pip install 'tornadish\[speed\]'"):

@@ -20,7 +20,9 @@ from tornadish._http.session import Event
 __all__ = [
     "HTTP_ENGINES",
     "ServerSessionType",
+    "choose_engine",
     "client_session_class",
+    "installed",
     "resolve_http",
     "server_session_class",
 ]
@@ -57,8 +59,29 @@ class ServerSessionType(Protocol):
 
 
 @functools.cache
-def _have_httptools() -> bool:
-    return importlib.util.find_spec("httptools") is not None
+def installed(package: str) -> bool:
+    """``package`` can be imported (looked up once)."""
+    return importlib.util.find_spec(package) is not None
+
+
+def choose_engine(
+    kind: str, choice: str | None, env: str, names: tuple[str, ...], fast: str, slow: str
+) -> str:
+    """The engine ``choice`` names for ``kind`` (``None``: environment variable ``env``,
+    else ``"auto"``): ``"auto"`` is ``fast`` where its package is installed, else
+    ``slow``. ``ValueError`` for a name not in ``names``; ``ImportError`` naming the extra
+    to install when ``fast`` is asked for and is not installed."""
+    name = choice if choice is not None else os.environ.get(env) or "auto"
+    name = name.strip().lower()
+    if name not in names:
+        raise ValueError(f"{kind} engine must be one of {', '.join(names)}; not {name!r}")
+    if name == "auto":
+        return fast if installed(fast) else slow
+    if name == fast and not installed(fast):
+        raise ImportError(
+            f"{kind}={fast!r} needs the {fast} package: pip install 'tornadish[speed]'"
+        )
+    return name
 
 
 def resolve_http(http: str | None = None) -> EngineName:
@@ -67,17 +90,8 @@ def resolve_http(http: str | None = None) -> EngineName:
     Raises ``ValueError`` for an unknown name, and ``ImportError`` naming the extra to
     install when ``"httptools"`` is asked for and is not installed.
     """
-    choice = http if http is not None else os.environ.get("TORNADISH_HTTP") or "auto"
-    choice = choice.strip().lower()
-    if choice not in HTTP_ENGINES:
-        raise ValueError(f"http engine must be one of {', '.join(HTTP_ENGINES)}; not {choice!r}")
-    if choice == "auto":
-        return "httptools" if _have_httptools() else "h11"
-    if choice == "httptools" and not _have_httptools():
-        raise ImportError(
-            "http='httptools' needs the httptools package: pip install 'tornadish[speed]'"
-        )
-    return choice  # type: ignore[return-value]
+    engine = choose_engine("http", http, "TORNADISH_HTTP", HTTP_ENGINES, "httptools", "h11")
+    return engine  # type: ignore[return-value]
 
 
 def server_session_class(engine: EngineName) -> type[ServerSessionType]:

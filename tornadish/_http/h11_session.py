@@ -35,8 +35,8 @@ from tornadish._http.session import (
     connection_tokens,
     reason_bytes,
     split_headers,
-    status_line,
     valid_host,
+    whole_message,
 )
 from tornadish._http.wording import tornado_wording
 
@@ -332,16 +332,10 @@ class ServerSession:
             return None
         if self._conn.their_state is not h11.DONE:
             return None
-        framing, extra = split_headers(headers)
-        length = b"%d" % len(body)
-        for name, value in framing:
-            # Only a Content-Length that agrees; anything else is h11's to judge.
-            if name.lower() != b"content-length" or value.strip() != length:
-                return None
-        line = status_line(status, reason)
-        self._renew = True
-        extra.append(b"Content-Length: " + length + b"\r\n\r\n")
-        return line + b"".join(extra) + body
+        whole = whole_message(status, reason, headers, body)  # else h11's to judge
+        if whole is not None:
+            self._renew = True
+        return whole
 
     def response_data(self, data: bytes) -> bytes:
         """Frame one body chunk (chunked encoding is applied when h11 chose it)."""

@@ -35,6 +35,7 @@ from tornadish._http.client_session import (
     ResponseHead,
 )
 from tornadish._http.h11_client import H11ClientSession
+from tornadish._http.httptools_session import HeaderCallback
 from tornadish._http.session import check_value, split_headers
 
 __all__ = ["HttptoolsClientSession"]
@@ -57,7 +58,7 @@ class _Judge(Exception):
     """Raised inside llhttp's callbacks: stop, and let h11 parse this response."""
 
 
-class HttptoolsClientSession:
+class HttptoolsClientSession(HeaderCallback):
     """One HTTP/1.1 client connection's protocol state on llhttp (see the module's rules)."""
 
     __slots__ = (
@@ -68,8 +69,6 @@ class HttptoolsClientSession:
         "_extra",
         "_framing",
         "_h11",
-        "_head_size",
-        "_headers",
         "_in_body",
         "_keep_alive",
         "_max_head",
@@ -94,7 +93,7 @@ class HttptoolsClientSession:
         self._req_left = 0
         self._raw: list[bytes] | None = []  # the response's bytes until its final head
         self._reason: list[bytes] = []
-        self._headers: list[tuple[bytes, bytes]] = []
+        self._headers = []
         self._head_size = 0
         self._code = 0
         self._framing = _NONE
@@ -183,12 +182,6 @@ class HttptoolsClientSession:
     def on_status(self, reason: bytes) -> None:
         self._reason.append(reason)
         self._head_size += len(reason)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if value and (value[-1] == 32 or value[-1] == 9):
-            value = value.rstrip(b" \t")
-        self._headers.append((name.lower(), value))
-        self._head_size += len(name) + len(value) + 4
 
     def on_headers_complete(self) -> None:
         if self._complete:

@@ -43,11 +43,11 @@ from tornadish._http.session import (
     connection_tokens,
     reason_bytes,
     split_headers,
-    status_line,
     valid_host,
+    whole_message,
 )
 
-__all__ = ["HttptoolsSession"]
+__all__ = ["HeaderCallback", "HttptoolsSession"]
 
 # Where the parser is in the input (not which request is being answered).
 _BETWEEN = 0  # nothing of a request yet
@@ -126,7 +126,23 @@ def _body_error(error: httptools.HttpParserError) -> ProtocolError:
     return ProtocolError(400, words or "malformed request body")
 
 
-class HttptoolsSession:
+class HeaderCallback:
+    """llhttp's ``on_header``, for the server and the client sessions alike: the
+    (lower-case name, value) pair kept, the value's trailing whitespace dropped (llhttp
+    drops the leading), and the head's size counted."""
+
+    __slots__ = ("_head_size", "_headers")
+    _head_size: int
+    _headers: list[tuple[bytes, bytes]]
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if value and (value[-1] == 32 or value[-1] == 9):
+            value = value.rstrip(b" \t")
+        self._headers.append((name.lower(), value))
+        self._head_size += len(name) + len(value) + 4
+
+
+class HttptoolsSession(HeaderCallback):
     """One HTTP/1.1 server connection's protocol state on llhttp (see the module's rules);
     the same interface as :class:`~.h11_session.ServerSession`."""
 
@@ -146,8 +162,6 @@ class HttptoolsSession:
         "_h11",
         "_head_end",
         "_head_fed",
-        "_head_size",
-        "_headers",
         "_kept",
         "_left",
         "_max_head",
@@ -204,7 +218,7 @@ class HttptoolsSession:
         self._head_fed = 0  # bytes fed while the head being parsed was incomplete
         self._head_size = 0
         self._url: list[bytes] = []
-        self._headers: list[tuple[bytes, bytes]] = []
+        self._headers = []
         self._cl = False
         # The judge, once the connection has gone over to it.
         self._h11: ServerSession | None = None
@@ -242,12 +256,6 @@ class HttptoolsSession:
             if self._raw is not None:
                 raise _Judge
             raise ProtocolError(414, "request line too long")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if value and (value[-1] == 32 or value[-1] == 9):
-            value = value.rstrip(b" \t")
-        self._headers.append((name.lower(), value))
-        self._head_size += len(name) + len(value) + 4
 
     def on_headers_complete(self) -> None:
         parser = self._parser
@@ -654,16 +662,11 @@ class HttptoolsSession:
             or self._response != _R_NONE
         ):
             return None
-        framing, extra = split_headers(headers)
-        length = b"%d" % len(body)
-        for name, value in framing:
-            if name.lower() != b"content-length" or value.strip() != length:
-                return None
-        line = status_line(status, reason)
-        self._response = _R_DONE
-        self._reuse = True
-        extra.append(b"Content-Length: " + length + b"\r\n\r\n")
-        return line + b"".join(extra) + body
+        whole = whole_message(status, reason, headers, body)
+        if whole is not None:
+            self._response = _R_DONE
+            self._reuse = True
+        return whole
 
     def response_data(self, data: bytes) -> bytes:
         """Frame one body chunk."""

@@ -32,6 +32,7 @@ __all__ = [
     "split_headers",
     "status_line",
     "valid_host",
+    "whole_message",
 ]
 
 
@@ -162,6 +163,22 @@ def status_line(status: int, reason: str) -> bytes:
     if len(_STATUS_LINES) < 256:
         _STATUS_LINES[(status, reason)] = line
     return line
+
+
+def whole_message(
+    status: int, reason: str, headers: list[tuple[bytes, bytes]], body: bytes
+) -> bytes | None:
+    """A complete response framed by ``Content-Length``, in one piece; ``None`` where
+    the headers say otherwise about framing or the connection (a framing header other
+    than a ``Content-Length`` that agrees with ``body``): the engine must judge those."""
+    framing, extra = split_headers(headers)
+    length = b"%d" % len(body)
+    for name, value in framing:
+        if name.lower() != b"content-length" or value.strip() != length:
+            return None
+    line = status_line(status, reason)
+    extra.append(b"Content-Length: " + length + b"\r\n\r\n")
+    return line + b"".join(extra) + body
 
 
 def reason_bytes(reason: str) -> bytes:

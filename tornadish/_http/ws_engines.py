@@ -11,12 +11,10 @@ is asked for, so choosing costs nothing at start-up.
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import os
 from collections.abc import Iterator
 from typing import Final, Literal, Protocol
 
+from tornadish._http.engines import choose_engine
 from tornadish._http.websocket import DeflateAgreement
 from tornadish._http.ws_events import WebSocketEvent
 
@@ -51,11 +49,6 @@ class WebSocketSessionType(Protocol):
         close frame may be sent any more."""
 
 
-@functools.cache
-def _have_websockets() -> bool:
-    return importlib.util.find_spec("websockets") is not None
-
-
 def resolve_ws(ws: str | None = None) -> WsEngineName:
     """The engine to use for ``ws`` (``None``: ``TORNADISH_WS``, else ``"auto"``).
 
@@ -65,17 +58,8 @@ def resolve_ws(ws: str | None = None) -> WsEngineName:
     >>> resolve_ws("wsproto")
     'wsproto'
     """
-    choice = ws if ws is not None else os.environ.get("TORNADISH_WS") or "auto"
-    choice = choice.strip().lower()
-    if choice not in WS_ENGINES:
-        raise ValueError(f"ws engine must be one of {', '.join(WS_ENGINES)}; not {choice!r}")
-    if choice == "auto":
-        return "websockets" if _have_websockets() else "wsproto"
-    if choice == "websockets" and not _have_websockets():
-        raise ImportError(
-            "ws='websockets' needs the websockets package: pip install 'tornadish[speed]'"
-        )
-    return choice  # type: ignore[return-value]
+    engine = choose_engine("ws", ws, "TORNADISH_WS", WS_ENGINES, "websockets", "wsproto")
+    return engine  # type: ignore[return-value]
 
 
 def ws_session_class(engine: WsEngineName) -> type[WebSocketSessionType]:
