@@ -4,7 +4,6 @@ message size limit, driven through wsproto connections without sockets."""
 from __future__ import annotations
 
 import os
-import struct
 import zlib
 
 import pytest
@@ -13,6 +12,8 @@ from wsproto.events import BytesMessage, CloseConnection, Event, Message, Ping, 
 from wsproto.extensions import PerMessageDeflate
 
 from tornadish._http.permessage_deflate import BoundedDeflate
+
+from tests.support.wsframes import client_frame
 
 _TEXT, _BINARY, _CONTINUATION, _PING = 0x1, 0x2, 0x0, 0x9
 
@@ -33,15 +34,7 @@ def client(agreed: str = "permessage-deflate", **options: bool | int) -> Connect
 
 def frame(opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False) -> bytes:
     """One masked client frame (a zero mask: the payload goes as is)."""
-    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
-    n = len(payload)
-    if n < 126:
-        length = bytes([0x80 | n])
-    elif n < 1 << 16:
-        length = bytes([0x80 | 126]) + struct.pack("!H", n)
-    else:
-        length = bytes([0x80 | 127]) + struct.pack("!Q", n)
-    return bytes([first]) + length + b"\0\0\0\0" + payload
+    return client_frame(opcode, payload, fin=fin, rsv1=rsv1)
 
 
 def deflated(compressor: zlib._Compress, data: bytes) -> bytes:

@@ -16,6 +16,8 @@ from tornadish._http import ws_events as ev
 from tornadish._http.websocket import DeflateAgreement, close_payload, negotiate_deflate
 from tornadish._http.ws_engines import WebSocketSessionType, resolve_ws, ws_session_class
 
+from tests.support.wsframes import client_frame
+
 ENGINES = ["wsproto", "websockets"]
 
 
@@ -34,16 +36,7 @@ def session(
 
 def frame(opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False) -> bytes:
     """One masked client frame (a random key)."""
-    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
-    n = len(payload)
-    if n < 126:
-        length = bytes([0x80 | n])
-    elif n < 1 << 16:
-        length = bytes([0x80 | 126]) + struct.pack("!H", n)
-    else:
-        length = bytes([0x80 | 127]) + struct.pack("!Q", n)
-    key = os.urandom(4)
-    return bytes([first]) + length + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return client_frame(opcode, payload, fin=fin, rsv1=rsv1, key=os.urandom(4))
 
 
 def events(s: WebSocketSessionType, data: bytes, pieces: int = 1) -> list[Any]:
