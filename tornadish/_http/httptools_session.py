@@ -4,8 +4,8 @@
 :class:`~.h11_session.ServerSession` does, so the protocol above cannot tell them
 apart; it is several times faster on the request path. Rules of the house:
 
-- No I/O. Bytes in, events out; response parts in, bytes out (the response is framed
-  here: llhttp only parses).
+- No I/O. Bytes in, events out; response parts in, bytes out (llhttp only parses: the
+  response is framed by :mod:`.framing`, with h11's rules).
 - llhttp in its strict mode: no dangerous leniency is switched on.
 - **One judge for hostile heads.** Where llhttp refuses a request head, or accepts one
   that h11 would question (a second ``Host``, an odd ``Transfer-Encoding``, an invalid
@@ -29,6 +29,7 @@ from typing import cast
 
 import httptools
 
+from tornadish._http.framing import CHUNKED, LENGTH, NO_BODY, UNTIL_CLOSE, frame_response
 from tornadish._http.h11_session import ServerSession
 from tornadish._http.session import (
     CLOSED,
@@ -55,11 +56,6 @@ _HEAD = 1
 _BODY = 2
 _DONE = 3  # a request complete, nothing of the next one parsed
 
-# How the response body is framed.
-_NO_BODY = 0  # HEAD, 204, 304: not a byte
-_LENGTH = 1
-_CHUNKED = 2
-_UNTIL_CLOSE = 3  # HTTP/1.0 peer, length unknown: the close ends it
 
 # Response progress.
 _R_NONE = 0
@@ -231,7 +227,7 @@ class HttptoolsSession(HeaderCallback):
         self._close_10 = False
         self._expecting = False
         self._response = _R_NONE
-        self._mode = _NO_BODY
+        self._mode = NO_BODY
         self._left = 0
         self._reuse = False
 
@@ -578,69 +574,13 @@ class HttptoolsSession(HeaderCallback):
         head = self._current
         if head is None or self._response != _R_NONE:
             raise LocalError("no request to respond to")
-        if not 200 <= status <= 999:
-            raise LocalError(f"Response status_code should be in range [200, 999], not {status}")
-        framing, extra = split_headers(headers)
-        lines: list[bytes] = []  # the framing headers first, as h11 writes them
-        raw_reason = reason_bytes(reason)
-        length: int | None = None
-        te = False
-        tokens: set[bytes] = set()
-        connection: list[bytes] = []
-        for name, value in framing:
-            lname = name.lower()
-            if lname == b"content-length":
-                value = value.strip()
-                if not value.isdigit():
-                    raise LocalError("bad Content-Length")
-                if length is not None and int(value) != length:
-                    raise LocalError("conflicting Content-Length headers")
-                length = int(value)
-            elif lname == b"transfer-encoding":
-                if te:
-                    raise LocalError("multiple Transfer-Encoding headers")
-                if value.strip().lower() != b"chunked":
-                    raise LocalError("Only Transfer-Encoding: chunked is supported")
-                te = True
-            else:
-                check_value(value)
-                connection.append(name + b": " + value + b"\r\n")
-                tokens.update(t.strip().lower() for t in value.split(b","))
-        http10 = head.version == "HTTP/1.0"
-        head_only = head.method == "HEAD"
-        keep_alive = head.keep_alive and b"close" not in tokens
-        if status == 204 or status == 304:
-            mode = _NO_BODY
-            if length is not None:
-                lines.append(b"Content-Length: %d\r\n" % length)
-            if te:
-                lines.append(b"Transfer-Encoding: chunked\r\n")
-        elif length is not None and not te:
-            mode = _NO_BODY if head_only else _LENGTH
-            lines.append(b"Content-Length: %d\r\n" % length)
-        elif http10:
-            # A body of unknown length to an HTTP/1.0 peer: only the close can end it.
-            mode = _NO_BODY if head_only else _UNTIL_CLOSE
-            keep_alive = keep_alive and head_only
-        else:
-            mode = _NO_BODY if head_only else _CHUNKED
-            lines.append(b"Transfer-Encoding: chunked\r\n")
-        if http10 and keep_alive and (length is None or te):
-            keep_alive = False  # HTTP/1.0 keep-alive needs a Content-Length
-        if keep_alive:
-            lines.extend(connection)
-            if http10 and b"keep-alive" not in tokens:
-                lines.append(b"Connection: Keep-Alive\r\n")  # Tornado's spelling
-        elif not self._close_10:
-            lines.append(b"Connection: close\r\n")
-        self._mode = mode
-        self._left = length or 0
-        self._reuse = keep_alive
+        framed = frame_response(head, self._close_10, status, reason_bytes(reason), headers)
+        self._mode = framed.mode
+        self._left = framed.length
+        self._reuse = framed.keep_alive
         self._response = _R_BODY
         self._expecting = False
-        lines.extend(extra)
-        lines.append(b"\r\n")
-        return b"HTTP/1.1 %d %s\r\n" % (status, raw_reason) + b"".join(lines)
+        return framed.head
 
     def whole_response(
         self, status: int, reason: str, headers: list[tuple[bytes, bytes]], body: bytes
@@ -677,14 +617,14 @@ class HttptoolsSession(HeaderCallback):
         if self._response != _R_BODY:
             raise LocalError("Can't send data when no response is under way")
         mode = self._mode
-        if mode == _LENGTH:
+        if mode == LENGTH:
             if len(data) > self._left:
                 raise LocalError(_TOO_MUCH)
             self._left -= len(data)
             return data
-        if mode == _CHUNKED:
+        if mode == CHUNKED:
             return b"%x\r\n" % len(data) + data + b"\r\n"
-        if mode == _UNTIL_CLOSE:
+        if mode == UNTIL_CLOSE:
             return data
         raise LocalError(_TOO_MUCH)
 
@@ -696,11 +636,11 @@ class HttptoolsSession(HeaderCallback):
             raise LocalError("Can't end a response that has not begun")
         self._response = _R_DONE
         mode = self._mode
-        if mode == _LENGTH and self._left:
+        if mode == LENGTH and self._left:
             raise LocalError(_TOO_LITTLE)
-        if mode == _CHUNKED:
+        if mode == CHUNKED:
             return b"0\r\n\r\n"
-        if mode == _UNTIL_CLOSE:
+        if mode == UNTIL_CLOSE:
             self._reuse = False
         return b""
 
