@@ -36,6 +36,7 @@ allows, and tests/stress/test_fuzz_websocket.py holds both to that):
 from __future__ import annotations
 
 import codecs
+import logging
 import os
 import zlib
 from collections.abc import Iterator
@@ -58,6 +59,13 @@ from tornadish._http.websocket import DeflateAgreement, close_payload, frame_hea
 __all__ = ["BoundedInflate", "WebsocketsSession"]
 
 _CLOSE_OPCODE = 0x8
+# The library's own log lines: its INFO "connection closed" for every connection is
+# noise beside tornadish's (and Tornado's tests count unexpected log lines), so its
+# logger starts at WARNING; "parser failed" (ERROR) still shows. Lower the level of
+# "tornadish.websocket.frames" to see its frame-by-frame DEBUG output.
+_LOGGER = logging.getLogger("tornadish.websocket.frames")
+if _LOGGER.level == logging.NOTSET:
+    _LOGGER.setLevel(logging.WARNING)
 _utf8_decoder = codecs.getincrementaldecoder("utf-8")
 # No limit at all is a limit no message reaches.
 _NO_LIMIT = 1 << 62
@@ -140,7 +148,9 @@ class WebsocketsSession:
     def __init__(
         self, client: bool, max_message_size: int | None, deflate: DeflateAgreement | None
     ) -> None:
-        protocol = Protocol(Side.CLIENT if client else Side.SERVER, max_size=max_message_size)
+        protocol = Protocol(
+            Side.CLIENT if client else Side.SERVER, max_size=max_message_size, logger=_LOGGER
+        )
         if deflate is not None:
             # What the peer sends, with the window and context takeover it agreed to.
             persistent, wbits = agreed_window(deflate.parameters, client_sends=not client)
