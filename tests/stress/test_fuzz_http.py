@@ -247,6 +247,32 @@ def test_both_engines_answer_hostile_requests_alike(examples: int, tmp_path) -> 
             assert b.status == a.status, pieces
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"Content-Length: 5\r\n\r\nhello",
+    ],
+)
+@pytest.mark.parametrize("method", [b"GET", b"CONNECT"])
+def test_both_engines_read_the_body_of_a_request_asking_to_switch(
+    body: bytes, method: bytes, tmp_path
+) -> None:
+    """llhttp would skip the body of an upgrade (or CONNECT) request and read it as the
+    next protocol; h11 reads it as the body. Found by the fuzzer (a chunked upgrade
+    request crashed the httptools engine); the judge now decides, as for every odd head."""
+    pytest.importorskip("httptools")
+    data = method + b" /ws HTTP/1.1\r\nHost: a\r\nUpgrade: x\r\nConnection: Upgrade\r\n" + body
+    data += b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n"
+    outcomes = [
+        parse_requests([data], tmp_dir=str(tmp_path), session_class=server_session_class(e))
+        for e in ("h11", "httptools")
+    ]
+    a, b = ([(r.method, r.target, r.body) for r in o.requests] for o in outcomes)
+    assert a == b and outcomes[0].status == outcomes[1].status
+    assert a and a[0][2] == b"hello"
+
+
 # -- fidelity: well-formed requests come out as they went in -----------------------------
 
 field_text = st.text(

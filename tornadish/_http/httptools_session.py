@@ -85,7 +85,10 @@ def _chunked_end(data: bytes, pos: int) -> int:
         eol = data.find(b"\r\n", pos)
         if eol < 0:
             return -1
-        size = int(data[pos:eol].split(b";", 1)[0].strip(b" \t"), 16)
+        try:
+            size = int(data[pos:eol].split(b";", 1)[0].strip(b" \t"), 16)
+        except ValueError:
+            return -1  # not what llhttp read: the end stays unknown
         if size:
             pos = eol + 2 + size + 2
             continue
@@ -299,6 +302,12 @@ class HttptoolsSession(HeaderCallback):
                     tokens = connection_tokens(headers)
                 elif value.lower() == b"100-continue":
                     expect = True
+        if (te or (length and length != b"0")) and (
+            raw_method == b"CONNECT" or (tokens is not None and b"upgrade" in tokens)
+        ):
+            # llhttp would skip the body of a request that asks to switch protocols and
+            # read it as the new protocol's; h11 reads it as the body: h11 decides.
+            odd = True
         if odd or (te and self._cl) or (hosts != 1 and (hosts or version == "HTTP/1.1")):
             self._judge_head(raw_method, url, raw_version, headers)
         keep_alive = tokens is None or b"close" not in tokens
@@ -309,16 +318,18 @@ class HttptoolsSession(HeaderCallback):
             expect = False
         self._upgrade_body = te or self._cl
         self._end_at = -1
+        self._head_end = -1
         if whole:
             # Where this request ends: a request pipelined behind it in the same read
             # then starts at a known byte, and is judged on its own bytes like any other.
             end = whole.find(b"\r\n\r\n")
-            if end >= 0 and not te:
-                self._end_at = self._start + end + 4 + (int(length) if length else 0)
-            elif end >= 0:
-                self._head_end = end + 4  # found by reading the chunk sizes at the end
-                self._chunked_raw = raw
-                self._kept = len(whole)
+            if end >= 0:
+                self._head_end = end + 4
+                if not te:
+                    self._end_at = self._start + end + 4 + (int(length) if length else 0)
+                else:  # found by reading the chunk sizes at the end
+                    self._chunked_raw = raw
+                    self._kept = len(whole)
         self._raw = None
         self._phase = _BODY
         self._events.append(
@@ -340,8 +351,12 @@ class HttptoolsSession(HeaderCallback):
         self._phase = _DONE
         self._events.append(END)
         chunked = self._chunked_raw
-        if chunked is not None:
-            self._chunked_raw = None
+        self._chunked_raw = None
+        if self._parser.should_upgrade():
+            # llhttp skips an upgrade request's body: the request ends with its head.
+            head_end = self._head_end
+            self._end_at = self._start + head_end if head_end >= 0 else -1
+        elif chunked is not None:
             end = _chunked_end(b"".join(chunked), self._head_end)
             self._end_at = self._start + end if end >= 0 else -1
         end = self._end_at
