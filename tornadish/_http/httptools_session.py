@@ -63,7 +63,6 @@ _R_BODY = 1
 _R_DONE = 2
 
 _VERSIONS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
-_LINE_ENDS = {"1.1": b" HTTP/1.1\r\n", "1.0": b" HTTP/1.0\r\n"}
 _METHODS: dict[bytes, str] = {}
 # Headers whose values decide framing, routing or what h11 would refuse.
 _WATCHED = frozenset([b"host", b"transfer-encoding", b"content-length", b"connection", b"expect"])
@@ -264,24 +263,33 @@ class HttptoolsSession(HeaderCallback):
             method = raw_method.decode("ascii")
             if len(_METHODS) < 64:
                 _METHODS[raw_method] = method
-        raw_version = parser.get_http_version()
-        version = _VERSIONS.get(raw_version)
         headers = self._headers
         url = self._url[0] if len(self._url) == 1 else b"".join(self._url)
-        odd = version is None or self._head_size + len(raw_method) + 14 > self._max_head
+        odd = self._head_size + len(raw_method) + 14 > self._max_head
         raw = self._raw
         whole = b""
-        if raw is not None and not odd:
+        version: str | None = None
+        if raw is not None:
             # llhttp lets through a request line h11 refuses (two spaces, say): the
-            # line must be exactly what was parsed.
+            # line must be exactly what was parsed. (Its version is read here too,
+            # cheaper than asking llhttp.)
             whole = raw[0] if len(raw) == 1 else b"".join(raw)
             at = len(whole) - len(whole.lstrip(b"\r\n")) if whole[0] in (10, 13) else 0
             at += len(raw_method)
-            odd = (
-                whole[at] != 32
-                or not whole.startswith(url, at + 1)
-                or not whole.startswith(_LINE_ENDS.get(raw_version, b"?"), at + 1 + len(url))
-            )
+            if whole[at] != 32 or not whole.startswith(url, at + 1):
+                odd = True
+            else:
+                at += 1 + len(url)
+                if whole.startswith(b" HTTP/1.1\r\n", at):
+                    version = "HTTP/1.1"
+                elif whole.startswith(b" HTTP/1.0\r\n", at):
+                    version = "HTTP/1.0"
+                else:
+                    odd = True
+        raw_version = parser.get_http_version() if version is None else version[5:]
+        if version is None:
+            version = _VERSIONS.get(raw_version)
+            odd = odd or version is None
         length = b""
         hosts = 0
         te = expect = False
