@@ -516,3 +516,19 @@ def test_header_blocks_and_start_lines(examples: int) -> None:
             pass
         main, params = _parse_header(block)
         assert isinstance(main, str) and all(isinstance(v, str) for v in params.values())
+
+
+def test_both_engines_drop_trailer_fields_and_bound_them(tmp_path) -> None:
+    """Trailer fields after a chunked body are not request headers on either engine (a
+    ``Host`` among them changes nothing), and an endless trailer line is refused with
+    431 by both instead of being held in memory (llhttp would hold it)."""
+    pytest.importorskip("httptools")
+    head = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n"
+    for engine in ("h11", "httptools"):
+        cls = server_session_class(engine)
+        out = parse_requests([head + b"X-T: 1\r\nHost: evil\r\n\r\n"], session_class=cls)
+        assert [(r.headers, r.body) for r in out.requests] == [
+            ([(b"host", b"a"), (b"transfer-encoding", b"chunked")], b"hello")
+        ]
+        flood = [head + b"X-T: "] + [b"a" * 1000] * 100
+        assert parse_requests(flood, eof=False, session_class=cls).status == 431

@@ -41,7 +41,11 @@ class H11ClientSession:
 
     def request_head(self, method: str, target: str, headers: list[tuple[bytes, bytes]]) -> bytes:
         """The request's head; ``LocalError`` for one HTTP/1.1 does not allow."""
-        return self._send(h11.Request(method=method, target=target, headers=headers))
+        try:
+            request = h11.Request(method=method, target=target, headers=headers)
+        except h11.LocalProtocolError as e:
+            raise LocalError(str(e)) from None
+        return self._send(request)
 
     def request_data(self, data: bytes) -> bytes:
         """One piece of the request body, framed."""

@@ -105,6 +105,7 @@ class ServerSession:
         "_conn",
         "_head_limit",
         "_idle",
+        "_in_message",
         "_keep_alive_10",
         "_kept_alive_10",
         "_last_data",
@@ -137,6 +138,8 @@ class ServerSession:
         self._idle = False
         #: Bytes of an incomplete request head buffered (as of the last NEED_DATA).
         self.partial_head = 0
+        # A request head was read this cycle (what follows is its body or trailers).
+        self._in_message = False
 
     # -- receiving --------------------------------------------------------------
 
@@ -215,6 +218,7 @@ class ServerSession:
         if tokens is not None and b"close" in tokens:
             keep_alive = False
         self._keep_alive_10 = self._kept_alive_10 = self._close_10 = False
+        self._in_message = True
         if version == "HTTP/1.0":
             # RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 makes the framing suspect;
             # close after this message (no keep-alive) so nothing after it is read.
@@ -248,7 +252,8 @@ class ServerSession:
     def _classify(self, e: h11.RemoteProtocolError) -> ProtocolError:
         status = e.error_status_hint
         message = str(e) or "bad request"
-        if status == 431:
+        if status == 431 and not self._in_message:
+            # (Only a request line can be a too-long target; trailer fields are not.)
             data, _ = self._conn.trailing_data
             first = data.find(b"\n")
             if first == -1 or first > self._url_limit:
@@ -387,6 +392,7 @@ class ServerSession:
     def next_cycle(self) -> bool:
         """Reset for the next request if both sides finished cleanly; False if the
         connection cannot carry another request."""
+        self._in_message = False
         if self._kept_alive_10:
             self._kept_alive_10 = False
             conn = self._conn

@@ -21,7 +21,6 @@ and answers the same. Rules of the house:
 from __future__ import annotations
 
 import re
-from collections import deque
 
 import httptools
 
@@ -35,7 +34,7 @@ from tornadish._http.client_session import (
     ResponseHead,
 )
 from tornadish._http.h11_client import H11ClientSession
-from tornadish._http.httptools_session import HeaderCallback
+from tornadish._http.httptools_session import TRAILERS, HeaderCallback
 from tornadish._http.session import check_value, split_headers
 
 __all__ = ["HttptoolsClientSession"]
@@ -73,18 +72,20 @@ class HttptoolsClientSession(HeaderCallback):
         "_keep_alive",
         "_max_head",
         "_parser",
+        "_quiet",
         "_raw",
         "_reason",
         "_req_left",
         "_req_mode",
         "_request",
+        "_shown",
         "_started",
     )
 
     def __init__(self, max_header_size: int) -> None:
         self._max_head = max_header_size
         self._parser: httptools.HttpResponseParser | None = None
-        self._events: deque[ClientEvent | ResponseError] = deque()
+        self._events: list[ClientEvent | ResponseError] = []  # a few at a time
         # h11, for this exchange (a HEAD, or a response it judged and accepted).
         self._h11: H11ClientSession | None = None
         # The request as sent, to replay to h11 if it must judge the response.
@@ -99,10 +100,13 @@ class HttptoolsClientSession(HeaderCallback):
         self._framing = _NONE
         self._in_body = False
         self._started = False  # a message of the response began
+        # Informational (1xx) heads delivered from llhttp: h11, taking over, repeats them.
+        self._shown = 0
         self._complete = False  # the final response ended
         self._extra = False  # bytes came after it
         self._keep_alive = False
         self._eof = False
+        self._quiet = 0  # bytes read in the body that made none of it
 
     # -- the request ------------------------------------------------------------
 
@@ -143,6 +147,7 @@ class HttptoolsClientSession(HeaderCallback):
         self._parser = httptools.HttpResponseParser(self)
         self._raw = []
         self._started = self._complete = self._extra = self._in_body = False
+        self._shown = 0
         self._eof = False
         return b"%s %s HTTP/1.1\r\n%s\r\n" % (method.encode(), target.encode(), b"".join(lines))
 
@@ -216,6 +221,8 @@ class HttptoolsClientSession(HeaderCallback):
         if code >= 200:
             self._raw = None
             self._in_body = True
+            self._headers = TRAILERS  # dropped, as the h11 engine drops them
+            self._quiet = 0
 
     def on_body(self, body: bytes) -> None:
         if not self._complete:
@@ -227,7 +234,10 @@ class HttptoolsClientSession(HeaderCallback):
         self._complete = True
         self._in_body = False
         parser = self._parser
-        self._keep_alive = parser is not None and parser.should_keep_alive()
+        # As the h11 engine: an HTTP/1.0 exchange is never followed by another.
+        self._keep_alive = (
+            parser is not None and parser.should_keep_alive() and parser.get_http_version() == "1.1"
+        )
         self._events.append(END)
 
     # -- the response -------------------------------------------------------------
@@ -264,6 +274,7 @@ class HttptoolsClientSession(HeaderCallback):
         if parser is None:
             self._extra = True
             return
+        before = len(self._events)
         try:
             parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -283,6 +294,15 @@ class HttptoolsClientSession(HeaderCallback):
         else:
             if raw is not None and self._raw is not None and sum(map(len, raw)) > self._max_head:
                 self._hand_over()  # a head outgrowing its limit: h11's 431
+            elif self._in_body and len(self._events) == before:
+                # Bytes that make no body (chunk sizes, trailer fields) are bounded as a
+                # head is: llhttp would hold an endless trailer line in memory.
+                self._quiet += len(data)
+                if self._quiet > self._max_head:
+                    self._events.append(ResponseError("trailer fields too large", too_large=True))
+                    self._parser = None
+            else:
+                self._quiet = 0
 
     def _hand_over(self) -> None:
         """h11 judges (and, if it accepts, reads) the response from its first byte."""
@@ -310,17 +330,27 @@ class HttptoolsClientSession(HeaderCallback):
 
     def next_event(self) -> ClientEvent:
         """The next thing the server said; raises :class:`ResponseError`."""
-        if self._h11 is not None:
-            return self._h11.next_event()
+        judge = self._h11
+        if judge is not None:
+            event = judge.next_event()
+            while self._shown and type(event) is ResponseHead:
+                # h11 read the exchange from its first byte: the 1xx heads already
+                # delivered from llhttp come again; they are not news.
+                self._shown -= 1
+                event = judge.next_event()
+            self._shown = 0
+            return event
         events = self._events
         if not events:
             return NEED_DATA
-        event = events[0]
-        if type(event) is ResponseError:
-            raise event
-        if event is not CLOSED:
-            events.popleft()
-        return event  # type: ignore[return-value]
+        queued = events[0]
+        if isinstance(queued, ResponseError):
+            raise queued
+        if queued is not CLOSED:
+            del events[0]
+            if isinstance(queued, ResponseHead) and queued.code < 200:
+                self._shown += 1
+        return queued
 
     def next_cycle(self) -> bool:
         """After ``END``: True when the connection may carry another exchange."""

@@ -48,7 +48,7 @@ from tornadish._http.session import (
     whole_message,
 )
 
-__all__ = ["HeaderCallback", "HttptoolsSession"]
+__all__ = ["TRAILERS", "HeaderCallback", "HttptoolsSession"]
 
 # Where the parser is in the input (not which request is being answered).
 _BETWEEN = 0  # nothing of a request yet
@@ -98,6 +98,17 @@ def _chunked_end(data: bytes, pos: int) -> int:
 
 
 _SPENT: list = []  # type: ignore[type-arg]  # never appended to: a message begins anew
+
+
+class _Discard(list):  # type: ignore[type-arg]
+    """A list that keeps nothing: where llhttp's trailer fields go."""
+
+    def append(self, item: object) -> None:
+        pass
+
+
+#: Where the header callback puts trailer fields: nowhere (both engines drop them).
+TRAILERS: list[tuple[bytes, bytes]] = _Discard()
 
 
 class _Inert:
@@ -166,6 +177,7 @@ class HttptoolsSession(HeaderCallback):
         "_mode",
         "_parser",
         "_phase",
+        "_quiet",
         "_raw",
         "_response",
         "_reuse",
@@ -218,6 +230,7 @@ class HttptoolsSession(HeaderCallback):
         self._url: list[bytes] = []
         self._headers = []
         self._cl = False
+        self._quiet = 0  # bytes read in a body that made none of it (see _feed)
         # The judge, once the connection has gone over to it.
         self._h11: ServerSession | None = None
         # An upgrade request's following bytes (llhttp stops there), and whether that
@@ -350,7 +363,10 @@ class HttptoolsSession(HeaderCallback):
                 expect,
             )
         )
-        # The head needs no judge any more: what follows belongs to its body.
+        # Trailer fields (after a chunked body) are dropped, as the h11 engine drops
+        # them: the head's list must not take them in.
+        self._headers = TRAILERS
+        self._quiet = 0
 
     def on_body(self, body: bytes) -> None:
         self._events.append(body)
@@ -435,6 +451,7 @@ class HttptoolsSession(HeaderCallback):
 
     def _feed(self, data: bytes) -> None:
         self._chunk = data
+        before = len(self._events)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as e:
@@ -463,6 +480,15 @@ class HttptoolsSession(HeaderCallback):
                         self._hand_over()
                     else:
                         self._fail(ProtocolError(431, "request header fields too large"))
+            elif self._phase == _BODY:
+                # Bytes that make no body (chunk sizes, trailer fields) are bounded as
+                # a head is: llhttp would hold an endless trailer line in memory.
+                if len(self._events) == before:
+                    self._quiet += len(data)
+                    if self._quiet > self._max_head:
+                        self._fail(ProtocolError(431, "request trailer fields too large"))
+                else:
+                    self._quiet = 0
         self._first = False
         self._fed += len(data)
         self._chunk = b""
