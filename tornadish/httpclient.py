@@ -229,14 +229,44 @@ class HTTPRequest:
         self._body = value.encode("utf-8") if isinstance(value, str) else value
 
 
+# The options every fetch reads: resolved once, when the proxy is made (one pass, instead
+# of a __getattr__ call per read).
+_FETCH_OPTIONS = (
+    "url",
+    "method",
+    "headers",
+    "body",
+    "body_producer",
+    "auth_username",
+    "auth_password",
+    "connect_timeout",
+    "request_timeout",
+    "follow_redirects",
+    "max_redirects",
+    "user_agent",
+    "decompress_response",
+    "network_interface",
+    "streaming_callback",
+    "header_callback",
+    "prepare_curl_callback",
+    "proxy_host",
+    "allow_nonstandard_methods",
+    "allow_ipv6",
+    "expect_100_continue",
+)
+
+
 class _RequestProxy:
     """A request whose unset (``None``) options read through to the client's defaults."""
-
-    __slots__ = ("defaults", "request")
 
     def __init__(self, request: HTTPRequest, defaults: dict[str, Any] | None) -> None:
         self.request = request
         self.defaults = defaults
+        fallback = defaults if defaults is not None else HTTPRequest._DEFAULTS
+        resolved = self.__dict__
+        for name in _FETCH_OPTIONS:
+            value = getattr(request, name)
+            resolved[name] = value if value is not None else fallback.get(name)
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self.request, name)
