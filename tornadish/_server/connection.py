@@ -19,6 +19,10 @@ requests, :class:`~.protocol.HTTP1ServerProtocol` answers them. Rules of this mo
 4. Protocol errors get the status the session chose, a log line, a ``Connection:
    close`` response and a lingering close, so the peer can read the answer even while
    it is still sending.
+5. Every write goes through :meth:`ConnectionBase._write`. While the read loop runs, small
+   writes are corked and sent as one when it ends (pipelined requests read together get
+   one write); a large write, a close, a linger, an upgrade or a detach sends the cork
+   first, so the order of bytes and the transport's flow control hold.
 """
 
 from __future__ import annotations
