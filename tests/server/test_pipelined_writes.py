@@ -3,11 +3,10 @@ protocol driven with a transport that records its writes. No sockets."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 from tornadish.httpserver import HTTPServer
 from tornadish.web import Application, RequestHandler
+
+from tests.support.transports import RecordingTransport
 
 
 class _Hello(RequestHandler):
@@ -15,47 +14,12 @@ class _Hello(RequestHandler):
         self.write("Hello, world")
 
 
-class _Recording(asyncio.Transport):
-    """A transport that keeps what is written."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes: list[bytes] = []
-
-    def write(self, data: Any) -> None:
-        self.writes.append(bytes(data))
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", 40000) if name == "peername" else default
-
-    def is_closing(self) -> bool:
-        return False
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def can_write_eof(self) -> bool:
-        return True
-
-    def write_eof(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
 async def test_pipelined_requests_in_one_read_get_one_write() -> None:
     proto = HTTPServer(Application([("/", _Hello)]))._make_protocol()
-    transport = _Recording()
+    transport = RecordingTransport()
     proto.connection_made(transport)
     proto.data_received(GET * 8)
     assert len(transport.writes) == 1
@@ -68,7 +32,7 @@ async def test_pipelined_requests_in_one_read_get_one_write() -> None:
 
 async def test_an_error_after_pipelined_answers_keeps_their_order() -> None:
     proto = HTTPServer(Application([("/", _Hello)]))._make_protocol()
-    transport = _Recording()
+    transport = RecordingTransport()
     proto.connection_made(transport)
     proto.data_received(GET * 2 + b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n")
     out = b"".join(transport.writes)

@@ -21,7 +21,6 @@ import logging
 import os
 import struct
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from hypothesis import strategies as st
@@ -29,54 +28,13 @@ from hypothesis import strategies as st
 from tornadish._io.websocket import WebSocketProtocol
 
 from .test_fuzz_http import SIZES, cuts_st, run, split
+from tests.support.transports import RecordingTransport
 
 # The codes a close frame may carry (RFC 6455 §7.4.1, and 1012-1014 registered since):
 # the peer's, echoed, or ours.
 WIRE_CODES = {1000, 1001, 1002, 1003, *range(1007, 1015)}
 # The properties of one engine run on each (TORNADISH_WS names it; see ws_engine).
 ON_EACH_ENGINE = pytest.mark.usefixtures("ws_engine")
-
-
-class Transport(asyncio.Transport):
-    """Records writes; closing reports the connection lost on the next tick."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__()
-        self.loop = loop
-        self.out = bytearray()
-        self.closed = False
-        self.protocol: WebSocketProtocol | None = None
-
-    def write(self, data: Any) -> None:
-        assert not self.closed, "write after close"
-        self.out += data
-
-    def _lose(self) -> None:
-        if not self.closed:
-            self.closed = True
-            assert self.protocol is not None
-            self.loop.call_soon(self.protocol.connection_lost, None)
-
-    def close(self) -> None:
-        self._lose()
-
-    def abort(self) -> None:
-        self._lose()
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return default
 
 
 class Sink:
@@ -143,14 +101,13 @@ def parse_server_frames(data: bytes) -> Iterator[tuple[int, bytes]]:
 
 def drive(
     pieces: list[bytes], max_size: int = 1 << 20, engine: str | None = None
-) -> tuple[Sink, Transport]:
+) -> tuple[Sink, RecordingTransport]:
     """Feed ``pieces`` to a fresh server-side protocol (on ``engine``, else the one
     ``TORNADISH_WS`` names); let it settle."""
 
-    async def go() -> tuple[Sink, Transport]:
-        loop = asyncio.get_running_loop()
+    async def go() -> tuple[Sink, RecordingTransport]:
         sink = Sink()
-        transport = Transport(loop)
+        transport = RecordingTransport()
         proto = WebSocketProtocol(sink, client=False, max_message_size=max_size, engine=engine)
         transport.protocol = proto
         proto.take_over(transport, b"", False, None)

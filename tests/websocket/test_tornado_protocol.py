@@ -24,6 +24,7 @@ from tornadish.websocket import (
 
 from .test_websocket import ws_url
 from .test_websocket_hostile import HANDSHAKE, frame
+from tests.support.transports import RecordingTransport
 from tests.support.waiting import until
 
 
@@ -123,36 +124,6 @@ def test_ping_sleep_time_and_tornados_name() -> None:
 # -- pongs while the peer is not reading --------------------------------------------------
 
 
-class _Transport(asyncio.Transport):
-    """Records writes; closing reports the connection lost on the next tick."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.out = bytearray()
-        self.protocol: WebSocketProtocol | None = None
-
-    def write(self, data: Any) -> None:
-        self.out += data
-
-    def close(self) -> None:
-        assert self.protocol is not None
-        asyncio.get_running_loop().call_soon(self.protocol.connection_lost, None)
-
-    abort = close
-
-    def is_closing(self) -> bool:
-        return False
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-
 class _Sink:
     def __init__(self) -> None:
         self.pings: list[bytes] = []
@@ -186,7 +157,7 @@ async def test_while_a_pong_waits_only_the_latest_ping_is_answered() -> None:
     the pings that came while the last one waited, the most recent, once there is room."""
     sink = _Sink()
     protocol = WebSocketProtocol(sink, client=False)
-    transport = _Transport()
+    transport = RecordingTransport()
     transport.protocol = protocol
     protocol.take_over(transport, b"", False)
     protocol.pause_writing()
@@ -390,7 +361,7 @@ def test_client_masks_with_a_fresh_key_per_frame() -> None:
 
     async def main() -> tuple[bytes, bytes]:
         protocol = WebSocketProtocol(_Sink(), client=True)
-        transport = _Transport()
+        transport = RecordingTransport()
         transport.protocol = protocol
         protocol.take_over(transport, b"", False)
         protocol.send_message("same")
