@@ -40,18 +40,29 @@ def loop_factory(request: pytest.FixtureRequest) -> Callable[[], asyncio.Abstrac
 # ``TORNADISH_HTTP`` naming it, so every server it starts (and every worker process)
 # parses with that engine. ``TORNADISH_HTTP=h11 make test``
 # runs the whole suite on one engine instead.
-_CHOSEN_ENGINE = os.environ.get("TORNADISH_HTTP", "").strip().lower()
-HTTP_ENGINES = [_CHOSEN_ENGINE] if _CHOSEN_ENGINE not in ("", "auto") else ["h11", "httptools"]
+def _engines(env: str, both: list[str]) -> list[str]:
+    """The engines to run on: the one ``env`` names, else both."""
+    chosen = os.environ.get(env, "").strip().lower()
+    return [chosen] if chosen not in ("", "auto") else both
+
+
+def _use_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, env: str) -> str:
+    """Make ``request.param`` the engine ``env`` names for this test (skipped when it is
+    a C engine whose package is not installed)."""
+    engine: str = request.param
+    if engine in ("httptools", "websockets") and importlib.util.find_spec(engine) is None:
+        pytest.skip(f"the {engine} engine needs {engine}: pip install 'tornadish[speed]'")
+    monkeypatch.setenv(env, engine)
+    return engine
+
+
+HTTP_ENGINES = _engines("TORNADISH_HTTP", ["h11", "httptools"])
 
 
 @pytest.fixture(params=HTTP_ENGINES)
 def http_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The HTTP/1.1 engine this run of the test uses: ``"h11"`` or ``"httptools"``."""
-    engine: str = request.param
-    if engine == "httptools" and importlib.util.find_spec("httptools") is None:
-        pytest.skip("the httptools engine needs httptools: pip install 'tornadish[speed]'")
-    monkeypatch.setenv("TORNADISH_HTTP", engine)
-    return engine
+    return _use_engine(request, monkeypatch, "TORNADISH_HTTP")
 
 
 def each_http_engine(metafunc: pytest.Metafunc) -> None:
@@ -68,20 +79,13 @@ def each_http_engine(metafunc: pytest.Metafunc) -> None:
 # ``websockets`` library, with ``TORNADISH_WS`` naming it, so every WebSocket it opens,
 # server or client side, parses frames with that engine. ``TORNADISH_WS=wsproto``
 # narrows the suite to one engine.
-_CHOSEN_WS_ENGINE = os.environ.get("TORNADISH_WS", "").strip().lower()
-WS_ENGINES = (
-    [_CHOSEN_WS_ENGINE] if _CHOSEN_WS_ENGINE not in ("", "auto") else ["wsproto", "websockets"]
-)
+WS_ENGINES = _engines("TORNADISH_WS", ["wsproto", "websockets"])
 
 
 @pytest.fixture(params=WS_ENGINES)
 def ws_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The WebSocket engine this run of the test uses: ``"wsproto"`` or ``"websockets"``."""
-    engine: str = request.param
-    if engine == "websockets" and importlib.util.find_spec("websockets") is None:
-        pytest.skip("the websockets engine needs websockets: pip install 'tornadish[speed]'")
-    monkeypatch.setenv("TORNADISH_WS", engine)
-    return engine
+    return _use_engine(request, monkeypatch, "TORNADISH_WS")
 
 
 @pytest.fixture(scope="session")

@@ -148,15 +148,19 @@ def split_headers(
     return framing, extra
 
 
+def _latin1(reason: str) -> bytes:
+    try:
+        return reason.encode("latin-1")
+    except UnicodeEncodeError as e:
+        raise LocalError(str(e)) from None
+
+
 def status_line(status: int, reason: str) -> bytes:
     """``HTTP/1.1 <status> <reason>\\r\\n``, validated (cached for the usual pairs)."""
     line = _STATUS_LINES.get((status, reason))
     if line is not None:
         return line
-    try:
-        raw = reason.encode("latin-1")
-    except UnicodeEncodeError as e:
-        raise LocalError(str(e)) from None
+    raw = _latin1(reason)
     if not 100 <= status <= 999 or _BAD_VALUE.search(raw) is not None:
         raise LocalError(f"illegal status line {status} {reason!r}")
     line = b"HTTP/1.1 %d %s\r\n" % (status, raw)
@@ -186,10 +190,7 @@ def reason_bytes(reason: str) -> bytes:
     raw = _REASONS.get(reason)
     if raw is not None:
         return raw
-    try:
-        raw = reason.encode("latin-1")
-    except UnicodeEncodeError as e:
-        raise LocalError(str(e)) from None
+    raw = _latin1(reason)
     if _BAD_REASON.search(raw) is not None:
         raise LocalError(f"illegal reason phrase {reason!r}")
     return raw
