@@ -76,6 +76,13 @@ class FdHandlers:
         except OSError:
             pass
 
+    @property
+    def selector_loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop that watches descriptors for :meth:`add_handler` (Tornado's
+        attribute): the asyncio loop itself, which on every platform tornadish serves
+        (a selector loop or uvloop) can watch them."""
+        return self.asyncio_loop
+
     def add_handler(
         self, fd: int | _Selectable, handler: Callable[[Any, int], object], events: int
     ) -> None:

@@ -8,7 +8,7 @@ chunk by chunk as it arrives and the file is never held in memory. Only when the
 body is in is the temporary file renamed to its final name, so a half-uploaded file is
 never listed or served. ``prepare`` sets the size limit of this one request
 (``self.request.connection.set_max_body_size``): a body that says or turns out to be
-larger gets ``413`` and its temporary file is removed.
+larger gets ``400`` and its temporary file is removed.
 
 The page sends each chosen file with ``XMLHttpRequest`` and draws its progress from
 ``xhr.upload.onprogress``: no JavaScript library needed.
@@ -131,7 +131,7 @@ class UploadHandler(RequestHandler):
         self.write({"name": self.name, "size": self.size, "sha256": self.sha256.hexdigest()})
 
     def on_finish(self) -> None:
-        # Refused (413), interrupted or failed: the partial file goes.
+        # Refused (400), interrupted or failed: the partial file goes.
         if self.temp is not None:
             self.temp.close()
             os.unlink(self.temp.name)

@@ -177,7 +177,7 @@ async def test_application_under_uvicorn_answers_like_tornadish_server() -> None
             via_asgi = await _exchange(client, base)
     assert via_asgi == native
     assert native[0][2] == 200 and b'"ip": "127.0.0.1"' in native[0][3]
-    assert native[8][2] == 413  # over the limit set in prepare
+    assert native[8][2] == 400  # over the limit set in prepare (Tornado's status)
 
 
 async def test_asgi_client_disconnect_reaches_on_connection_close() -> None:

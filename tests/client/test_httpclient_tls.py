@@ -3,6 +3,7 @@ made for the test (by ``openssl``; no third-party package needed)."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import ssl
 from collections.abc import Callable, Iterator
@@ -43,11 +44,18 @@ async def start(serve: Any, certificate: tuple[str, str]) -> str:
 
 
 async def test_self_signed_certificate_is_refused_by_default(
-    serve: Any, certificate: tuple[str, str], client: AsyncHTTPClient
+    serve: Any, certificate: tuple[str, str], client: AsyncHTTPClient, caplog: Any
 ) -> None:
     url = await start(serve, certificate)
+    caplog.set_level(logging.DEBUG, logger="tornadish.general")
     with pytest.raises(ssl.SSLCertVerificationError):
         await client.fetch(url)
+    # Logged as Tornado's client logs it: one WARNING line, no traceback. (The server
+    # only sees the connection go: asyncio's TLS does not send the client's alert.)
+    lines = [r for r in caplog.records if r.getMessage().startswith("SSL Error on ")]
+    assert len(lines) == 1, caplog.text
+    assert lines[0].levelname == "WARNING" and lines[0].exc_info is None
+    assert "certificate verify failed" in lines[0].getMessage()
 
 
 async def test_validate_cert_false_accepts_it(

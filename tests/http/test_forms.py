@@ -105,6 +105,57 @@ def test_bodiless_parts_count_against_max_parts() -> None:
         _ours(body, max_parts=6)
 
 
+# -- a body that does not open with its delimiter --------------------------------------
+
+OPENING = b'Content-Disposition: form-data; name="a"\r\n\r\n\xc3\xa1\r\n'
+NO_OPENING_DELIMITER = [
+    # Tornado reads the text before the first delimiter as a part (its own test
+    # test_multipart_form sends such a body), here followed by a file part...
+    OPENING + b"--1234\r\n" + DISPOSITION % (b"f", b"x") + b"\r\nfile\r\n--1234--\r\n",
+    # ... or alone.
+    OPENING + b"--1234--\r\n",
+]
+
+
+@pytest.mark.parametrize("body", NO_OPENING_DELIMITER)
+def test_text_before_the_first_delimiter_is_a_part_as_in_tornado(body: bytes) -> None:
+    expected = _theirs(body)
+    assert expected[0] == {"a": ["\u00e1".encode()]}
+    assert _ours(body) == expected
+    for chunk in (1, 2, 3, 5, 64):
+        assert _ours(body, chunk) == expected, chunk
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [b"a preamble\r\n", b"\r\n", b"-", b"--12\r\n"],
+    ids=["text", "crlf", "dash", "short-delimiter"],
+)
+def test_an_opening_that_is_no_part_is_refused_as_in_tornado(opening: bytes) -> None:
+    body = opening + b"--1234\r\n" + DISPOSITION % (b"f", b"x") + b"\r\nfile\r\n--1234--\r\n"
+    with pytest.raises(th.HTTPInputError):
+        _theirs(body)
+    for chunk in (None, 1, 4):
+        with pytest.raises(HTTPInputError):
+            _ours(body, chunk)
+
+
+def test_an_opening_part_counts_once_against_max_parts() -> None:
+    # Tornado counts the pieces between delimiters; the opening is one of them.
+    body = OPENING + b"".join(
+        b"--1234\r\n" + DISPOSITION % (b"f", b"%d" % i) + b"\r\nv\r\n" for i in range(4)
+    ) + b"--1234--\r\n"
+    assert len(_ours(body, max_parts=5)[1]["f"]) == 4
+    with pytest.raises(HTTPInputError, match="too many parts"):
+        _ours(body, max_parts=4)
+    config = th.ParseMultipartConfig(max_parts=5)
+    th.parse_multipart_form_data(b"1234", body, {}, {}, config=config)
+    with pytest.raises(th.HTTPInputError):
+        th.parse_multipart_form_data(
+            b"1234", body, {}, {}, config=th.ParseMultipartConfig(max_parts=4)
+        )
+
+
 # -- part headers: Tornado's rules ----------------------------------------------------
 
 

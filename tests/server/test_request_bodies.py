@@ -44,16 +44,16 @@ async def test_expect_100_continue_streaming_handler(serve) -> None:
     conn.close()
 
 
-async def test_expect_100_continue_over_limit_gets_413_without_100(serve, caplog) -> None:
+async def test_expect_100_continue_over_limit_gets_400_without_100(serve, caplog) -> None:
     capture_general(caplog)
     srv = await serve(app(), max_body_size=10)
     conn = await RawConn.open(srv.port)
     conn.send(request("POST", "/echo", {"Content-Length": "11", "Expect": "100-continue"}))
     resp = await conn.response(timeout=1)
-    assert resp.status == 413
+    assert resp.status == 400
     assert await conn.is_closed()
     conn.close()
-    assert_logged(caplog, 413)
+    assert_logged(caplog, 400)
 
 
 async def test_expect_100_continue_httpx_body(serve) -> None:

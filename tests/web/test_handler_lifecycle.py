@@ -361,7 +361,7 @@ async def test_on_finish_runs_when_streaming_body_exceeds_max_size(serve: Any) -
 
     srv = await serve(Application([(r"/", Upload)]))
     raw = await srv.raw(b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n" + b"y" * 50)
-    assert raw.startswith(b"HTTP/1.1 413") or raw == b""
+    assert raw.startswith(b"HTTP/1.1 400") or raw == b""
     await asyncio.wait_for(finished.wait(), 2)
     assert events == ["on_finish"]
 
@@ -391,7 +391,7 @@ async def test_finish_exception_and_http_error_in_async_prepare(serve: Any) -> N
     assert r.text == "method ran"
 
 
-# -- a streamed body that never completes (413, or the client leaving) ends the request
+# -- a streamed body that never completes (400, or the client leaving) ends the request
 # quietly: no 500, no "Uncaught exception" log, and on_finish still runs --------------------
 
 
@@ -425,7 +425,7 @@ def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
-async def test_a_body_over_the_limit_gets_413_and_no_error_log(
+async def test_a_body_over_the_limit_gets_400_and_no_error_log(
     serve: Any, caplog: pytest.LogCaptureFixture, declared: bool
 ) -> None:
     events: list[str] = []
@@ -440,7 +440,7 @@ async def test_a_body_over_the_limit_gets_413_and_no_error_log(
             + b"0\r\n\r\n"
         )
     response = await srv.raw(request)
-    assert response.startswith(b"HTTP/1.1 413 ")
+    assert response.startswith(b"HTTP/1.1 400 ")
     await _until(lambda: "finish" in events)
     assert "put" not in events
     assert _errors(caplog) == []

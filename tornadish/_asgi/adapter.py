@@ -103,7 +103,9 @@ class ASGIAdapter:
             if not conn.response_finished:
                 delegate.finish()
         except _TooLarge:
-            _error_response(conn, 413, delegate)
+            # 400 with Tornado's words, as the HTTP server answers (docs/migrating.md).
+            gen_log.info("Malformed HTTP message from %s: Content-Length too long", conn.remote_ip)
+            _error_response(conn, 400, delegate)
         except HTTPInputError as e:
             gen_log.info("Bad request body from %s: %s", conn.remote_ip, e)
             _error_response(conn, 400, delegate)

@@ -132,7 +132,7 @@ class ASGIConnection(HTTPConnection):
 
     @property
     def max_body_size(self) -> int:
-        """The body limit for this request (the adapter answers 413 past it)."""
+        """The body limit for this request (the adapter answers 400 past it)."""
         return self._max_body_size
 
     def set_max_body_size(self, max_body_size: int) -> None:

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from tornadish._client.connection import ClientConnection, RequestTimeout
 from tornadish._http.engines import resolve_http
+from tornadish.log import gen_log
 from tornadish.netutil import Resolver, is_valid_ip
 
 _T = TypeVar("_T")
@@ -206,10 +207,18 @@ class ConnectionPool:
             handshake = loop.start_tls(
                 transport, conn, origin.ssl, server_hostname=origin.server_hostname
             )
+            sock = transport.get_extra_info("socket")
             try:
                 tls = await _within(
                     handshake, deadline, f"Timeout during TLS handshake with {host}:{port}"
                 )
+            except ssl.SSLError as e:
+                # Tornado's line for a failed handshake (a certificate refused, most
+                # often), at WARNING and without a traceback; the error still propagates.
+                fd = sock.fileno() if sock is not None else -1
+                gen_log.warning("SSL Error on %s %s: %s", fd, (host, port), e)
+                transport.abort()
+                raise
             except BaseException:
                 transport.abort()
                 raise

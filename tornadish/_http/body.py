@@ -17,13 +17,7 @@ from tornadish._http.headers import HTTPHeaders, HTTPInputError
 from tornadish._http.parse import RequestStartLine, ResponseStartLine
 from tornadish.util import GzipDecompressor
 
-__all__ = ["BodyDecoder", "BodyTooLarge"]
-
-
-class BodyTooLarge(HTTPInputError):
-    """A body over the limit once decompressed (a server answers 413, not 400)."""
-
-    status_code = 413
+__all__ = ["BodyDecoder"]
 
 
 class BodyDecoder(HTTPMessageDelegate):
@@ -68,7 +62,7 @@ class BodyDecoder(HTTPMessageDelegate):
                 # gzip can inflate to gigabytes (a "gzip bomb").
                 self._inflated += len(out)
                 if self._inflated > self._conn.max_body_size:
-                    raise BodyTooLarge("decompressed body too large")
+                    raise HTTPInputError("decompressed body too large")
                 yield out
         except zlib.error as e:
             raise HTTPInputError(f"invalid gzip data: {e}") from None

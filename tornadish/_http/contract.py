@@ -236,7 +236,7 @@ class HTTPConnection:
 
     def set_max_body_size(self, max_body_size: int) -> None:
         """Change the body limit for the request being read (a streaming handler's
-        ``prepare`` may); a larger body is answered 413."""
+        ``prepare`` may); a larger body is answered 400."""
         raise NotImplementedError()
 
     def set_body_timeout(self, timeout: float) -> None:

@@ -358,6 +358,9 @@ class MultipartFormDataParser:
         self._probe: list[tuple[bytes, int, int]] | None = None
         self._probed = b""
         self._writing = b""
+        # The body's first bytes until they show whether it opens with the delimiter
+        # (see _opening_part); None once known.
+        self._opening: bytes | None = b""
         self._parser = self._new_parser()
 
     def _new_parser(self) -> Any:
@@ -389,6 +392,10 @@ class MultipartFormDataParser:
 
     def feed(self, data: bytes) -> None:
         """Parse the next chunk of the body (anything after the closing boundary is ignored)."""
+        if self._opening is not None:
+            data = self._opening_part(data)
+            if not data:
+                return
         # (buffer, offset) still to write, the next one last; offset 0 is the whole buffer.
         todo = [(data, 0)]
         while todo:
@@ -415,6 +422,25 @@ class MultipartFormDataParser:
                 raise self._engine_error(e) from e
             finally:
                 self._writing = b""
+
+    def _opening_part(self, data: bytes) -> bytes:
+        # Tornado splits the body at each delimiter and parses every piece before the
+        # closing one as a part, the first piece too: a body that does not open with the
+        # delimiter has its opening read as a part (whose headers must then be valid),
+        # where python-multipart would refuse it as a stray preamble. So the delimiter
+        # is supplied.
+        seen = self._opening + data if self._opening else data
+        delimiter = self._delimiter
+        if len(seen) < len(delimiter) and delimiter.startswith(seen):
+            self._opening = seen
+            return b""
+        self._opening = None
+        if seen.startswith(delimiter):
+            return seen
+        # Tornado counts that opening piece once, as it counts the empty one before a
+        # leading delimiter; the supplied delimiter must not add a part to the count.
+        self._parts = -1
+        return delimiter + b"\r\n" + seen
 
     def close(self) -> None:
         """Declare the body complete; raise if its closing boundary never came."""

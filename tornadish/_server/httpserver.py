@@ -23,6 +23,7 @@ from tornadish._http.request import HTTPServerRequest
 from tornadish._io import processes
 from tornadish._server.params import ServerParams
 from tornadish._server.protocol import HTTP1ServerProtocol
+from tornadish._server.tls import accept_tls
 from tornadish.log import gen_log
 
 __all__ = ["HTTPServer", "StreamClosedError"]
@@ -64,7 +65,7 @@ class HTTPServer(HTTPServerConnectionDelegate):
 
     Limits and timeouts (all optional; see :class:`~.params.ServerParams` for
     defaults): ``max_header_size`` (→ 431), ``max_url_size`` (→ 414), ``max_body_size``
-    (→ 413, refused from ``Content-Length`` before reading), ``idle_connection_timeout``,
+    (→ 400, refused from ``Content-Length`` before reading), ``idle_connection_timeout``,
     ``header_timeout`` (slowloris), ``body_timeout`` (silence inside a body; 408),
     ``min_body_rate`` (bytes/s a body must average once it has taken ``body_timeout``;
     408; 0 turns it off),
@@ -132,6 +133,8 @@ class HTTPServer(HTTPServerConnectionDelegate):
         if decompress_request or chunk_size is not None:
             self._delegate = _BodyDelegates(self._delegate, chunk_size or 65536, decompress_request)
         self._connections = _ConnectionSet()
+        self._handshakes: set[asyncio.Task[None]] = set()  # TLS handshakes in flight
+        self._tls_listeners: list[Callable[[], None]] = []  # each stops one TLS listener
         self._sockets: list[socket.socket] = []
         self._pending_sockets: list[socket.socket] = []
         self._served: set[socket.socket] = set()  # handed to a started asyncio server
@@ -214,10 +217,15 @@ class HTTPServer(HTTPServerConnectionDelegate):
             gen_log.debug("HTTP/1.1 engine: %s", engine)
         for sock in sockets:
             self._sockets.append(sock)
-            task = loop.create_task(
-                loop.create_server(
-                    self._make_protocol, sock=sock, ssl=self._ssl_context, backlog=1024
+            if self._ssl_context is not None:
+                # Accepted here, not by create_server(ssl=), so that a failed handshake
+                # is logged (see tornadish._server.tls).
+                self._tls_listeners.append(
+                    accept_tls(sock, self._ssl_context, self._make_protocol, self._handshakes)
                 )
+                continue
+            task = loop.create_task(
+                loop.create_server(self._make_protocol, sock=sock, backlog=1024)
             )
             self._starting.append(task)
             task.add_done_callback(functools.partial(self._server_started, sock))
@@ -274,6 +282,9 @@ class HTTPServer(HTTPServerConnectionDelegate):
         for server in self._servers:
             server.close()
         self._servers = []
+        for stop_accepting in self._tls_listeners:
+            stop_accepting()
+        self._tls_listeners = []
         for sock in self._sockets + self._pending_sockets:
             if sock in self._served:
                 continue
@@ -287,6 +298,8 @@ class HTTPServer(HTTPServerConnectionDelegate):
 
     async def close_all_connections(self) -> None:
         """Close every open connection and wait until they are gone."""
+        for handshake in list(self._handshakes):
+            handshake.cancel()
         if not self._connections:
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -410,6 +423,8 @@ class _LoopCloser:
 
     def close(self) -> None:
         self.server.stop()
+        for handshake in list(self.server._handshakes):
+            handshake.cancel()
         for conn in list(self.server._connections):
             transport = conn.transport
             if transport is not None:

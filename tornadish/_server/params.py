@@ -22,7 +22,7 @@ class ServerParams:
 
     Defaults follow Tornado where it has one, and common server practice where it has
     none: 64 KiB of request head (431 beyond), 8 KiB of request line (414), 100 MiB of
-    body (413), one hour of keep-alive idleness, 60 s to send a request head (against
+    body (400), one hour of keep-alive idleness, 60 s to send a request head (against
     slowloris) and 60 s of silence in the middle of a body; past those 60 s a body must
     also average 240 bytes/s (``min_body_rate``), against bodies trickled a byte at a
     time to hold a connection (R.U.D.Y.). ``http`` picks the engine

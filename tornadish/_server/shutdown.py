@@ -30,6 +30,8 @@ async def shutdown_server(server: HTTPServer, grace: float = 30.0) -> None:
     server.stop()
     # Requests whose head arrives from now on are answered with ``Connection: close``.
     server.params.no_keep_alive = True
+    for handshake in list(server._handshakes):
+        handshake.cancel()  # no request sent yet: as good as idle
     for conn in list(server._connections):
         conn.close_when_idle()
     if not await _wait_empty(server, grace):
