@@ -33,6 +33,7 @@ from tornadish._client.connection import (
     StreamClosed,
 )
 from tornadish._client.pool import ConnectionPool
+from tornadish._client.proxy import ProxyError
 from tornadish._client.request import PreparedRequest, redirect_request
 from tornadish._http.headers import HTTPHeaders
 from tornadish._http.parse import format_timestamp, responses
@@ -52,6 +53,7 @@ __all__ = [
     "HTTPResponse",
     "HTTPStreamClosedError",
     "HTTPTimeoutError",
+    "ProxyError",
 ]
 
 
@@ -120,7 +122,13 @@ class HTTPRequest:
       ``network_interface`` (a local address to connect from); ``allow_ipv6``.
     - ``allow_nonstandard_methods`` allows a body with GET or none with POST;
       ``expect_100_continue`` sends the body only after the server's ``100 Continue``.
-    - ``proxy_*`` and ``prepare_curl_callback`` are not supported (``NotImplementedError``).
+    - A proxy: Tornado's ``proxy_host``/``proxy_port``/``proxy_username``/
+      ``proxy_password`` (``proxy_auth_mode="basic"``), or ``proxy`` as one URL
+      (``"http://user:pass@host:3128"``, ``"socks5://host:1080"``, ``"socks5h://..."``;
+      SOCKS needs the ``socks`` extra); with ``trust_env=True`` and no proxy given,
+      ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY`` and ``NO_PROXY`` from the environment.
+      ``https`` goes through a ``CONNECT`` tunnel, plain ``http`` is forwarded.
+    - ``prepare_curl_callback`` is not supported (``NotImplementedError``).
     """
 
     _DEFAULTS: ClassVar[dict[str, Any]] = {
@@ -169,6 +177,9 @@ class HTTPRequest:
         expect_100_continue: bool = False,
         decompress_response: bool | None = None,
         ssl_options: dict[str, Any] | ssl.SSLContext | None = None,
+        *,
+        proxy: str | None = None,
+        trust_env: bool | None = None,
     ) -> None:
         self.headers = headers
         if if_modified_since:
@@ -203,6 +214,8 @@ class HTTPRequest:
         self.client_cert = client_cert
         self.expect_100_continue = expect_100_continue
         self.ssl_options = ssl_options
+        self.proxy = proxy
+        self.trust_env = trust_env
         self.start_time = time.time()
 
     @property
@@ -250,6 +263,8 @@ _FETCH_OPTIONS = (
     "header_callback",
     "prepare_curl_callback",
     "proxy_host",
+    "proxy",
+    "trust_env",
     "allow_nonstandard_methods",
     "allow_ipv6",
     "expect_100_continue",

@@ -250,8 +250,10 @@ async def test_bad_urls_and_unsupported_options(client: AsyncHTTPClient) -> None
         await client.fetch("ftp://127.0.0.1/")
     with pytest.raises(ValueError, match="No host"):
         await client.fetch("http:///path")
-    with pytest.raises(NotImplementedError, match="proxy_host"):
-        await client.fetch("http://127.0.0.1:1/", proxy_host="proxy", proxy_port=3128)
+    with pytest.raises(ValueError, match="Unsupported proxy URL"):
+        await client.fetch("http://127.0.0.1:1/", proxy="ftp://proxy:21")
+    with pytest.raises(NotImplementedError, match="prepare_curl_callback"):
+        await client.fetch("http://127.0.0.1:1/", prepare_curl_callback=lambda curl: None)
     request = HTTPRequest("http://127.0.0.1:1/")
     with pytest.raises(ValueError, match="kwargs can't be used"):
         client.fetch(request, method="POST")

@@ -24,6 +24,7 @@ from collections.abc import Awaitable
 from typing import Any, NamedTuple, TypeVar
 
 from tornadish._client.connection import ClientConnection, RequestTimeout
+from tornadish._client.proxy import Proxy, open_connection
 from tornadish._http.engines import resolve_http
 from tornadish.log import gen_log
 from tornadish.netutil import Resolver, is_valid_ip
@@ -46,6 +47,7 @@ class Origin(NamedTuple):
     server_hostname: str | None  # the name TLS verifies (SNI), None for plain HTTP
     source: str | None  # a local address to bind (``network_interface``)
     family: int
+    proxy: Proxy | None = None  # reached through it (see tornadish._client.proxy)
 
 
 async def _within(
@@ -190,17 +192,26 @@ class ConnectionPool:
                 )
             kwargs["local_addr"] = (origin.source, 0)
         host, port, family = origin.host, origin.port, origin.family
-        if self.resolver is not None:
+
+        def factory() -> ClientConnection:
+            return ClientConnection(origin, self.max_header_size, self._lost, self.http)
+
+        proxy = origin.proxy
+        connecting: Awaitable[tuple[asyncio.Transport, ClientConnection]]
+        if proxy is not None:
+            # The proxy resolves the origin's name (or python-socks does, for socks5).
+            tunnel = not (proxy.forwards_http and origin.scheme == "http")
+            connecting = open_connection(proxy, factory, host, port, tunnel=tunnel)
+            where = f"{host}:{port} through the proxy {proxy.host}:{proxy.port}"
+        elif self.resolver is not None:
             resolving = self.resolver.resolve(host, port, socket.AddressFamily(family))
             addresses = await _within(resolving, deadline, f"Timeout while resolving {host}")
             family, (host, port) = addresses[0][0], addresses[0][1][:2]
         elif _supports_happy_eyeballs(loop) and not is_valid_ip(host):
             kwargs["happy_eyeballs_delay"] = _HAPPY_EYEBALLS_DELAY
-
-        def factory() -> ClientConnection:
-            return ClientConnection(origin, self.max_header_size, self._lost, self.http)
-
-        connecting = loop.create_connection(factory, host, port, family=family, **kwargs)
+        if proxy is None:
+            connecting = loop.create_connection(factory, host, port, family=family, **kwargs)
+            where = f"{host}:{port}"
         transport, conn = await _within(connecting, deadline)
         if origin.ssl is not None:
             # TLS after TCP, so that a timeout can say which of the two was slow.
@@ -210,7 +221,7 @@ class ConnectionPool:
             sock = transport.get_extra_info("socket")
             try:
                 tls = await _within(
-                    handshake, deadline, f"Timeout during TLS handshake with {host}:{port}"
+                    handshake, deadline, f"Timeout during TLS handshake with {where}"
                 )
             except ssl.SSLError as e:
                 # Tornado's line for a failed handshake (a certificate refused, most

@@ -22,6 +22,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 from tornadish import version
 from tornadish._client.connection import BodyProducer
 from tornadish._client.pool import Origin
+from tornadish._client.proxy import proxy_for
 from tornadish._http.headers import HTTPHeaders
 from tornadish._http.parse import encode_username_password
 
@@ -84,8 +85,6 @@ class PreparedRequest:
         ssl_contexts: dict[Any, ssl.SSLContext],
     ) -> None:
         url = _parse_url(req.url)
-        if req.proxy_host is not None:
-            raise NotImplementedError("proxy_host not supported")
         if req.prepare_curl_callback is not None:
             raise NotImplementedError("prepare_curl_callback not supported")
         method: str = req.method
@@ -104,6 +103,14 @@ class PreparedRequest:
         self.target = url.target
         self.headers = _headers(req, url, method, body, producer)
         self.origin = _origin(req, url, hostname_mapping, ssl_contexts)
+        proxy = self.origin.proxy
+        if proxy is not None and proxy.forwards_http and url.scheme == "http":
+            # Forwarded by an HTTP proxy: the request line names the whole URL, and the
+            # proxy's credentials go along (RFC 9112 §3.2.2, RFC 9110 §11.7.2).
+            self.target = f"http://{url.netloc}{url.target}"
+            authorization = proxy.authorization()
+            if authorization is not None:
+                self.headers.append((b"Proxy-Authorization", authorization))
         self.retry_ok = producer is None and method in _IDEMPOTENT
 
 
@@ -161,8 +168,20 @@ def _origin(
     context = _ssl_context(req, ssl_contexts) if url.scheme == "https" else None
     family = socket.AF_INET if req.allow_ipv6 is False else socket.AF_UNSPEC
     server_hostname = host if context is not None else None
+    # Through a proxy the origin's name goes to it as given (a hostname_mapping only
+    # redirects direct connections).
+    proxy = proxy_for(req, url.scheme, host)
+    if proxy is not None:
+        address, address_port = host, url.port
     return Origin(
-        url.scheme, address, address_port, context, server_hostname, req.network_interface, family
+        url.scheme,
+        address,
+        address_port,
+        context,
+        server_hostname,
+        req.network_interface,
+        family,
+        proxy,
     )
 
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import h11
 
+from tornadish._client.proxy import open_connection, proxy_for
 from tornadish._client.request import client_ssl_context
 from tornadish._http.contract import StreamClosedError, WebSocketSink
 from tornadish._http.headers import HTTPHeaders
@@ -219,19 +220,26 @@ async def connect_websocket(
 
     loop = asyncio.get_running_loop()
     address: Any = host
-    if resolver is not None:
+    proxy = proxy_for(request, scheme, host) if request is not None else None
+    if resolver is not None and proxy is None:
         addresses = await resolver.resolve(host, port)
         address, port = addresses[0][1][:2]
     handshake = _ClientHandshake(
         h11_request, key, subprotocols, deflate, make_protocol, opened, http_error
     )
-    connect = loop.create_connection(
-        lambda: handshake,
-        address,
-        port,
-        ssl=_ssl_context(request) if secure else None,
-        server_hostname=host if secure else None,
-    )
+    context = _ssl_context(request) if secure else None
+    connect: Awaitable[tuple[asyncio.BaseTransport, Any]]
+    if proxy is not None:
+        # Always a tunnel: an upgrade cannot be forwarded like a plain request.
+        connect = open_connection(proxy, lambda: handshake, host, port, tunnel=True, ssl=context)
+    else:
+        connect = loop.create_connection(
+            lambda: handshake,
+            address,
+            port,
+            ssl=context,
+            server_hostname=host if secure else None,
+        )
     try:
         transport, _ = await asyncio.wait_for(connect, connect_timeout or _DEFAULT_TIMEOUT)
     except asyncio.TimeoutError:
