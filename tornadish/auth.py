@@ -39,14 +39,16 @@ import hmac
 import time
 import urllib.parse
 import uuid
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from tornadish import escape
+from tornadish._auth.oauth2 import AuthError, OAuth2Mixin, _AuthBase, pkce_challenge
+from tornadish._auth.oidc import OpenIDConnectMixin
 from tornadish._http.parse import url_concat
 from tornadish.httpclient import AsyncHTTPClient, HTTPResponse
 
 if TYPE_CHECKING:
-    from tornadish._web.handler import RequestHandler
+    pass
 
 __all__ = [
     "AuthError",
@@ -55,8 +57,10 @@ __all__ = [
     "GoogleOAuth2Mixin",
     "OAuth2Mixin",
     "OAuthMixin",
+    "OpenIDConnectMixin",
     "OpenIdMixin",
     "TwitterMixin",
+    "pkce_challenge",
 ]
 
 _AX = "http://openid.net/srv/ax/1.0"
@@ -69,24 +73,6 @@ _AX_TYPES = {
     "lastname": "http://axschema.org/namePerson/last",
 }
 _IDENTIFIER_SELECT = "http://specs.openid.net/auth/2.0/identifier_select"
-
-
-class AuthError(Exception):
-    """The provider refused the login or answered something unusable."""
-
-
-class _AuthBase:
-    """What every mixin shares: the HTTP client and the handler it is mixed into."""
-
-    def get_auth_http_client(self) -> AsyncHTTPClient:
-        """The client used for requests to the provider (override to use another, e.g.
-        one with a proxy or a longer timeout)."""
-        return AsyncHTTPClient()
-
-    @property
-    def _auth_handler(self) -> RequestHandler:
-        # The mixins only make sense on a RequestHandler; this keeps them typed.
-        return cast("RequestHandler", self)
 
 
 # -- OpenID 2.0 ---------------------------------------------------------------------------
@@ -498,94 +484,20 @@ class TwitterMixin(OAuthMixin):
 # -- OAuth 2 ----------------------------------------------------------------------------------
 
 
-class OAuth2Mixin(_AuthBase):
-    """OAuth 2 (authorization code flow). Set ``_OAUTH_AUTHORIZE_URL`` and
-    ``_OAUTH_ACCESS_TOKEN_URL`` on the subclass."""
-
-    _OAUTH_AUTHORIZE_URL: str = ""
-    _OAUTH_ACCESS_TOKEN_URL: str = ""
-
-    def authorize_redirect(
-        self,
-        redirect_uri: str | None = None,
-        client_id: str | None = None,
-        client_secret: str | None = None,
-        extra_params: dict[str, Any] | None = None,
-        scope: list[str] | None = None,
-        response_type: str = "code",
-    ) -> None:
-        """Send the user to the provider's authorization page; it comes back to
-        ``redirect_uri`` with a ``code``. ``client_secret`` is accepted and ignored
-        (it must never travel through the browser)."""
-        args: dict[str, Any] = {"response_type": response_type}
-        if redirect_uri is not None:
-            args["redirect_uri"] = redirect_uri
-        if client_id is not None:
-            args["client_id"] = client_id
-        if extra_params:
-            args.update(extra_params)
-        if scope:
-            args["scope"] = " ".join(scope)
-        self._auth_handler.redirect(url_concat(self._OAUTH_AUTHORIZE_URL, args))
-
-    def _oauth_request_token_url(
-        self,
-        redirect_uri: str | None = None,
-        client_id: str | None = None,
-        client_secret: str | None = None,
-        code: str | None = None,
-        extra_params: dict[str, Any] | None = None,
-    ) -> str:
-        args: dict[str, Any] = {}
-        for name, value in (
-            ("redirect_uri", redirect_uri),
-            ("code", code),
-            ("client_id", client_id),
-            ("client_secret", client_secret),
-        ):
-            if value is not None:
-                args[name] = value
-        if extra_params:
-            args.update(extra_params)
-        return url_concat(self._OAUTH_ACCESS_TOKEN_URL, args)
-
-    async def oauth2_request(
-        self,
-        url: str,
-        access_token: str | None = None,
-        post_args: dict[str, Any] | None = None,
-        **args: Any,
-    ) -> Any:
-        """Call a provider API with ``access_token`` (and ``args``) in the query; a
-        POST when ``post_args`` is given. Returns the decoded JSON.
-
-        >>> user = await self.oauth2_request(                      # doctest: +SKIP
-        ...     "https://graph.facebook.com/me/feed",
-        ...     post_args={"message": "Hello"}, access_token=token)
-        """
-        all_args: dict[str, Any] = {}
-        if access_token:
-            all_args["access_token"] = access_token
-        # Tornado drops ``args`` when there is no token; they are sent either way here.
-        all_args.update(args)
-        if all_args:
-            url += ("&" if "?" in url else "?") + urllib.parse.urlencode(all_args)
-        client = self.get_auth_http_client()
-        if post_args is not None:
-            response = await client.fetch(
-                url, method="POST", body=urllib.parse.urlencode(post_args)
-            )
-        else:
-            response = await client.fetch(url)
-        return escape.json_decode(response.body)
-
-
-class GoogleOAuth2Mixin(OAuth2Mixin):
-    """Google login with OAuth 2.
+class GoogleOAuth2Mixin(OpenIDConnectMixin):
+    """Google login with OAuth 2, and with OpenID Connect.
 
     Register the application in the Google Cloud console and put its credentials in
     the ``google_oauth`` setting: ``{"key": CLIENT_ID, "secret": CLIENT_SECRET}``.
+    Tornado's flow (:meth:`~OAuth2Mixin.authorize_redirect` then
+    :meth:`get_authenticated_user`) works as in Tornado, with PKCE when
+    ``authorize_redirect(..., pkce=True)``; the OpenID Connect flow
+    (:meth:`~OpenIDConnectMixin.oidc_authorize_redirect` then
+    :meth:`~OpenIDConnectMixin.get_oidc_user`) also validates Google's ID token.
     """
+
+    _OIDC_ISSUER = "https://accounts.google.com"
+    _OIDC_SETTINGS_KEY = "google_oauth"
 
     _OAUTH_AUTHORIZE_URL = "https://accounts.google.com/o/oauth2/v2/auth"
     _OAUTH_ACCESS_TOKEN_URL = "https://www.googleapis.com/oauth2/v4/token"
@@ -612,15 +524,17 @@ class GoogleOAuth2Mixin(OAuth2Mixin):
             credentials = self.get_google_oauth_settings()
             client_id = credentials["key"] if client_id is None else client_id
             client_secret = credentials["secret"] if client_secret is None else client_secret
-        body = urllib.parse.urlencode(
-            {
-                "redirect_uri": redirect_uri,
-                "code": code,
-                "client_id": client_id,
-                "client_secret": client_secret,
-                "grant_type": "authorization_code",
-            }
-        )
+        fields = {
+            "redirect_uri": redirect_uri,
+            "code": code,
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "grant_type": "authorization_code",
+        }
+        verifier = self.get_pkce_verifier()
+        if verifier is not None:  # authorize_redirect(..., pkce=True) started this login
+            fields["code_verifier"] = verifier
+        body = urllib.parse.urlencode(fields)
         response = await self.get_auth_http_client().fetch(
             self._OAUTH_ACCESS_TOKEN_URL,
             method="POST",

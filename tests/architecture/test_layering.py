@@ -13,7 +13,7 @@ Layers, bottom up (a module may import its own layer and those below, never abov
    these peers never import one another
 4. ``_web/``    — the web core: application, handler, security, static files, ...
 5. face — the other public modules (``web``, ``websocket``, ``httpserver``, ...),
-   ``_runner/`` and ``__main__``
+   ``_runner/``, ``_auth/`` (what ``auth`` is built of) and ``__main__``
 
 Every import counts for the direction, even one under ``if TYPE_CHECKING:`` or inside a
 function. Cycles are looked for among the imports that run (module level or inside a
@@ -49,6 +49,7 @@ FOLDER_RANK = {
     "_template": 3,
     "_web": 4,
     "_runner": 5,
+    "_auth": 5,
 }
 FACE = 5
 ALLOWED_CYCLES = [frozenset({"tornadish.gen", "tornadish.ioloop"})]
