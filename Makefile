@@ -12,7 +12,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,test-services,docs,lint,bench,speed,socks,oidc]'
+	$(BIN)/python -m pip install -q -e '.[test,test-services,docs,lint,bench,speed,socks,oidc,brotli,zstd]'
 	touch $(STAMP)
 
 run: venv

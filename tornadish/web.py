@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from tornadish._http.contract import StreamClosedError
 from tornadish._http.parse import url_concat
 from tornadish._web.application import Application, ErrorHandler
-from tornadish._web.compress import GZipContentEncoding, OutputTransform
+from tornadish._web.compress import ContentEncoding, GZipContentEncoding, OutputTransform
 from tornadish._web.errors import Finish, HTTPError, MissingArgumentError
 from tornadish._web.handler import RequestHandler, stream_request_body
 from tornadish._web.routing import URLSpec, url
@@ -43,6 +43,7 @@ from tornadish._web.uimodule import TemplateModule, UIModule
 
 __all__ = [
     "Application",
+    "ContentEncoding",
     "ErrorHandler",
     "FallbackHandler",
     "Finish",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Awaitable, Iterator
 
+from tornadish._http import codings
 from tornadish._http.contract import HTTPConnection, HTTPMessageDelegate
 from tornadish._http.headers import HTTPHeaders, HTTPInputError
 from tornadish._http.parse import RequestStartLine, ResponseStartLine
@@ -19,12 +20,28 @@ from tornadish.util import GzipDecompressor
 
 __all__ = ["BodyDecoder"]
 
+# Request codings beyond Tornado's gzip, where this process can undo them.
+_MORE_CODINGS = frozenset(c for c in ("br", "zstd") if c in codings.AVAILABLE)
+
+
+def _pieces(decoder: codings.Decoder, data: bytes, size: int) -> Iterator[bytes]:
+    """What ``data`` decodes to, at most ``size`` bytes at a time (so a bomb is caught
+    by the size check before it is all in memory)."""
+    out = decoder.decompress(data, size)
+    while out:
+        yield out
+        if decoder.needs_input or decoder.eof:
+            return
+        out = decoder.decompress(b"", size)
+
 
 class BodyDecoder(HTTPMessageDelegate):
     """Wraps ``delegate``: its ``data_received`` gets pieces of at most ``chunk_size``
     bytes (Tornado's promise), ``Content-Encoding: gzip`` bodies decompressed where
-    ``gzip``, the decompressed size bounded by ``conn.max_body_size`` (read at each
-    piece: a streaming handler's ``prepare()`` may change it)."""
+    ``gzip`` (and br and zstd ones, where their packages are installed: see
+    :mod:`tornadish._http.codings`), the decompressed size bounded by
+    ``conn.max_body_size`` (read at each piece: a streaming handler's ``prepare()`` may
+    change it)."""
 
     def __init__(
         self, delegate: HTTPMessageDelegate, chunk_size: int, conn: HTTPConnection, gzip: bool
@@ -33,14 +50,21 @@ class BodyDecoder(HTTPMessageDelegate):
         self._chunk_size = chunk_size
         self._gzip = gzip
         self._gunzip: GzipDecompressor | None = None
+        self._decoder: codings.Decoder | None = None  # br or zstd
+        self._coding = ""
         self._conn = conn
         self._inflated = 0
 
     def headers_received(
         self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
     ) -> Awaitable[None] | None:
-        if self._gzip and headers.get("Content-Encoding", "").lower() == "gzip":
+        coding = headers.get("Content-Encoding", "").strip().lower() if self._gzip else ""
+        if coding == "gzip":
             self._gunzip = GzipDecompressor()
+        elif coding in _MORE_CODINGS:
+            self._decoder = codings.decoder(coding)
+        if self._gunzip is not None or self._decoder is not None:
+            self._coding = coding
             # As Tornado: the delegate sees a plain body, and where it came from.
             headers.add("X-Consumed-Content-Encoding", headers["Content-Encoding"])
             del headers["Content-Encoding"]
@@ -51,6 +75,8 @@ class BodyDecoder(HTTPMessageDelegate):
         size = self._chunk_size
         if gunzip is not None:
             return self._deliver(self._inflate(gunzip.pieces(chunk, size)))
+        if self._decoder is not None:
+            return self._deliver(self._inflate(_pieces(self._decoder, chunk, size)))
         if len(chunk) <= size:
             return self._delegate.data_received(chunk)
         return self._deliver(chunk[i : i + size] for i in range(0, len(chunk), size))
@@ -64,8 +90,10 @@ class BodyDecoder(HTTPMessageDelegate):
                 if self._inflated > self._conn.max_body_size:
                     raise HTTPInputError("decompressed body too large")
                 yield out
-        except zlib.error as e:
-            raise HTTPInputError(f"invalid gzip data: {e}") from None
+        except HTTPInputError:
+            raise
+        except Exception as e:  # zlib.error, brotli.error, ZstdError: the client's bytes
+            raise HTTPInputError(f"invalid {self._coding} data: {e}") from None
 
     def _deliver(self, pieces: Iterator[bytes]) -> Awaitable[None] | None:
         for piece in pieces:
@@ -86,6 +114,8 @@ class BodyDecoder(HTTPMessageDelegate):
                 self._gunzip.flush()  # a stream cut off inside a member
             except zlib.error as e:
                 raise HTTPInputError(f"invalid gzip data: {e}") from None
+        if self._decoder is not None and not self._decoder.eof:
+            raise HTTPInputError(f"incomplete {self._coding} data")
         self._delegate.finish()
 
     def on_connection_close(self) -> None:

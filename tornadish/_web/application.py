@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tornadish._http.contract import HTTPConnection, HTTPMessageDelegate
 from tornadish._http.headers import HTTPHeaders
 from tornadish._http.request import HTTPServerRequest
-from tornadish._web.compress import GZipContentEncoding
+from tornadish._web.compress import ContentEncoding
 from tornadish._web.errors import HTTPError
 from tornadish._web.handler import RequestHandler
 from tornadish._web.handler_run import HandlerRun, streams_request_body
@@ -83,7 +83,7 @@ class Application(ReversibleRouter):
     ``static_path`` (serve that directory under ``static_url_prefix``, default
     ``/static/``, and ``/favicon.ico``, ``/robots.txt`` from it) with
     ``static_handler_class``/``static_handler_args``/``static_hash_cache``;
-    ``compress_response`` (gzip responses, see ``GZipContentEncoding``);
+    ``compress_response`` (br, zstd or gzip responses, see ``ContentEncoding``);
     ``upload_spool_threshold``/``upload_tmp_dir`` (multipart uploads, see
     ``docs/static-and-uploads.md``).
     """
@@ -98,7 +98,7 @@ class Application(ReversibleRouter):
         if transforms is None:
             transforms = []
             if settings.get("compress_response") or settings.get("gzip"):
-                transforms.append(GZipContentEncoding)
+                transforms.append(ContentEncoding)  # br, zstd or gzip, as accepted
         self.transforms = list(transforms)
         self.default_host = default_host
         self.settings = settings

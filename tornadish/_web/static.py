@@ -22,6 +22,7 @@ import threading
 from collections.abc import Awaitable, Iterator
 from typing import Any
 
+from tornadish._http import codings
 from tornadish._http.contract import StreamClosedError
 from tornadish._web.errors import HTTPError
 from tornadish._web.handler import RequestHandler
@@ -31,6 +32,10 @@ from tornadish.log import gen_log
 __all__ = ["StaticFileHandler"]
 
 _CHUNK = 256 * 1024  # per read and per flush: few round trips, bounded memory
+# Precompressed files next to a static file, by the coding they hold.
+_SIDECARS = {"br": ".br", "zstd": ".zst", "gzip": ".gz"}
+# Files that are compressed already: no sidecar is looked for.
+_COMPRESSED_SUFFIXES = (".br", ".zst", ".gz", ".zip", ".png", ".jpg", ".jpeg", ".webp", ".woff2")
 
 
 def parse_request_range(range_header: str) -> tuple[int | None, int | None] | None:
@@ -110,6 +115,13 @@ class StaticFileHandler(RequestHandler):
     ``If-None-Match``/``If-Modified-Since`` get 304; ``Range`` requests for one range get
     206 (416 when unsatisfiable). Requests with a ``v`` argument (the URLs
     ``static_url`` makes) are cached by browsers for ``CACHE_MAX_AGE`` seconds.
+
+    Precompressed copies next to a file (``app.js.br``, ``app.js.zst``, ``app.js.gz``,
+    made at build time with the strongest settings) are served instead of it to a client
+    whose ``Accept-Encoding`` takes that coding (br, then zstd, then gzip at equal
+    weight), with ``Content-Encoding``, the original's ``Content-Type`` and the copy's
+    own ``ETag``; every response of a file that has such copies says
+    ``Vary: Accept-Encoding``. ``Range`` requests always get the file itself.
     """
 
     CACHE_MAX_AGE = 86400 * 365 * 10  # 10 years, as in Tornado
@@ -139,6 +151,7 @@ class StaticFileHandler(RequestHandler):
     absolute_path: str | None = None
     modified: datetime.datetime | None = None
     _stat_result: os.stat_result | None = None
+    _identity_path: str | None = None  # the file itself, where a sidecar is served
 
     def initialize(
         self,
@@ -168,6 +181,7 @@ class StaticFileHandler(RequestHandler):
         self.absolute_path = self.validate_absolute_path(self.root, absolute_path)
         if self.absolute_path is None:
             return
+        self._choose_sidecar(self.absolute_path)
         self.modified = self.get_modified_time()
         self.set_headers()
         if self.should_return_304():
@@ -221,6 +235,33 @@ class StaticFileHandler(RequestHandler):
                     return  # the client went away; nothing left to do
         else:
             assert self.request.method == "HEAD"
+
+    def _choose_sidecar(self, absolute_path: str) -> None:
+        # Precompressed copies (see the class docstring): a stat per coding the file
+        # could have, only for clients that accept any.
+        if absolute_path.endswith(_COMPRESSED_SUFFIXES):
+            return
+        accept = self.request.headers.get("Accept-Encoding")
+        if not accept:
+            return
+        present = tuple(
+            coding
+            for coding, suffix in _SIDECARS.items()
+            if os.path.isfile(absolute_path + suffix)
+            and not os.path.islink(absolute_path + suffix)  # next to the file, not elsewhere
+        )
+        if not present:
+            return
+        self.set_header("Vary", "Accept-Encoding")
+        if "Range" in self.request.headers:
+            return
+        coding = codings.choose(accept, present)
+        if coding is None:
+            return
+        self._identity_path = absolute_path
+        self.absolute_path = absolute_path + _SIDECARS[coding]
+        self._stat_result = os.stat(self.absolute_path)
+        self.set_header("Content-Encoding", coding)
 
     def compute_etag(self) -> str | None:
         """The ETag: the content hash (see :meth:`get_content_version`)."""
@@ -408,7 +449,8 @@ class StaticFileHandler(RequestHandler):
         type of what it contains, which would make clients decompress it silently.
         """
         assert self.absolute_path is not None
-        mime_type, encoding = mimetypes.guess_type(self.absolute_path)
+        # A precompressed copy has the type of the file it is a copy of.
+        mime_type, encoding = mimetypes.guess_type(self._identity_path or self.absolute_path)
         if encoding == "gzip":
             return "application/gzip"
         if encoding is not None:
