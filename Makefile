@@ -35,6 +35,7 @@ bench: venv
 	$(BIN)/python -m bench.web_bench
 	$(BIN)/python -m bench.ws_bench
 	$(BIN)/python -m bench.client_bench
+	$(BIN)/python -m bench.compression_bench
 
 # Reliability under load, faults and attack (tests/stress, issue 9): the heavy tests
 # (TORNADISH_STRESS=1 selects them; `make test` runs only their smoke versions), then the
