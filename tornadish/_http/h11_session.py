@@ -32,6 +32,7 @@ from tornadish._http.session import (
     LocalError,
     ProtocolError,
     RequestHead,
+    bad_field_value,
     connection_tokens,
     reason_bytes,
     split_headers,
@@ -188,7 +189,13 @@ class ServerSession:
 
     def _head(self, req: h11.Request) -> RequestHead:
         headers = list(req.headers)
-        version = _VERSIONS.get(req.http_version, "HTTP/" + req.http_version.decode("ascii"))
+        version = _VERSIONS.get(req.http_version)
+        if version is None:
+            if not req.http_version.startswith(b"1."):
+                # RFC 9110 §15.6.6: another major version is not ours to speak.
+                raise ProtocolError(505, f"HTTP version not supported: {req.http_version!r}")
+            # A later 1.x is read as 1.1 (RFC 9110 §2.5), under the version it gave.
+            version = "HTTP/" + req.http_version.decode("ascii")
         target = req.target
         if len(target) > self._url_limit:
             raise ProtocolError(414, "request target too long")
@@ -200,6 +207,8 @@ class ServerSession:
         size = len(req.method) + len(target) + 14
         for name, value in headers:
             size += len(name) + len(value) + 4
+            if bad_field_value(value) is not None:
+                raise ProtocolError(400, f"Invalid header value {value!r}")
             if name == b"host" and not valid_host(value):
                 # RFC 9112 §3.2: 400 for an invalid Host (h11 refuses a second one).
                 raise ProtocolError(400, f"Invalid Host header: {value.decode('latin-1')!r}")

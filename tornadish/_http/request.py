@@ -15,6 +15,7 @@ from tornadish._http.parse import (
     parse_qs_bytes,
     split_host_and_port,
 )
+from tornadish._http.session import valid_host
 
 __all__ = ["HTTPServerRequest"]
 
@@ -93,6 +94,9 @@ class HTTPServerRequest:
         ``scheme``."""
         self = cls.__new__(cls)
         self.method = method
+        authority = None
+        if uri[:1] != "/" and uri[:4].lower() == "http" and "://" in uri[:8]:
+            authority, uri = _absolute_form(uri)
         self.uri = uri
         self.version = version
         self.headers = headers
@@ -105,7 +109,7 @@ class HTTPServerRequest:
         else:
             self.remote_ip = None
             self.protocol = "http"
-        host = headers.joined.get("Host")
+        host = headers.joined.get("Host") if authority is None else authority
         if host:
             self.host = host
             self.host_name = _host_name(host)
@@ -243,3 +247,21 @@ def _host_name(host: str) -> str:
         if len(_HOST_NAMES) < 256:
             _HOST_NAMES[host] = name
         return name
+
+
+def _absolute_form(uri: str) -> tuple[str, str]:
+    """``(authority, origin-form target)`` of an absolute-form request target
+    (``GET http://example.com/a?b HTTP/1.1``, which RFC 9112 §3.2.2 has servers accept;
+    the target's host then stands for the request's, whatever ``Host`` says). An
+    authority that is no valid host is an :class:`HTTPInputError` (400)."""
+    scheme_end = uri.index("://") + 3
+    slash = uri.find("/", scheme_end)
+    query = uri.find("?", scheme_end)
+    end = min(i for i in (slash, query, len(uri)) if i != -1)
+    authority = uri[scheme_end:end]
+    rest = uri[end:]
+    if not authority or "@" in authority or not valid_host(authority.encode("latin-1")):
+        raise HTTPInputError(f"Invalid host in the request target: {authority!r}")
+    if not rest.startswith("/"):
+        rest = "/" + rest  # "http://host" and "http://host?q" name the root
+    return authority, rest

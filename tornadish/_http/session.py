@@ -26,6 +26,7 @@ __all__ = [
     "LocalError",
     "ProtocolError",
     "RequestHead",
+    "bad_field_value",
     "check_value",
     "connection_tokens",
     "reason_bytes",
@@ -101,6 +102,9 @@ FRAMING: Final = frozenset([b"content-length", b"transfer-encoding", b"connectio
 _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]|^[ \t]|[ \t]$")
 _BAD_REASON = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # RFC 9112 reason-phrase
+# Control characters a received field value may not hold (RFC 9110 §5.5: field-vchar,
+# SP and HTAB only; Tornado refuses the same set since 6.5).
+bad_field_value = _BAD_REASON.search
 _LOWER: dict[bytes, bytes] = {}
 _LINES: dict[tuple[bytes, bytes], bytes] = {}
 _LINES_LIMIT = 4096
