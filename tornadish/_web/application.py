@@ -30,6 +30,7 @@ from tornadish._web.routing import (
     Rule,
     URLSpec,
 )
+from tornadish._web.security_headers import security_headers_transform
 from tornadish._web.static import StaticFileHandler
 from tornadish._web.uimodule import setup_application as setup_ui
 from tornadish._web.uploads import DEFAULT_SPOOL_THRESHOLD, MultipartUpload
@@ -84,6 +85,8 @@ class Application(ReversibleRouter):
     ``/static/``, and ``/favicon.ico``, ``/robots.txt`` from it) with
     ``static_handler_class``/``static_handler_args``/``static_hash_cache``;
     ``compress_response`` (br, zstd or gzip responses, see ``ContentEncoding``);
+    ``security_headers`` (HSTS, ``nosniff``, a referrer policy, a content security
+    policy..., see ``tornadish._web.security_headers``);
     ``upload_spool_threshold``/``upload_tmp_dir`` (multipart uploads, see
     ``docs/static-and-uploads.md``).
     """
@@ -100,6 +103,9 @@ class Application(ReversibleRouter):
             if settings.get("compress_response") or settings.get("gzip"):
                 transforms.append(ContentEncoding)  # br, zstd or gzip, as accepted
         self.transforms = list(transforms)
+        if settings.get("security_headers"):
+            # Worked out (and checked) once, here: see tornadish._web.security_headers.
+            self.transforms.append(security_headers_transform(settings["security_headers"]))
         self.default_host = default_host
         self.settings = settings
         self.ui_modules: dict[str, Any] = {}
