@@ -1,47 +1,63 @@
-# Every target sets up the same virtual environment first; nothing is assumed installed
-# beyond Python itself.
+# Every target sets up the virtual environment first, installing what it uses and no
+# more; nothing is assumed installed beyond Python itself. One venv, one stamp per set
+# of extras (pyproject.toml's [project.optional-dependencies]), redone when
+# pyproject.toml changes: `make run` installs tornadish and its runtime dependencies
+# only; the test, lint, docs and benchmark tools come with the targets that use them.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+
+# The extras of each stamp ($(VENV)/.installed-NAME installs EXTRAS_NAME). EXTRAS_test is
+# everything the suite exercises (a test whose extra is missing skips, naming it): an
+# extra the tests use goes here. `make lint` uses it too (mypy checks tests/ and compat/
+# against what they import).
+EXTRAS_run   :=
+EXTRAS_test  := test,test-services,docs,lint,bench,speed,socks,oidc,brotli,zstd,redis
+EXTRAS_docs  := docs
+EXTRAS_bench := bench,speed,brotli,zstd
 
 .PHONY: venv run test lint bench docs stress clean compat
 
-venv: $(STAMP)
+# The whole development set.
+venv: $(VENV)/.installed-test
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,test-services,docs,lint,bench,speed,socks,oidc,brotli,zstd]'
-	touch $(STAMP)
 
-run: venv
+$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.$(if $(EXTRAS_$*),[$(EXTRAS_$*)])'
+	touch $@
+
+run: $(VENV)/.installed-run
 	$(BIN)/python -m examples.demo
 
-test: venv
+test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-lint: venv
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check tornadish tests examples bench compat
 	$(BIN)/ruff format --check tornadish
 	$(BIN)/mypy tornadish tests compat
 
 # Throughput (hello, JSON; tornadish on httptools and on h11 against Tornado, aiohttp,
 # uvicorn and bare h11; then hello pipelined 16 deep), memory per idle keep-alive
-# connection, then static files and uploads, WebSockets, the client. See bench/README.md.
-bench: venv
+# connection, then static files and uploads, WebSockets, the client, pub/sub fan-out
+# (tornadish.pubsub on Redis beside encode/broadcaster). See bench/README.md.
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.mem_bench
 	$(BIN)/python -m bench.web_bench
 	$(BIN)/python -m bench.ws_bench
 	$(BIN)/python -m bench.client_bench
+	$(BIN)/python -m bench.pubsub_bench
 	$(BIN)/python -m bench.compression_bench
 
 # Reliability under load, faults and attack (tests/stress, issue 9): the heavy tests
 # (TORNADISH_STRESS=1 selects them; `make test` runs only their smoke versions), then the
 # table of figures they recorded, tornadish next to Tornado. Under 10 minutes on 2 cores.
 STRESS_RESULTS ?= build/stress-results.json
-stress: venv
+stress: $(VENV)/.installed-test
 	rm -f $(STRESS_RESULTS)
 	$(BIN)/python -m pip install -q -e '.[fuzz]' || \
 		echo "atheris could not be installed: the fuzzer runs its random-mutation fallback"
@@ -51,7 +67,7 @@ stress: venv
 
 # The documentation site (mkdocs.yml) into site/; a warning fails the build.
 # NO_MKDOCS_2_WARNING silences mkdocs-material's banner about MkDocs 2.
-docs: venv
+docs: $(VENV)/.installed-docs
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 clean:
@@ -64,5 +80,5 @@ clean:
 # 2 cores; the first run downloads the sdist into build/compat/. `$(BIN)/python -m compat
 # --module web --show-failures` lists one module's failures.
 COMPAT_MIN ?= 98
-compat: venv
+compat: $(VENV)/.installed-test
 	$(BIN)/python -m compat --min $(COMPAT_MIN)

@@ -1,12 +1,14 @@
-"""The demo behind ``make run``: the blog, chat and upload examples on one port.
+"""The demo behind ``make run``: the blog, chat, upload and live examples on one port.
 
     python -m examples.demo [--port=8888] [--data=demo-data]
 
 ``/`` is a short index page; ``/blog/``, ``/chat/`` and ``/upload/`` are the three example
 applications, each a complete :class:`~tornadish.web.Application` with its own settings
 (templates, XSRF, cookie secret...), mounted under its prefix by an outer application
-whose rules point at them. The blog's SQLite file, the uploaded files and the cookie
-secret (so sign-ins survive a restart) live in the ``--data`` directory.
+whose rules point at them. ``/live/`` shows the blog's new posts and the chat's messages
+as they happen, pushed over server-sent events (``examples/live``). The blog's SQLite
+file, the uploaded files and the cookie secret (so sign-ins survive a restart) live in
+the ``--data`` directory.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import tornadish
 from examples.blog import app as blog
 from examples.blog.store import Store
 from examples.chat import app as chat
+from examples.live import app as live
 from examples.upload import app as upload
 from tornadish.log import enable_pretty_logging
 from tornadish.web import Application, RedirectHandler, RequestHandler
@@ -35,7 +38,7 @@ li{margin:.6em 0}
 </style></head>
 <body>
 <h1>Hello, world</h1>
-<p>This is tornadish, a Tornado-shaped web framework on asyncio. Three example
+<p>This is tornadish, a Tornado-shaped web framework on asyncio. Four example
 applications are running in this one process:</p>
 <ul>
 <li><a href="/blog/">Blog</a>: templates with inheritance and UI modules, SQLite, sign-in
@@ -43,6 +46,8 @@ with signed cookies, XSRF protection, English, German and French.</li>
 <li><a href="/chat/">Chat</a>: WebSockets, with a long-polling fallback
 (<a href="/chat/?transport=poll">try it</a>); open it in two windows.</li>
 <li><a href="/upload/">Uploads</a>: files streamed to disk, with a progress bar.</li>
+<li><a href="/live/">Live</a>: new blog posts and chat messages as they happen, pushed
+with server-sent events; the page resumes by itself when the server restarts.</li>
 </ul>
 <p>The code is in <code>examples/</code>.</p>
 </body></html>
@@ -88,24 +93,39 @@ def _welcome(store: Store) -> None:
 
 
 def make_app(
-    data_dir: str | os.PathLike[str] = "demo-data", *, store: Store | None = None, **settings: Any
+    data_dir: str | os.PathLike[str] = "demo-data",
+    *,
+    store: Store | None = None,
+    activity: live.Activity | None = None,
+    **settings: Any,
 ) -> Application:
-    """The index page with the three examples mounted under ``/blog/``, ``/chat/`` and
-    ``/upload/``, keeping their data in ``data_dir`` (the blog's in ``store`` if given)."""
+    """The index page with the examples mounted under ``/blog/``, ``/chat/``,
+    ``/upload/`` and ``/live/``, keeping their data in ``data_dir`` (the blog's in
+    ``store`` if given; the live page's recent events in ``activity`` if given)."""
     data = Path(data_dir)
     data.mkdir(parents=True, exist_ok=True)
     if store is None:
         store = Store(str(data / "blog.sqlite3"))
     store.executor.submit(_welcome, store).result()  # start-up work: blocking is fine
+    if activity is None:
+        activity = live.Activity()
+    room = chat.ChatRoom()
+    room.listeners.append(activity.chat_message)
     mounted = {
-        "blog": blog.make_app(store=store, prefix="/blog", cookie_secret=_cookie_secret(data)),
-        "chat": chat.make_app(prefix="/chat"),
+        "blog": blog.make_app(
+            store=store,
+            prefix="/blog",
+            cookie_secret=_cookie_secret(data),
+            on_publish=activity.post_published,
+        ),
+        "chat": chat.make_app(room, prefix="/chat"),
         "upload": upload.make_app(data / "uploads", prefix="/upload"),
+        "live": live.make_app(activity, prefix="/live"),
     }
     return Application(
         [
             (r"/", IndexHandler),
-            (r"/(blog|chat|upload)", RedirectHandler, {"url": "/{0}/"}),
+            (r"/(blog|chat|upload|live)", RedirectHandler, {"url": "/{0}/"}),
             *[(rf"/{name}/.*", app) for name, app in mounted.items()],
         ],
         **settings,

@@ -1,8 +1,10 @@
 """pytest plugin (registered through the ``pytest11`` entry point): async tests and
 fixtures for tornadish applications.
 
-``async def`` test functions run on a fresh event loop per test — with or without
-pytest-asyncio installed (tests marked ``@pytest.mark.asyncio`` are left to it).
+``async def`` test functions run on a fresh event loop per test. With pytest-asyncio
+active, the tests it runs (those marked ``@pytest.mark.asyncio`` in its strict mode,
+every ``async def`` test in its auto mode) stay on its loop, and the fixtures below
+join that loop: in either mode the server, the client and the test share one loop.
 Override the ``app`` fixture and use the others:
 
 .. code-block:: python
@@ -18,14 +20,22 @@ Override the ``app`` fixture and use the others:
 Fixtures: ``io_loop`` (an ``IOLoop``), ``io_loop_factory`` (override to choose the
 loop; uvloop when installed), ``app``, ``http_server``, ``http_server_port``,
 ``base_url``, ``http_client``, ``fetch``, ``ws_connect``. The timeout per async test is
-``ASYNC_TEST_TIMEOUT`` (5 s by default) or ``@pytest.mark.timeout_async(seconds)``.
+``ASYNC_TEST_TIMEOUT`` (5 s by default) or ``@pytest.mark.timeout_async(seconds)``; a
+test over it fails with one message naming it, the limit, and the line it was waiting
+on. (Under pytest-asyncio the limit applies to the tests that use these fixtures.)
+
+Rules of this module: it never runs a test pytest-asyncio has taken, and never makes a
+second loop for one: everything a test uses runs on the loop its coroutine runs on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Iterator
+import linecache
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -57,19 +67,56 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def _pytest_asyncio(config: pytest.Config) -> ModuleType | None:
+    """pytest-asyncio's plugin, when it is active in this run (it may be installed yet
+    disabled with ``-p no:asyncio``)."""
+    module = sys.modules.get("pytest_asyncio.plugin")
+    if module is not None and config.pluginmanager.is_registered(module):
+        return module
+    return None
+
+
+def _taken_by_pytest_asyncio(item: pytest.Item) -> bool:
+    """pytest-asyncio runs ``item``: marked in its strict mode, any coroutine test in its
+    auto mode (it marks them all at collection)."""
+    plugin = _pytest_asyncio(item.config)
+    if plugin is None:
+        return False
+    is_async_test = getattr(plugin, "is_async_test", None)
+    if is_async_test is not None:
+        return bool(is_async_test(item))
+    return item.get_closest_marker("asyncio") is not None
+
+
 def _is_ours(item: pytest.Item) -> bool:
     return (
         isinstance(item, pytest.Function)
         and inspect.iscoroutinefunction(item.obj)
         and item.get_closest_marker("asyncio") is None
+        and not _taken_by_pytest_asyncio(item)
     )
 
 
+def _time_limit(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("timeout_async")
+    return float(marker.args[0]) if marker else get_async_test_timeout()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Async tests need the loop fixture even when they do not name it.
     for item in items:
-        if _is_ours(item) and "io_loop" not in item.fixturenames:  # type: ignore[attr-defined]
-            item.fixturenames.append("io_loop")  # type: ignore[attr-defined]
+        if _is_ours(item):
+            # Async tests need the loop fixture even when they do not name it.
+            if "io_loop" not in item.fixturenames:  # type: ignore[attr-defined]
+                item.fixturenames.append("io_loop")  # type: ignore[attr-defined]
+        elif (
+            isinstance(item, pytest.Function)
+            and inspect.iscoroutinefunction(item.obj)
+            and "io_loop" in item.fixturenames
+            and _taken_by_pytest_asyncio(item)
+        ):
+            # pytest-asyncio runs it, on the loop our fixtures joined: the time limit
+            # still applies, wrapped around the coroutine pytest-asyncio will run.
+            item.obj = _limited(item.obj, item.nodeid, _time_limit(item))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -77,23 +124,73 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     if not _is_ours(pyfuncitem):
         return None
     io_loop: IOLoop = pyfuncitem.funcargs["io_loop"]  # type: ignore[assignment]
-    marker = pyfuncitem.get_closest_marker("timeout_async")
-    timeout = float(marker.args[0]) if marker else get_async_test_timeout()
     kwargs = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-    coro = pyfuncitem.obj(**kwargs)
-    io_loop.asyncio_loop.run_until_complete(asyncio.wait_for(coro, timeout))
+    limited = _limited(pyfuncitem.obj, pyfuncitem.nodeid, _time_limit(pyfuncitem))
+    io_loop.asyncio_loop.run_until_complete(limited(**kwargs))
     return True
+
+
+def _limited(
+    test: Callable[..., Coroutine[Any, Any, Any]], name: str, timeout: float
+) -> Callable[..., Coroutine[Any, Any, None]]:
+    """``test`` failing after ``timeout`` seconds with a message that names it, the
+    limit and where it was waiting (not asyncio's bare ``TimeoutError``)."""
+
+    async def limited(*args: Any, **kwargs: Any) -> None:
+        __tracebackhide__ = True  # the test's own frames are the ones to read
+        task = asyncio.ensure_future(test(*args, **kwargs))
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if task in done:
+            task.result()
+            return
+        where = _suspended_at(task)
+        task.cancel()
+        # Let it unwind (finally blocks, async with) before the fixtures are torn down.
+        await asyncio.wait({task}, timeout=1.0)
+        pytest.fail(
+            f"{name} timed out after {timeout:g} s (the limit is ASYNC_TEST_TIMEOUT, or "
+            f"@pytest.mark.timeout_async(seconds) on the test); it was waiting at:\n"
+            + ("\n".join(where) or "  (no coroutine frame)"),
+            pytrace=False,
+        )
+
+    # pytest reports the test's own file and line; the coroutine keeps its own name (a
+    # test that looks for its tasks by name finds the test's, not this one).
+    limited.__wrapped__ = test  # type: ignore[attr-defined]
+    return limited
+
+
+def _suspended_at(task: asyncio.Future[Any]) -> list[str]:
+    """Where ``task``'s coroutine is suspended: each frame of its ``await`` chain."""
+    lines: list[str] = []
+    coro: Any = task.get_coro() if isinstance(task, asyncio.Task) else None
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is None:
+            break
+        filename, lineno = frame.f_code.co_filename, frame.f_lineno
+        source = linecache.getline(filename, lineno).strip()
+        lines.append(f"  {filename}:{lineno} in {frame.f_code.co_name}: {source}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return lines
 
 
 @pytest.fixture
 def io_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
-    """How ``io_loop`` makes its loop (override, or parametrize, to choose)."""
+    """How ``io_loop`` makes its loop (override, or parametrize, to choose; a test
+    pytest-asyncio runs is on its loop, chosen with pytest-asyncio's options)."""
     return _new_loop
 
 
 @pytest.fixture
-def io_loop(io_loop_factory: Callable[[], asyncio.AbstractEventLoop]) -> Iterator[IOLoop]:
-    """A fresh loop per test, current for the test's duration, closed afterwards."""
+def io_loop(
+    request: pytest.FixtureRequest, io_loop_factory: Callable[[], asyncio.AbstractEventLoop]
+) -> Iterator[IOLoop]:
+    """A fresh loop per test, current for the test's duration, closed afterwards; for a
+    test pytest-asyncio runs, the loop it runs the test on (left for it to close)."""
+    if _taken_by_pytest_asyncio(request.node):
+        yield IOLoop._for_loop(_pytest_asyncio_loop(request))
+        return
     loop = io_loop_factory()
     asyncio.set_event_loop(loop)
     io = IOLoop(asyncio_loop=loop, make_current=False)
@@ -108,6 +205,28 @@ def io_loop(io_loop_factory: Callable[[], asyncio.AbstractEventLoop]) -> Iterato
         loop.run_until_complete(loop.shutdown_asyncgens())
         asyncio.set_event_loop(None)
         io.close(all_fds=True)
+
+
+def _pytest_asyncio_loop(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoop:
+    """The loop pytest-asyncio (1.0 or later) runs ``request``'s test on: its runner for
+    the test's loop scope, which this fixture then depends on, so the loop outlives
+    every fixture built on ``io_loop``."""
+    marker = request.node.get_closest_marker("asyncio")
+    scope = (marker.kwargs.get("loop_scope") or marker.kwargs.get("scope")) if marker else None
+    try:
+        scope = scope or request.config.getini("asyncio_default_test_loop_scope") or "function"
+        # (pytest-asyncio's fixture for the asyncio.Runner of a loop scope, since 1.0.)
+        runner = request.getfixturevalue(f"_{scope}_scoped_runner")
+        loop: asyncio.AbstractEventLoop = runner.get_loop()
+    except (ValueError, pytest.FixtureLookupError, AttributeError) as e:
+        pytest.fail(
+            f"{request.node.nodeid}: pytest-asyncio runs this test, and tornadish's fixtures "
+            "can join its loop only from pytest-asyncio 1.0 on (pip install "
+            "'pytest-asyncio>=1.0'); or let tornadish run it: asyncio_mode = strict, "
+            f"without @pytest.mark.asyncio on the test ({type(e).__name__}: {e})",
+            pytrace=False,
+        )
+    return loop
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from tornadish._template.loader import (
     Loader,
     ParseError,
     Template,
+    TemplateNotFound,
     TemplateSyntaxError,
     filter_whitespace,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "Loader",
     "ParseError",
     "Template",
+    "TemplateNotFound",
     "TemplateSyntaxError",
     "filter_whitespace",
 ]

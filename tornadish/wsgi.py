@@ -16,8 +16,11 @@ there instead, so that it never blocks the loop::
 
     WSGIContainer(flask_app, executor=concurrent.futures.ThreadPoolExecutor(8))
 
-The response is buffered before it is sent, as WSGI's ``start_response`` may be called
-late.
+The request body is read in full before the application runs; ``wsgi.input`` holds it,
+``CONTENT_LENGTH`` is its length (also for a chunked request, which has no
+``Content-Length`` header, so Flask and Django read it), and ``wsgi.input_terminated``
+says the stream ends with it. The response is buffered before it is sent, as WSGI's
+``start_response`` may be called late.
 """
 
 from __future__ import annotations
@@ -126,7 +129,11 @@ class WSGIContainer:
         """The WSGI environ for ``request`` (PEP 3333).
 
         ``wsgi.multithread`` is true when an executor other than the loop's thread runs
-        the application. (A method, not a static method, since Tornado 6.3.)
+        the application. ``CONTENT_LENGTH`` is the length of the buffered body wherever
+        there is one (a chunked body has no ``Content-Length`` header, and a decompressed
+        one no longer has the header's length), and ``wsgi.input_terminated`` is true:
+        ``wsgi.input`` ends at the end of the body. (A method, not a static method,
+        since Tornado 6.3.)
         """
         hostport = request.host.rsplit(":", 1)
         if len(hostport) == 2 and hostport[1].isdigit():
@@ -151,6 +158,8 @@ class WSGIContainer:
             "wsgi.multithread": self.executor is not dummy_executor,
             "wsgi.multiprocess": True,
             "wsgi.run_once": False,
+            # The input stream ends where the body does (the server read it in full).
+            "wsgi.input_terminated": True,
         }
         for name, value in request.headers.get_all():
             if name in ("Content-Type", "Content-Length"):
@@ -158,6 +167,10 @@ class WSGIContainer:
                 continue
             key = "HTTP_" + name.replace("-", "_").upper()
             environ[key] = f"{environ[key]},{value}" if key in environ else value
+        if request.body or "CONTENT_LENGTH" in environ:
+            # What wsgi.input holds: Django and Flask read CONTENT_LENGTH bytes (none
+            # without it), so a chunked body would otherwise arrive empty.
+            environ["CONTENT_LENGTH"] = str(len(request.body))
         return environ
 
     def _log(self, status_code: int, request: HTTPServerRequest) -> None:

@@ -151,7 +151,15 @@ class ComposeHandler(BaseHandler):
             slug = existing["slug"]
         else:
             slug = await self.db(self.store.create_post, self.current_user["id"], title, body)
+            self._published(title, slug)
         self.redirect(self.reverse_url("entry", slug), status=303)
+
+    def _published(self, title: str, slug: str) -> None:
+        # The demo's live page hears of new posts through the ``on_publish`` setting.
+        on_publish = self.settings.get("on_publish")
+        if on_publish is not None:
+            url = self.reverse_url("entry", slug)
+            on_publish({"title": title, "author": self.current_user["name"], "url": url})
 
 
 class LoginHandler(BaseHandler):
@@ -234,13 +242,16 @@ def make_app(
     prefix: str = "",
     cookie_secret: str | None = None,
     store: Store | None = None,
+    on_publish: Callable[[dict[str, Any]], None] | None = None,
     **settings: Any,
 ) -> Application:
     """The blog on the SQLite file ``db_path`` (or an existing ``store``).
 
     ``prefix`` (``"/blog"``) mounts every route, the static files and the login page
     under that path. Without a ``cookie_secret`` a random one is made, so sign-ins do
-    not survive a restart. Loads the CSV translations (process-wide, as in Tornado).
+    not survive a restart. ``on_publish`` is called with each new post (a dict:
+    ``title``, ``author``, ``url``). Loads the CSV translations (process-wide, as in
+    Tornado).
     """
     locale.load_translations(str(HERE / "translations"))
     args = {"store": store if store is not None else Store(db_path)}
@@ -264,6 +275,7 @@ def make_app(
         xsrf_cookies=True,
         cookie_secret=cookie_secret or secrets.token_hex(32),
         login_url=prefix + "/auth/login",
+        on_publish=on_publish,
         **settings,
     )
 

@@ -9,8 +9,8 @@ Layers, bottom up (a module may import its own layer and those below, never abov
 2. ``_io/``     — asyncio glue every role shares: flow control, the WebSocket connection,
    worker processes and ``Subprocess`` (so ``process`` is a face: ``Subprocess`` needs
    ``PipeIOStream``)
-3. ``_server/ _client/ _asgi/ _template/`` — glue per role, and the template engine;
-   these peers never import one another
+3. ``_server/ _client/ _asgi/ _template/ _pubsub/`` — glue per role, the template
+   engine, and publish/subscribe across processes; these peers never import one another
 4. ``_web/``    — the web core: application, handler, security, static files, ...
 5. face — the other public modules (``web``, ``websocket``, ``httpserver``, ...),
    ``_runner/``, ``_auth/`` (what ``auth`` is built of) and ``__main__``
@@ -47,6 +47,7 @@ FOLDER_RANK = {
     "_client": 3,
     "_asgi": 3,
     "_template": 3,
+    "_pubsub": 3,
     "_web": 4,
     "_runner": 5,
     "_auth": 5,

@@ -340,6 +340,7 @@ async def test_asgi_handler_receive_reports_disconnect_after_response() -> None:
     seen: list[Message] = []
 
     async def app_(scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["type"] == "http"  # (so, served without a lifespan)
         # The body streams: parts as they come, then the end (perhaps as an empty part).
         while not seen or seen[-1].get("more_body"):
             seen.append(await receive())

@@ -33,8 +33,8 @@ async def test_messages_fan_out_to_every_client(serve: Any) -> None:
         for ws in (alice, bob):
             got = [json.loads(await asyncio.wait_for(ws.recv(), 2)) for _ in range(2)]
             assert got == [
-                {"id": 1, "name": "alice", "text": "hi bob"},
-                {"id": 2, "name": "bob", "text": "hi alice"},
+                {"id": "1", "name": "alice", "text": "hi bob"},
+                {"id": "2", "name": "bob", "text": "hi alice"},
             ]
         async with connect(url) as carol:  # late joiners get the history
             assert json.loads(await asyncio.wait_for(carol.recv(), 2))["text"] == "hi bob"
@@ -110,19 +110,19 @@ async def test_long_poll_and_websocket_clients_talk_to_each_other(serve: Any) ->
         await ws.send(json.dumps({"name": "sock", "text": "hello poller"}))
         r = await asyncio.wait_for(waiting, 5)
         assert r.status_code == 200
-        assert r.json() == {"messages": [{"id": 1, "name": "sock", "text": "hello poller"}]}
-        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["id"] == 1
+        assert r.json() == {"messages": [{"id": "1", "name": "sock", "text": "hello poller"}]}
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["id"] == "1"
 
         r = await poller.post("/a/message/new", data={"name": "poll", "text": "hello socket"})
-        assert r.status_code == 200 and r.json()["id"] == 2
+        assert r.status_code == 200 and r.json()["id"] == "2"
         got = json.loads(await asyncio.wait_for(ws.recv(), 5))
-        assert got == {"id": 2, "name": "poll", "text": "hello socket"}
+        assert got == {"id": "2", "name": "poll", "text": "hello socket"}
 
         # Messages already there are answered at once, from the cursor on.
         r = await poller.post("/a/message/updates", data={"cursor": "1"})
         assert [m["text"] for m in r.json()["messages"]] == ["hello socket"]
         r = await poller.post("/a/message/updates", data={"cursor": "0"})
-        assert [m["id"] for m in r.json()["messages"]] == [1, 2]
+        assert [m["id"] for m in r.json()["messages"]] == ["1", "2"]
     assert not room.waiters
 
 
@@ -160,7 +160,7 @@ async def test_a_poller_that_disconnects_stops_waiting(serve: Any, caplog: Any) 
     await _until(lambda: waiter.cancelled())
     assert not room.waiters
     # A message after the disconnect goes nowhere, and nothing was logged as an error.
-    room.post("x", "anyone?")
+    await room.post("x", "anyone?")
     await asyncio.sleep(0.05)
     assert [r for r in caplog.records if r.levelname == "ERROR"] == []
 

@@ -8,7 +8,9 @@ order of a streamed request (prepare, body, method) and what a close mid-body do
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -303,3 +305,39 @@ async def test_abandon_response_closes_and_runs_on_finish() -> None:
     assert conn.is_closed and not conn.finished
     assert conn.close_callback is None
     assert finished == [True]
+
+
+async def test_cancel_on_disconnect_before_the_task_ran_still_runs_on_finish(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The client leaves in the very loop turn the handler's task was made in. Cancelled
+    # before its first step, the handler's own path would never run and the method's
+    # coroutine would never be awaited: the task takes its first step, then is
+    # cancelled; on_finish runs, nothing is sent, logged or warned about.
+    events: list[str] = []
+
+    class Watched(RequestHandler):
+        cancel_on_disconnect = True
+
+        async def get(self) -> None:
+            events.append("get")
+            try:
+                await asyncio.sleep(10)
+            finally:
+                events.append("finally")
+
+        def on_finish(self) -> None:
+            events.append("finish")
+
+    conn = RecordingConnection()
+    with caplog.at_level(logging.WARNING), warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        delegate, _ = start(Application([("/", Watched)]), conn, "GET", "/")
+        delegate.finish()  # the task is made, not yet run
+        conn.lose(delegate)
+        await settle()
+        gc.collect()  # an un-awaited coroutine warns when it is collected
+    assert events == ["get", "finally", "finish"]
+    assert conn.sent() == (None, b"", False)
+    assert not caplog.records
+    assert not [w for w in warned if issubclass(w.category, RuntimeWarning)]

@@ -59,5 +59,9 @@ def test_ws_connect_closes_what_the_test_left_open(pytester: pytest.Pytester) ->
             assert CLOSED == [1000]
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    # Without pytest-asyncio: the plugin's own loop (tests/foundation/test_pytest_plugin.py
+    # runs the plugin under pytest-asyncio).
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error"
+    )
     result.assert_outcomes(passed=2)

@@ -20,9 +20,13 @@ from tornadish._asgi.connection import (
 from tornadish._asgi.websocket import serve_websocket
 from tornadish._http.contract import HTTPServerConnectionDelegate, StreamClosedError
 from tornadish._http.headers import HTTPInputError
+from tornadish._io.drain import Drain
 from tornadish.log import app_log, gen_log
 
 __all__ = ["ASGIAdapter"]
+
+# How long handlers cancelled by the lifespan's shutdown get to unwind (finally, on_finish).
+_UNWIND = 2.0
 
 
 class ASGIAdapter:
@@ -35,12 +39,24 @@ class ASGIAdapter:
 
     ``Application.asgi`` returns one made for you. ``on_startup``/``on_shutdown`` hold
     callables (plain or ``async``) run on the lifespan startup and shutdown events.
+
+    The lifespan's shutdown also drains what the ASGI server left running: it completes
+    ``RequestHandler.shutting_down``, waits up to :attr:`shutdown_grace` seconds for the
+    handlers' tasks, then cancels those left and lets them unwind, before the
+    ``on_shutdown`` hooks run. (ASGI servers send it once their own drain is over, so
+    streams that wait on ``shutting_down`` only end within the server's own timeout:
+    ``--timeout-graceful-shutdown`` for uvicorn.)
     """
+
+    #: Seconds the lifespan's shutdown waits for handlers still running. Short: the ASGI
+    #: server has given its connections their grace period already.
+    shutdown_grace: float = 1.0
 
     def __init__(self, application: HTTPServerConnectionDelegate) -> None:
         self.application = application
         self.on_startup: list[Callable[[], object]] = []
         self.on_shutdown: list[Callable[[], object]] = []
+        self._drain = Drain()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -49,7 +65,7 @@ class ASGIAdapter:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
-            await serve_websocket(self.application, scope, receive, send)
+            await serve_websocket(self.application, scope, receive, send, self._drain)
         else:
             raise ValueError(f"unsupported ASGI scope type {kind!r}")
 
@@ -65,6 +81,7 @@ class ASGIAdapter:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self._drained()
                 try:
                     await _run_all(self.on_shutdown)
                 except Exception as e:
@@ -75,7 +92,7 @@ class ASGIAdapter:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        conn = ASGIConnection(scope, send)
+        conn = ASGIConnection(scope, send, self._drain)
         start_line, headers = request_head(scope, scope["method"])
         delegate = self.application.start_request(conn, conn)
         try:
@@ -103,9 +120,16 @@ class ASGIAdapter:
             if not conn.response_finished:
                 delegate.finish()
         except _TooLarge:
-            # 400 with Tornado's words, as the HTTP server answers (docs/migrating.md).
-            gen_log.info("Malformed HTTP message from %s: Content-Length too long", conn.remote_ip)
-            _error_response(conn, 400, delegate)
+            # As the HTTP server answers (docs/migrating.md): 400 with Tornado's words,
+            # or 413 over a route's own limit.
+            status = conn.too_large_status
+            if status == 400:
+                gen_log.info(
+                    "Malformed HTTP message from %s: Content-Length too long", conn.remote_ip
+                )
+            else:
+                gen_log.info("Request body too large from %s (%d)", conn.remote_ip, status)
+            _error_response(conn, status, delegate)
         except HTTPInputError as e:
             gen_log.info("Bad request body from %s: %s", conn.remote_ip, e)
             _error_response(conn, 400, delegate)
@@ -122,6 +146,17 @@ class ASGIAdapter:
             # The response cannot be completed; only failing the call makes the server
             # drop the connection instead of ending the body cleanly.
             raise StreamClosedError()
+
+    async def _drained(self) -> None:
+        # Handlers still running when the ASGI server has finished (or given up on) its
+        # connections: told, waited for, then cancelled so that they unwind.
+        drain = self._drain
+        drain.start()
+        if not await drain.wait(self.shutdown_grace):
+            gen_log.warning("Cancelling %d handler task(s) still running", drain.held)
+            stuck = await drain.cancel(_UNWIND)
+            if stuck:
+                gen_log.warning("%d handler task(s) did not finish after being cancelled", stuck)
 
 
 async def _watch_disconnect(receive: Receive, conn: ASGIConnection, delegate: Any) -> None:

@@ -22,6 +22,7 @@ from urllib.parse import quote
 from tornadish._http.contract import HTTPConnection
 from tornadish._http.headers import HTTPHeaders
 from tornadish._http.parse import RequestStartLine
+from tornadish._io.drain import Drain
 from tornadish._io.flow_control import WriteGate, failed_future
 from tornadish.log import gen_log
 
@@ -58,8 +59,10 @@ class ASGIConnection(HTTPConnection):
     empty, which carries the ASGI server's backpressure back to ``await flush()``.
     """
 
-    def __init__(self, scope: Scope, send: Send) -> None:
+    def __init__(self, scope: Scope, send: Send, drain: Drain | None = None) -> None:
         self._send = send
+        # The adapter's graceful drain (started by the lifespan's shutdown), if any.
+        self._drain = drain
         self._loop = asyncio.get_running_loop()
         self._queue: deque[Message] = deque()
         self._wakeup: asyncio.Future[None] | None = None
@@ -72,6 +75,8 @@ class ASGIConnection(HTTPConnection):
         self.aborted = False
         self._closed = False
         self._max_body_size = _DEFAULT_MAX_BODY
+        #: What a body over the limit is answered: Tornado's 400, a route's 413.
+        self.too_large_status = 400
         client = scope.get("client")
         server = scope.get("server")
         self.remote_ip: str | None = client[0] if client else None
@@ -138,6 +143,25 @@ class ASGIConnection(HTTPConnection):
     def set_max_body_size(self, max_body_size: int) -> None:
         """Change the body limit for this request (from a streaming handler's prepare)."""
         self._max_body_size = max_body_size
+        self.too_large_status = 400
+
+    def limit_body(self, max_body_size: int, status: int = 413) -> None:
+        """Set a route's body limit for this request, refused with ``status``."""
+        self._max_body_size = max_body_size
+        self.too_large_status = status
+
+    def shutting_down(self) -> asyncio.Future[None]:
+        """A new future that completes when the ASGI lifespan's shutdown arrives (see
+        the contract); never, without a lifespan."""
+        if self._drain is None:
+            return self._loop.create_future()
+        return self._drain.future()
+
+    def track_task(self, task: asyncio.Future[Any]) -> None:
+        """The lifespan's shutdown waits for ``task``, then cancels it (see the
+        contract)."""
+        if self._drain is not None:
+            self._drain.hold(task)
 
     def set_body_timeout(self, timeout: float) -> None:
         """Accepted for compatibility; body timeouts are the ASGI server's."""

@@ -52,6 +52,7 @@ from tornadish.log import app_log
 
 if TYPE_CHECKING:
     from tornadish._http.contract import HTTPServerConnectionDelegate
+    from tornadish._io.drain import Drain
 
 __all__ = [
     "ASGIWebSocket",
@@ -78,14 +79,18 @@ def _fail(fut: asyncio.Future[None] | None) -> None:
 
 
 async def serve_websocket(
-    application: HTTPServerConnectionDelegate, scope: Scope, receive: Receive, send: Send
+    application: HTTPServerConnectionDelegate,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    drain: Drain | None = None,
 ) -> None:
     """Serve one ASGI ``websocket`` scope with ``application`` (what
     :class:`~tornadish.asgi.ASGIAdapter` runs for it)."""
     message = await receive()
     if message["type"] != "websocket.connect":
         return  # the client left before the application was asked
-    conn = ASGIWebSocketConnection(scope, receive, send)
+    conn = ASGIWebSocketConnection(scope, receive, send, drain)
     start_line, headers = request_head(scope, "GET")
     _complete_handshake_headers(headers, scope)
     delegate = application.start_request(conn, conn)
@@ -131,13 +136,15 @@ class ASGIWebSocketConnection(ASGIConnection):
     during an async ``prepare`` is noticed.
     """
 
-    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(
+        self, scope: Scope, receive: Receive, send: Send, drain: Drain | None = None
+    ) -> None:
         self._ws_send = send
         self._receive = receive
         self._can_respond = "websocket.http.response" in (scope.get("extensions") or {})
         self.socket: ASGIWebSocket | None = None
         self.delegate: Any = None
-        super().__init__(scope, self._send_refusal)
+        super().__init__(scope, self._send_refusal, drain)
         self.scheme = "https" if scope.get("scheme") == "wss" else "http"
         self._reader = self._loop.create_task(self._read())
 

@@ -14,5 +14,6 @@ Rules of this folder:
 bodies) and ``request`` the request model; ``websocket`` the rules of the WebSocket
 handshake and messages, ``permessage_deflate`` its compression (bounded inflating);
 ``ws_events`` the WebSocket seam's vocabulary, spoken by one session per engine
-(``ws_wsproto``, ``ws_websockets``), chosen by ``ws_engines``.
+(``ws_wsproto``, ``ws_websockets``), chosen by ``ws_engines``; ``sse`` the
+``text/event-stream`` format of server-sent events.
 """

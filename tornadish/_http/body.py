@@ -18,7 +18,7 @@ from tornadish._http.headers import HTTPHeaders, HTTPInputError
 from tornadish._http.parse import RequestStartLine, ResponseStartLine
 from tornadish.util import GzipDecompressor
 
-__all__ = ["BodyDecoder"]
+__all__ = ["BodyDecoder", "BodyTooLarge"]
 
 # Request codings beyond Tornado's gzip, where this process can undo them.
 _MORE_CODINGS = frozenset(c for c in ("br", "zstd") if c in codings.AVAILABLE)
@@ -33,6 +33,12 @@ def _pieces(decoder: codings.Decoder, data: bytes, size: int) -> Iterator[bytes]
         if decoder.needs_input or decoder.eof:
             return
         out = decoder.decompress(b"", size)
+
+
+class BodyTooLarge(HTTPInputError):
+    """A body that grew past the connection's ``max_body_size`` once decompressed: the
+    connection answers it as it answers any body over its limit (400, or a route's
+    413)."""
 
 
 class BodyDecoder(HTTPMessageDelegate):
@@ -88,7 +94,7 @@ class BodyDecoder(HTTPMessageDelegate):
                 # gzip can inflate to gigabytes (a "gzip bomb").
                 self._inflated += len(out)
                 if self._inflated > self._conn.max_body_size:
-                    raise HTTPInputError("decompressed body too large")
+                    raise BodyTooLarge("decompressed body too large")
                 yield out
         except HTTPInputError:
             raise

@@ -243,6 +243,16 @@ class HTTPConnection:
         """Change the body inactivity timeout for the request being read."""
         raise NotImplementedError()
 
+    def limit_body(self, max_body_size: int, status: int = 413) -> None:
+        """Set a body limit of the application's own (a route's ``max_body_size``) for
+        the request being read: a larger body is refused with ``status``, ``413 Content
+        Too Large`` (RFC 9110 §15.5.14), where :meth:`set_max_body_size`, Tornado's API,
+        keeps Tornado's 400. Checked where that limit is: a declared ``Content-Length``
+        before any of the body is read, and the body (decompressed, if it is) as it
+        arrives. This default, for connections with no status of their own to give,
+        is :meth:`set_max_body_size`."""
+        self.set_max_body_size(max_body_size)
+
     # -- tornadish's own ------------------------------------------------------------------
 
     @property
@@ -279,6 +289,12 @@ class HTTPConnection:
         """Close the connection now (what is buffered is still sent)."""
         raise NotImplementedError()
 
+    def abort(self) -> None:
+        """Drop the connection now, discarding what is buffered: for a client that takes
+        nothing of what we send. Where a connection cannot tell the two apart (under an
+        ASGI server, whose close already drops), the same as :meth:`close`."""
+        self.close()
+
     @property
     def stream(self) -> ConnectionStream:
         """The byte stream under this connection (Tornado's ``connection.stream``)."""
@@ -304,6 +320,20 @@ class HTTPConnection:
         ``HTTPOutputError`` if the response has already started, and (this default)
         :class:`WebSocketNotSupportedError` where the connection cannot upgrade."""
         raise WebSocketNotSupportedError("WebSocket upgrade not supported on this connection")
+
+    # -- graceful drain -------------------------------------------------------------------
+
+    def shutting_down(self) -> asyncio.Future[None]:
+        """A new future that completes when the server serving this connection starts a
+        graceful shutdown (done already if it has). The server keeps only a weak
+        reference to it: keep it while you wait. This default never completes (a
+        connection with no server to stop: WSGI, a test's)."""
+        return asyncio.get_running_loop().create_future()
+
+    def track_task(self, task: asyncio.Future[Any]) -> None:
+        """``task`` works for this connection's request (a coroutine handler, its
+        ``on_finish``): a graceful shutdown waits for it while its grace period lasts,
+        then cancels it and waits briefly for it to unwind. This default does nothing."""
 
 
 class HTTPMessageDelegate:

@@ -1,7 +1,10 @@
 """``tornadish.run``: serve an application in production, in one process or several.
 
 One process: a fresh event loop (uvloop when installed), the server, and signal
-handlers; SIGTERM or SIGINT starts a graceful shutdown, after which ``run`` returns (so a
+handlers; SIGTERM or SIGINT starts a graceful shutdown (the drain:
+:mod:`tornadish._server.shutdown`), after which the tasks still pending on the loop (a
+WebSocket's callbacks, the application's own) are cancelled and given a moment to
+unwind, as ``asyncio.run`` does, so none is destroyed pending; then ``run`` returns (so a
 script ends with exit status 0).
 
 Several processes (``workers=N``): the calling process becomes a supervisor that forks
@@ -9,7 +12,11 @@ N workers (:func:`tornadish.process.fork_processes`), restarts one that dies fro
 or a non-zero exit, and passes SIGTERM/SIGINT on, exiting 0 once every worker has shut
 down gracefully. With ``SO_REUSEPORT`` each worker binds the port itself, so the kernel
 spreads connections over the workers' own accept queues; without it (or for ``port=0``,
-which must name one port for all), the socket is bound before forking and shared.
+which must name one port for all), the socket is bound before forking and shared. On
+SIGTERM each worker closes its listener at once (serving what its accept queue holds),
+then serves on as usual for ``_SIBLINGS_DELAY`` before its drain tells clients to leave:
+by then its siblings have closed theirs, so a client that reconnects is refused rather
+than caught in a sibling's accept queue as the kernel resets it.
 """
 
 from __future__ import annotations
@@ -24,9 +31,17 @@ from tornadish._http.engines import resolve_http
 from tornadish._http.ws_engines import resolve_ws
 from tornadish._io import processes
 from tornadish._server.httpserver import HTTPServer
+from tornadish._server.shutdown import shutdown_server
 from tornadish.log import gen_log
 
 __all__ = ["run"]
+
+# After the server's shutdown: how long the tasks left on the loop get to unwind.
+_UNWIND = 5.0
+# With several workers: how long a worker that has closed its listener keeps serving as
+# usual before telling clients to leave, so that its siblings (signalled at the same time,
+# but perhaps not yet scheduled) close theirs first (see tornadish._server.shutdown).
+_SIBLINGS_DELAY = 0.25
 
 
 def run(
@@ -82,8 +97,9 @@ def run(
     if uvloop is not None:
         IOLoop.configure_uvloop(uvloop)
     io_loop = IOLoop()
+    delay = _SIBLINGS_DELAY if workers != 1 else 0.0
     try:
-        io_loop.run_sync(lambda: _serve(app, sockets, grace, reload, server_kwargs))
+        io_loop.run_sync(lambda: _serve(app, sockets, grace, reload, server_kwargs, delay))
     finally:
         io_loop.close(all_fds=False)
 
@@ -94,6 +110,7 @@ async def _serve(
     grace: float,
     reload: bool,
     server_kwargs: dict[str, Any],
+    siblings_delay: float,
 ) -> None:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
@@ -121,7 +138,32 @@ async def _serve(
         )
         await stopping.wait()
         gen_log.info("Shutting down (grace period %.1fs)", grace)
-        await server.shutdown(grace)
+        await shutdown_server(server, grace, siblings_delay=siblings_delay)
+        await _cancel_leftovers(_UNWIND)
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
+
+
+async def _cancel_leftovers(timeout: float) -> None:
+    """Cancel every other task still pending on the loop (this process's loop, which
+    closes next) and wait up to ``timeout`` seconds for them, and for what they start
+    while they unwind, to finish."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    current = asyncio.current_task()
+    cancelled: set[asyncio.Task[Any]] = set()
+    while True:
+        pending = {t for t in asyncio.all_tasks() if t is not current and not t.done()}
+        left = deadline - loop.time()
+        if not pending or left <= 0:
+            break
+        for task in pending - cancelled:
+            task.cancel()
+        cancelled |= pending
+        await asyncio.wait(pending, timeout=left)
+    for task in cancelled:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            gen_log.error("Task %r failed while stopping", task, exc_info=task.exception())
+    if pending:
+        gen_log.warning("%d task(s) still pending at exit", len(pending))

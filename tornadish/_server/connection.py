@@ -23,11 +23,18 @@ requests, :class:`~.protocol.HTTP1ServerProtocol` answers them. Rules of this mo
    writes are corked and sent as one when it ends (pipelined requests read together get
    one write); a large write, a close, a linger, an upgrade or a detach sends the cork
    first, so the order of bytes and the transport's flow control hold.
+6. A graceful drain closes an idle keep-alive connection only once it has been quiet for
+   a moment (``_DRAIN_QUIET``) and no byte waits unread in its socket: a client that has
+   just been answered is likely sending its next request at that very moment, and a
+   close under that request resets it. Such a request is answered instead (``Connection:
+   close``), and the connection closes after it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import struct
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +47,10 @@ from tornadish._http.contract import (
 from tornadish._http.parse import responses
 from tornadish._io.flow_control import Deadline, WriteGate
 from tornadish.log import gen_log
+
+if sys.platform != "win32":
+    import fcntl
+    import termios
 
 if TYPE_CHECKING:
     from tornadish._io.iostream import IOStream
@@ -69,9 +80,14 @@ T_BODY = 3
 T_WRITE = 4
 T_LINGER = 5
 T_FLUSH = 6  # closed with output still queued: abort if the peer never takes it
+T_DRAIN = 7  # graceful drain: close this idle connection once it is quiet (rule 6)
 
 _LINGER_SECONDS = 2.0
 _CORK_MAX = 16384  # bytes: a write this large is not held back to be batched
+# Rule 6: how long an idle connection must have been quiet before a drain closes it, and
+# how soon to look again when bytes wait unread in its socket.
+_DRAIN_QUIET = 0.25
+_DRAIN_RECHECK = 0.02
 
 
 class ConnectionBase(asyncio.Protocol, HTTPConnection):
@@ -109,6 +125,7 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
         "_state",
         "_stream",
         "_timeout_kind",
+        "_too_large_status",
         "_upgraded",
         "address",
         "remote_ip",
@@ -149,6 +166,9 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
         self._peer_closed = False
         self._body_bytes = 0
         self._max_body_size = params.max_body_size
+        # What a body over _max_body_size is answered: Tornado's 400 for the server's
+        # limit and set_max_body_size, a route's own status (413) through limit_body.
+        self._too_large_status = 400
         self._body_timeout = params.body_timeout
         # The window over which a body's average rate is judged (min_body_rate).
         self._rate_start = 0.0
@@ -214,6 +234,8 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
             self._close()
         elif kind == T_LINGER or kind == T_FLUSH:
             self._abort()
+        elif kind == T_DRAIN:
+            self._close_idle(quiet=True)
         elif kind == T_WRITE:
             gen_log.info("Closing connection to %s: client is not reading", self._peer_ip)
             self._notify_close()
@@ -299,6 +321,8 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
         elif status == 431 or status == 414:
             # Tornado's words for a head that outgrows its buffer.
             gen_log.info("Unsatisfiable read, closing connection: %s (%d)", message, status)
+        elif status == 413:
+            gen_log.info("Request body too large from %s: %s (413)", self._peer_ip, message)
         elif incomplete:
             # The client closed mid-request: it left, rather than sent something wrong
             # (Tornado says nothing). It may still read the answer of a half-close.
@@ -319,6 +343,23 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
             self._write(data)
         self._linger()
 
+    def _close_idle(self, quiet: bool = False) -> None:
+        """Graceful drain: close this connection if it is idle, has been quiet long
+        enough (``quiet``: it has) and has nothing unread; else look again later (rule
+        6). A request that arrives meanwhile makes it busy, and its response closes it."""
+        if self._state != IDLE or self._session.has_buffered_data:
+            return
+        wait = 0.0 if quiet else _DRAIN_QUIET
+        when = self._deadline.when
+        if not quiet and self._timeout_kind == T_IDLE and when is not None:
+            # Idle since the idle deadline was set: that deadline less the timeout.
+            idle_since = when - self._params.idle_connection_timeout
+            wait = idle_since + _DRAIN_QUIET - self._loop.time()
+        if wait <= 0 and not _unread_bytes(self.transport):
+            self._close()
+            return
+        self._set_deadline(T_DRAIN, max(wait, _DRAIN_RECHECK))
+
     def _linger(self) -> None:
         # Half-close and keep reading (discarding) briefly so the peer, which may still be
         # sending a body, reads our answer instead of a connection reset.
@@ -334,3 +375,18 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
         self._read_block = 0
         transport.resume_reading()
         self._set_deadline(T_LINGER, _LINGER_SECONDS)
+
+
+def _unread_bytes(transport: asyncio.Transport | None) -> int:
+    """How many bytes have arrived on ``transport``'s socket and wait to be read (0 where
+    that cannot be asked)."""
+    if transport is None or sys.platform == "win32":
+        return 0
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return 0
+    try:
+        raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
+    except (OSError, ValueError):
+        return 0
+    return int(struct.unpack("i", raw)[0])

@@ -309,9 +309,13 @@ class HTTPServer(HTTPServerConnectionDelegate):
         await waiter
 
     async def shutdown(self, grace: float = 30.0) -> None:
-        """Stop gracefully: stop accepting, close idle connections, let requests in
-        progress finish for up to ``grace`` seconds, close the rest, then run the
-        shutdown hooks (see :mod:`tornadish._server.shutdown`)."""
+        """Stop gracefully (drain): stop accepting (connections already queued are
+        still served), tell the handlers (``RequestHandler.shutting_down``), close
+        each keep-alive connection after its current response (an idle one once it is
+        quiet) and each WebSocket with 1001; requests in progress get up to ``grace``
+        seconds, then the rest are closed and their handlers cancelled, and given a
+        moment to unwind (``finally``, ``on_finish``). The shutdown hooks run last (see
+        :mod:`tornadish._server.shutdown`)."""
         from tornadish._server.shutdown import shutdown_server
 
         await shutdown_server(self, grace)
@@ -412,6 +416,7 @@ class _CallableRequest(HTTPMessageDelegate):
             task = asyncio.ensure_future(result)
             _callback_tasks.add(task)
             task.add_done_callback(_callback_tasks.discard)
+            self.connection.track_task(task)  # a graceful shutdown waits for it
 
 
 class _LoopCloser:

@@ -1,4 +1,5 @@
-"""Server settings, resolved once per ``HTTPServer`` and shared by all its connections."""
+"""Server settings, resolved once per ``HTTPServer`` and shared by all its connections,
+with the server's graceful drain (:class:`~tornadish._io.drain.Drain`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from tornadish._http.engines import (
     server_session_class,
 )
 from tornadish._http.ws_engines import WsEngineName, resolve_ws
+from tornadish._io.drain import Drain
 
 __all__ = ["ServerParams"]
 
@@ -33,6 +35,7 @@ class ServerParams:
     __slots__ = (
         "body_timeout",
         "decompress",
+        "drain",
         "header_timeout",
         "http",
         "idle_connection_timeout",
@@ -88,3 +91,6 @@ class ServerParams:
         self.scheme = scheme
         self.decompress = decompress
         self.write_buffer_limits = write_buffer_limits
+        #: The server's graceful drain: its start signal and the handler tasks it waits
+        #: for (one object, so every connection reaches it).
+        self.drain = Drain()

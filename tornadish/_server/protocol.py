@@ -24,6 +24,7 @@ web layer, WebSocket and Tornado-style code see. Rules of this module:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -72,12 +73,34 @@ class HTTP1ServerProtocol(ConnectionReader):
         self._notify_close()
         self._close()
 
+    def abort(self) -> None:
+        """Drop the connection now, discarding output not yet sent (a client that does
+        not read it); ``on_connection_close`` still runs."""
+        if self._upgraded is not None:
+            self._upgraded.shutdown()
+            return
+        self._notify_close()
+        self._abort()
+
     def close_when_idle(self) -> None:
-        """Close now if no request is in progress, else right after the current response
-        (which then says ``Connection: close``); graceful shutdown uses it."""
+        """Close right after the current response (which then says ``Connection:
+        close``), or, with no request in progress, once the connection has been quiet
+        for a moment (a request already on its way is answered, not reset); a
+        WebSocket closes with 1001 now. Graceful shutdown uses it."""
         self._keep_alive = False
-        if self.idle or self._upgraded is not None:
+        if self._upgraded is not None:
             self.close()
+        elif self.idle:
+            self._close_idle()  # once quiet: a request on its way is answered, not reset
+
+    def shutting_down(self) -> asyncio.Future[None]:
+        """A new future that completes when the server starts a graceful shutdown (see
+        the contract; the server's :class:`~tornadish._io.drain.Drain` hands it out)."""
+        return self._params.drain.future()
+
+    def track_task(self, task: asyncio.Future[Any]) -> None:
+        """A graceful shutdown waits for ``task``, then cancels it (see the contract)."""
+        self._params.drain.hold(task)
 
     @property
     def closed(self) -> bool:
@@ -119,6 +142,13 @@ class HTTP1ServerProtocol(ConnectionReader):
     def set_max_body_size(self, max_body_size: int) -> None:
         """Change the body limit for the request being read (from a handler's prepare)."""
         self._max_body_size = max_body_size
+        self._too_large_status = 400
+
+    def limit_body(self, max_body_size: int, status: int = 413) -> None:
+        """Set a route's body limit for the request being read, refused with ``status``
+        (see the contract)."""
+        self._max_body_size = max_body_size
+        self._too_large_status = status
 
     def set_body_timeout(self, timeout: float) -> None:
         """Change the body inactivity timeout for the request being read (Tornado API)."""

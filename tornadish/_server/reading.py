@@ -14,7 +14,8 @@ and the limits it enforces are :class:`~.connection.ConnectionBase`'s, and answe
    while the peer reads none of our answers (memory stays bounded).
 3. A request body is judged as it arrives: over the limit (from ``Content-Length``
    before any of it is read) is 400, Tornado's answer (RFC 9110 allows it; 413 would
-   say more, but Tornado apps and their tests expect 400); silence past
+   say more, but Tornado apps and their tests expect 400), or 413 over a route's own
+   limit (``limit_body``), which no Tornado app knows; silence past
    ``body_timeout``, or a rate under ``min_body_rate`` once it has taken that long, is
    408.
 """
@@ -26,6 +27,7 @@ import socket
 from collections.abc import Awaitable
 
 from tornadish._http import session as seam
+from tornadish._http.body import BodyTooLarge
 from tornadish._http.headers import HTTPHeaders, HTTPInputError
 from tornadish._http.parse import RequestStartLine
 from tornadish._server.connection import (
@@ -87,6 +89,11 @@ class ConnectionReader(ConnectionBase):
         if limits is not None:
             transport.set_write_buffer_limits(*limits)  # type: ignore[attr-defined]
         self._set_deadline(T_IDLE, self._params.idle_connection_timeout)
+        if self._params.drain.started:
+            # Accepted during a graceful drain (taken from the accept queue): its
+            # request, if one comes at once, is answered; then it closes.
+            self._keep_alive = False
+            self._close_idle()
 
     def data_received(self, data: bytes) -> None:
         state = self._state
@@ -215,11 +222,13 @@ class ConnectionReader(ConnectionBase):
     def _on_head(self, head: seam.RequestHead) -> None:
         params = self._params
         self._state = BODY
-        self._keep_alive = head.keep_alive and not params.no_keep_alive
+        # (Already off once close_when_idle() has asked to close after this request.)
+        self._keep_alive = self._keep_alive and head.keep_alive and not params.no_keep_alive
         self._head_only = head.method == "HEAD"
         self._response_started = False
         self._body_bytes = 0
         self._max_body_size = params.max_body_size
+        self._too_large_status = 400
         self._body_timeout = params.body_timeout
         headers = HTTPHeaders.from_raw(head.headers)
         if params.xheaders:
@@ -252,7 +261,7 @@ class ConnectionReader(ConnectionBase):
         if self._state != BODY or self._response_started:
             return
         if self._declared_length > self._max_body_size:
-            self._protocol_error(400, "Content-Length too long")
+            self._protocol_error(self._too_large_status, "Content-Length too long")
             return
         if self.transport is not None and self._session.expecting_continue:
             self._write(self._session.continue_response())
@@ -260,7 +269,8 @@ class ConnectionReader(ConnectionBase):
     def _on_body(self, chunk: bytes) -> None:
         self._body_bytes += len(chunk)
         if self._body_bytes > self._max_body_size:
-            self._protocol_error(400, "chunked body too large")  # a Content-Length was checked
+            # (A declared Content-Length was checked before.)
+            self._protocol_error(self._too_large_status, "chunked body too large")
             return
         if self._timeout_kind:
             self._set_deadline(T_BODY, self._body_timeout)
@@ -299,7 +309,8 @@ class ConnectionReader(ConnectionBase):
     def _bad_body(self, exc: HTTPInputError) -> None:
         if self._state == HANDLING and not self._response_started:
             self._state = BODY
-        self._protocol_error(400, str(exc))
+        status = self._too_large_status if isinstance(exc, BodyTooLarge) else 400
+        self._protocol_error(status, str(exc))
 
     def _wait_for(self, awaitable: Awaitable[None]) -> None:
         """Stop reading until the delegate's awaitable completes."""

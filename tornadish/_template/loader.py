@@ -1,4 +1,12 @@
-"""The implementation behind :mod:`tornadish.template` (its public face re-exports it)."""
+"""The implementation behind :mod:`tornadish.template` (its public face re-exports it).
+
+Rules of this module: Jinja2 compiles, caches and renders; what reaches the user speaks
+of the user's templates. A template that cannot be found raises
+:class:`TemplateNotFound`, which names it and the places searched, with a traceback
+that ends in :meth:`BaseLoader.load` (or, for ``{% include %}``/``{% extends %}``, at
+the including template's line), not in Jinja2's loading machinery; a syntax error in a
+Tornado-syntax template is worded in Tornado's tags.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +23,7 @@ from tornadish._template.tornado_syntax import (
     ParseError,
     filter_whitespace,
     install,
+    tornado_terms,
     translate,
 )
 
@@ -25,12 +34,33 @@ __all__ = [
     "Loader",
     "ParseError",
     "Template",
+    "TemplateNotFound",
     "TemplateSyntaxError",
     "filter_whitespace",
 ]
 
 #: The same class as :class:`ParseError` under Jinja2's name.
 TemplateSyntaxError = ParseError
+
+
+class TemplateNotFound(jinja2.TemplateNotFound, FileNotFoundError):
+    """No template of that name: ``str(e)`` names it and where the loader looked.
+
+    A :class:`jinja2.TemplateNotFound` and a :class:`FileNotFoundError` (what Tornado's
+    loader raises), so ``except`` clauses written for either catch it.
+
+    >>> DictLoader({"a.html": ""}).load("b.html")
+    Traceback (most recent call last):
+    tornadish.template.TemplateNotFound: template 'b.html' not found; looked in: the DictLoader's templates a.html
+    """  # noqa: E501
+
+    __module__ = "tornadish.template"  # where users import it from, as tracebacks say
+
+    def __init__(self, name: str, searched: str) -> None:
+        super().__init__(name, f"template {name!r} not found; looked in: {searched}")
+        #: Where the loader looked (a directory, the names it holds ...).
+        self.searched = searched
+
 
 _DEFAULT_AUTOESCAPE = "xhtml_escape"
 _UNSET: Any = object()
@@ -74,7 +104,13 @@ class _JinjaLoader(jinja2.BaseLoader):
     def get_source(
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str | None, Callable[[], bool] | None]:
-        source, filename, uptodate = self.owner._get_source(template)
+        try:
+            source, filename, uptodate = self.owner._get_source(template)
+        except TemplateNotFound:
+            raise
+        except jinja2.TemplateNotFound:
+            # Jinja2's own says only the name: say where this loader looked.
+            raise TemplateNotFound(template, self.owner.searched()) from None
         source = self.owner._translate(source, template)
         return source, filename, uptodate
 
@@ -176,7 +212,7 @@ class Template:
         try:
             code = env.compile(source, name=name, filename=name)
         except jinja2.TemplateSyntaxError as e:
-            raise _parse_error(e) from None
+            raise _parse_error(e, syntax) from None
         except (SyntaxError, RecursionError) as e:
             raise _too_deep(e, name) from None
         self.compiled: jinja2.Template = env.template_class.from_code(
@@ -204,10 +240,14 @@ class Template:
         return self.compiled.render(**kwargs)
 
 
-def _parse_error(e: jinja2.TemplateSyntaxError) -> ParseError:
+def _parse_error(e: jinja2.TemplateSyntaxError, syntax: str) -> ParseError:
     if isinstance(e, ParseError):
         return e
-    err = ParseError(e.message or "syntax error", e.filename or e.name, e.lineno)
+    message = e.message or "syntax error"
+    if syntax == "tornado":
+        # Jinja2 names its own tags (``endif``); the user wrote Tornado's.
+        message = tornado_terms(message)
+    err = ParseError(message, e.filename or e.name, e.lineno)
     err.source = e.source
     return err
 
@@ -217,6 +257,10 @@ def _too_deep(e: Exception, name: str) -> ParseError:
     # extreme nesting fails inside its parser (RecursionError) or in Python's compiler
     # (SyntaxError: too many indentation levels). Either way the template is at fault:
     # report it as the template's syntax error, not an internal crash.
+    if isinstance(e, SyntaxError) and "nested" not in str(e) and "indentation" not in str(e):
+        # Something else Python refused in the code Jinja2 made ({% macro m(a, a) %}).
+        # (Its line is the generated code's, not the template's.)
+        return ParseError(f"template compiles to invalid Python: {e.msg}", name)
     return ParseError(f"template nested too deeply ({type(e).__name__}: {e})", name)
 
 
@@ -277,8 +321,11 @@ class BaseLoader:
             return t
         try:
             compiled = self.environment.get_template(name)
+        except TemplateNotFound as e:
+            # Its traceback runs through Jinja2's loading machinery; the user's ends here.
+            raise e.with_traceback(None) from None
         except jinja2.TemplateSyntaxError as e:
-            raise _parse_error(e) from None
+            raise _parse_error(e, self.syntax) from None
         except (SyntaxError, RecursionError) as e:
             raise _too_deep(e, name) from None
         if t is None or t.compiled is not compiled:
@@ -289,6 +336,10 @@ class BaseLoader:
         """``(source, filename, uptodate)`` for ``name``; raise
         :class:`jinja2.TemplateNotFound` when there is none."""
         raise NotImplementedError()
+
+    def searched(self) -> str:
+        """Where this loader looks for templates, in words (for :class:`TemplateNotFound`)."""
+        return f"the {type(self).__name__}"
 
     def _translate(self, source: str, name: str) -> str:
         if self.syntax != "tornado":
@@ -320,6 +371,9 @@ class Loader(BaseLoader):
     def __init__(self, root_directory: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.root = os.path.abspath(root_directory)
+
+    def searched(self) -> str:
+        return self.root
 
     def resolve_path(self, name: str, parent_path: str | None = None) -> str:
         if parent_path and not parent_path.startswith(("<", "/")) and not name.startswith("/"):
@@ -357,6 +411,13 @@ class DictLoader(BaseLoader):
         super().__init__(**kwargs)
         self.dict = dict
 
+    def searched(self) -> str:
+        names = sorted(self.dict)
+        if not names:
+            return "the DictLoader, which holds no template"
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        return f"the DictLoader's templates {shown}"
+
     def resolve_path(self, name: str, parent_path: str | None = None) -> str:
         return _relative_to_parent(name, parent_path)
 
@@ -378,3 +439,13 @@ class JinjaLoaderAdapter(BaseLoader):
 
     def _get_source(self, name: str) -> tuple[str, str | None, Callable[[], bool] | None]:
         return self.jinja_loader.get_source(self.environment, name)
+
+    def searched(self) -> str:
+        # FileSystemLoader's directories; PackageLoader's package and folder.
+        paths = getattr(self.jinja_loader, "searchpath", None)
+        if isinstance(paths, (list, tuple)) and paths:
+            return ", ".join(str(p) for p in paths)
+        package = getattr(self.jinja_loader, "package_name", None)
+        if package:
+            return f"package {package}, {getattr(self.jinja_loader, 'package_path', '')}"
+        return repr(self.jinja_loader)

@@ -37,7 +37,7 @@ import jinja2
 
 from tornadish._template.runtime import install
 
-__all__ = ["ParseError", "filter_whitespace", "install", "translate"]
+__all__ = ["ParseError", "filter_whitespace", "install", "tornado_terms", "translate"]
 
 
 class ParseError(jinja2.TemplateSyntaxError):
@@ -471,12 +471,20 @@ class _Translator:
 
     def op_elif(self, suffix: str, line: int) -> str:
         self.need("elif", suffix, line)
-        self.top("elif", line, ("if",))
+        block = self.top("elif", line, ("if",))
+        if "else" in block.data:
+            raise self.error("{% elif %} after {% else %} in an if block", line)
         return "{% elif " + self.expr(suffix, line) + " %}"
 
     def op_else(self, suffix: str, line: int) -> str:
+        if self.stack and self.stack[-1].kind.endswith("_else"):
+            kind = self.stack[-1].kind[: -len("_else")]
+            raise self.error(f"a second {{% else %}} in a {kind} block", line)
         block = self.top("else", line, ("if", "for", "while", "try"))
         if block.kind == "if":
+            if "else" in block.data:
+                raise self.error("a second {% else %} in an if block", line)
+            block.data["else"] = line
             return "{% else %}"
         if block.kind == "try":
             return self.try_clause(block, "else", line)
@@ -722,6 +730,30 @@ class _Translator:
 
     def op_with(self, suffix: str, line: int) -> str:
         return self.jinja_block("with", suffix, line)
+
+
+# Jinja2's words for what it expected, and Tornado's (see :func:`tornado_terms`).
+_JINJA_TERMS = (
+    (re.compile(r"Jinja was looking for the following tags: "), "Expected "),
+    (re.compile(r"innermost block that needs to be closed is '(\w+)'"), r"open block is {% \1 %}"),
+    (re.compile(r"'end(?:if|for|block|macro|call|filter|with|set|autoescape|raw)'"), "{% end %}"),
+    (re.compile(r"(tag|Expected|or) '(\w+)'"), r"\1 {% \2 %}"),
+    (re.compile(r"'end of print statement'"), "'}}'"),
+    (re.compile(r"'end of statement block'"), "'%}'"),
+)
+
+
+def tornado_terms(message: str) -> str:
+    """Jinja2's syntax error ``message`` in the words of a Tornado-syntax template:
+    ``{% end %}`` where Jinja2 names its ``endif``, tags as they are written.
+
+    >>> tornado_terms("Encountered unknown tag 'else'. Jinja was looking for the "
+    ...     "following tags: 'endif'. The innermost block that needs to be closed is 'if'.")
+    'Encountered unknown tag {% else %}. Expected {% end %}. The open block is {% if %}.'
+    """
+    for pattern, replacement in _JINJA_TERMS:
+        message = pattern.sub(replacement, message)
+    return message
 
 
 def translate(

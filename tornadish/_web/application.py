@@ -21,6 +21,7 @@ from tornadish._web.compress import ContentEncoding
 from tornadish._web.errors import HTTPError
 from tornadish._web.handler import RequestHandler
 from tornadish._web.handler_run import HandlerRun, streams_request_body
+from tornadish._web.route_policy import RequestWatch, RoutePolicy, answer_timeout, handler_policy
 from tornadish._web.routing import (
     AnyMatches,
     HostMatches,
@@ -250,7 +251,11 @@ class Application(ReversibleRouter):
         dispatcher = _RequestDispatcher(self, request.connection)
         dispatcher.request = request
         dispatcher._serve_with(
-            target_class, target_kwargs or {}, list(path_args or []), dict(path_kwargs or {})
+            target_class,
+            target_kwargs or {},
+            list(path_args or []),
+            dict(path_kwargs or {}),
+            handler_policy(target_class),
         )
         return dispatcher
 
@@ -322,10 +327,12 @@ class _RequestDispatcher(HTTPMessageDelegate):
         "handler_kwargs",
         "path_args",
         "path_kwargs",
+        "policy",
         "request",
         "run",
         "stream",
         "uploads",
+        "watch",
     )
 
     def __init__(self, application: Application, connection: HTTPConnection | None) -> None:
@@ -341,6 +348,9 @@ class _RequestDispatcher(HTTPMessageDelegate):
         self.chunks: list[bytes] | None = None
         self.stream = False
         self.uploads: MultipartUpload | None = None
+        # The route's policy (route_policy.py), and what follows this request for it.
+        self.policy: RoutePolicy | None = None
+        self.watch: RequestWatch | None = None
 
     def headers_received(self, start_line: Any, headers: HTTPHeaders) -> Awaitable[None] | None:
         # A request set already was routed by a router of the user's (through
@@ -359,6 +369,9 @@ class _RequestDispatcher(HTTPMessageDelegate):
                 self._serve_with(ErrorHandler, {"status_code": 500}, [], {})
         if self.delegate is not None:
             return self.delegate.headers_received(start_line, headers)
+        if self.policy is not None and self.connection is not None:
+            # Limits before any body is read, the deadline from the head.
+            self.watch = RequestWatch(self.policy, self.connection, self._timed_out)
         if self.stream:
             return self._start_streaming()
         ctype = headers.joined.get("Content-Type")
@@ -388,7 +401,13 @@ class _RequestDispatcher(HTTPMessageDelegate):
             return
         handler_class = app.settings.get("default_handler_class")
         if handler_class is not None:
-            self._serve_with(handler_class, app.settings.get("default_handler_args", {}), [], {})
+            self._serve_with(
+                handler_class,
+                app.settings.get("default_handler_args", {}),
+                [],
+                {},
+                handler_policy(handler_class),
+            )
         else:
             self._serve_with(ErrorHandler, {"status_code": 404}, [], {})
 
@@ -420,6 +439,7 @@ class _RequestDispatcher(HTTPMessageDelegate):
                     rule.target_kwargs,
                     params.get("path_args", []),
                     params.get("path_kwargs", {}),
+                    rule.policy,
                 )
                 return True
             if rule.target_kwargs:
@@ -436,22 +456,31 @@ class _RequestDispatcher(HTTPMessageDelegate):
         handler_kwargs: dict[str, Any],
         path_args: list[bytes | None],
         path_kwargs: dict[str, bytes | None],
+        policy: RoutePolicy | None = None,
     ) -> None:
-        # The one place a handler class is chosen: whether it streams goes with it.
+        # The one place a handler class is chosen: whether it streams goes with it, and
+        # the route's policy (resolved when the rule was made).
         self.handler_class = handler_class
         self.handler_kwargs = handler_kwargs
         self.path_args = path_args
         self.path_kwargs = path_kwargs
         self.stream = streams_request_body(handler_class)
+        self.policy = policy
 
     def _start_streaming(self) -> Awaitable[None] | None:
         request = self.request
         assert request is not None and self.handler_class is not None
         handler = self.handler_class(self.application, request, **self.handler_kwargs)
         run = self.run = HandlerRun(handler, self.application.transforms, streaming=True)
+        watch = self.watch
+        if watch is not None and watch.timer is not None:
+            run.deadline(watch.timer)
         pending = run.execute(self.path_args, self.path_kwargs)
         if pending is not None:
-            self.application._track(asyncio.ensure_future(pending))
+            task = asyncio.ensure_future(pending)
+            self.application._track(task)
+            if watch is not None:
+                watch.task = task
         # Read no body before prepare() has run: it may change the body limits or refuse
         # the request.
         return run.until_prepared()
@@ -490,7 +519,10 @@ class _RequestDispatcher(HTTPMessageDelegate):
             request.body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         pending = self._run()
         if pending is not None:
-            self.application._track(asyncio.ensure_future(pending))
+            task = asyncio.ensure_future(pending)
+            self.application._track(task)
+            if self.watch is not None:
+                self.watch.task = task
 
     def _run(self) -> Awaitable[None] | None:
         assert self.request is not None and self.handler_class is not None
@@ -500,9 +532,14 @@ class _RequestDispatcher(HTTPMessageDelegate):
             app_log.error("Uncaught exception creating handler", exc_info=True)
             if self.uploads is not None:
                 self.uploads.close()
+            if self.watch is not None:
+                self.watch.cancel_timer()
             _fallback_500(self.connection)
             return None
         run = self.run = HandlerRun(handler, self.application.transforms, self.uploads)
+        watch = self.watch
+        if watch is not None and watch.timer is not None:
+            run.deadline(watch.timer)
         return run.execute(self.path_args, self.path_kwargs)
 
     def on_connection_close(self) -> None:
@@ -512,6 +549,27 @@ class _RequestDispatcher(HTTPMessageDelegate):
             self.delegate.on_connection_close()
         elif self.stream and self.run is not None:
             self.run.connection_lost()
+        watch = self.watch
+        if watch is not None:
+            run = self.run
+            if run is None:
+                watch.cancel_timer()  # left mid-body: no handler, nobody to answer
+            elif watch.policy.cancel_on_disconnect and watch.task is not None:
+                run.cancel(watch.task)
+
+    def _timed_out(self) -> None:
+        # The route's request_timeout ran out (route_policy.py).
+        watch = self.watch
+        request = self.request
+        assert watch is not None and watch.policy.request_timeout is not None
+        assert request is not None
+        if self.run is not None:
+            self.run.time_out(watch.task, watch.policy.request_timeout)
+            return
+        # The body is still arriving: no handler to stop, the client is answered now.
+        if self.uploads is not None:
+            self.uploads.close()
+        answer_timeout(self.connection, request, watch.policy.request_timeout)
 
 
 def _fallback_500(connection: HTTPConnection | None) -> None:

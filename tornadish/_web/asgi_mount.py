@@ -4,11 +4,24 @@
 request as its ``http`` scope; a WebSocket request runs the app's ``websocket`` scope
 through :class:`MountedWebSocket`, which plays the ASGI server's part over tornadish's
 own WebSocket protocol.
+
+The mounted app's lifespan (:class:`_Lifespan`) runs once per app and event loop: its
+startup before the first request the app is given (the web layer never sees the server
+start, so the first request is the first moment it can), its shutdown when the server
+that served that request shuts down gracefully (``HTTPServer.shutdown``, which
+``tornadish.run`` calls on SIGTERM, or an outer ASGI server's lifespan shutdown), once
+the app's requests in progress are over. The server's drain is reached only through the
+connection contract (``shutting_down``, ``track_task``), so the drain waits for the
+app's shutdown. A failed startup is logged and the app is never given a request: each
+is answered 503. An app that does not speak the lifespan protocol (it raises on the
+``lifespan`` scope, or returns at once) is served without one, as uvicorn's
+``lifespan="auto"`` does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import deque
 from collections.abc import Awaitable
 from typing import Any
@@ -16,6 +29,7 @@ from urllib.parse import unquote
 
 from tornadish._asgi.connection import ASGIApp, Message, Scope
 from tornadish._http.contract import (
+    HTTPConnection,
     StreamClosedError,
     WebSocketChannel,
     WebSocketNotSupportedError,
@@ -29,6 +43,7 @@ from tornadish._http.websocket import (
     split_header,
     wants_websocket,
 )
+from tornadish._web.errors import HTTPError
 from tornadish._web.handler import RequestHandler, stream_request_body
 from tornadish.log import app_log, gen_log
 
@@ -36,6 +51,187 @@ __all__ = ["ASGIHandler", "MountedWebSocket", "websocket_scope"]
 
 # Messages a mounted app may leave unread before reading from the client pauses.
 _READ_AHEAD = 16
+
+
+# -- the mounted app's lifespan ---------------------------------------------------------
+
+
+class _Lifespan:
+    """One mounted app's ASGI lifespan on one event loop (see the module's docstring).
+
+    ``mode`` is ``"auto"`` (an app that does not speak the protocol is served without
+    it) or ``"on"`` (an app that raises on the lifespan scope fails to start).
+    """
+
+    def __init__(self, app: ASGIApp, mode: str) -> None:
+        self.app = app
+        self.mode = mode
+        #: The lifespan scope's ``state``; each request's scope gets a shallow copy.
+        self.state: dict[str, Any] = {}
+        #: Why the app cannot serve (its startup failed), or None.
+        self.failure: str | None = None
+        self.ready = False
+        self._startup_sent = False
+        self._started: asyncio.Future[None] | None = None
+        self._startup_reply: asyncio.Future[str] | None = None
+        self._shutdown_reply: asyncio.Future[str] | None = None
+        self._shutdown_asked: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._watching = False
+        self._in_flight = 0
+        self._idle: asyncio.Event | None = None
+
+    def start(self) -> asyncio.Future[None]:
+        """Run the app's startup once; the future completes when it is over, whether it
+        succeeded (``ready``) or not (``failure``)."""
+        if self._started is None:
+            loop = asyncio.get_running_loop()
+            self._started = loop.create_future()
+            self._startup_reply = loop.create_future()
+            self._shutdown_reply = loop.create_future()
+            self._shutdown_asked = loop.create_future()
+            self._task = loop.create_task(self._main())
+            self._task.add_done_callback(self._started_after)
+            self._startup_reply.add_done_callback(self._started_after)
+        return self._started
+
+    def _started_after(self, _: object) -> None:
+        started = self._started
+        assert started is not None and self._startup_reply is not None
+        if started.done():
+            return
+        # Complete, or not spoken at all (it raised, or returned without a word): serve.
+        if self._startup_reply.done() and self._startup_reply.result() != "failed":
+            self.ready = True
+        started.set_result(None)
+
+    async def _main(self) -> None:
+        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}}
+        scope["state"] = self.state
+        startup = self._startup_reply
+        assert startup is not None
+        try:
+            await self.app(scope, self._receive, self._send)
+        except Exception as e:
+            if not startup.done():
+                if self.mode == "on":
+                    self._fail(f"{type(e).__name__}: {e}", exc=e)
+                    startup.set_result("failed")
+                else:
+                    # ASGI: an app that raises on the lifespan scope does not support it.
+                    gen_log.info("ASGI 'lifespan' protocol appears unsupported by %r", self.app)
+                    gen_log.debug("The lifespan scope raised", exc_info=e)
+                    startup.set_result("unsupported")
+            elif self.failure is None:
+                app_log.error("ASGI application %r failed in its lifespan", self.app, exc_info=e)
+        finally:
+            for reply in (startup, self._shutdown_reply):
+                if reply is not None and not reply.done():
+                    reply.set_result("returned")
+
+    async def _receive(self) -> Message:
+        if not self._startup_sent:
+            self._startup_sent = True
+            return {"type": "lifespan.startup"}
+        assert self._shutdown_asked is not None
+        await self._shutdown_asked
+        return {"type": "lifespan.shutdown"}
+
+    async def _send(self, message: Message) -> None:
+        kind = message["type"]
+        startup, shutdown = self._startup_reply, self._shutdown_reply
+        assert startup is not None and shutdown is not None
+        if kind == "lifespan.startup.complete" and not startup.done():
+            startup.set_result("complete")
+        elif kind == "lifespan.startup.failed" and not startup.done():
+            self._fail(message.get("message") or "lifespan.startup.failed")
+            startup.set_result("failed")
+        elif kind == "lifespan.shutdown.failed" and not shutdown.done():
+            asked = self._shutdown_asked
+            if asked is not None and asked.done():
+                # (Not when its lifespan task was merely cancelled: the loop is closing.)
+                app_log.error(
+                    "ASGI application %r failed to shut down: %s", self.app, message.get("message")
+                )
+            shutdown.set_result("failed")
+        elif kind == "lifespan.shutdown.complete" and not shutdown.done():
+            shutdown.set_result("complete")
+        elif not kind.startswith("lifespan."):
+            # An app that took the lifespan scope for another kind: refused, as uvicorn
+            # does, so that in "auto" mode it counts as an app without lifespan support.
+            raise RuntimeError(f"unexpected ASGI message {kind!r} in the lifespan scope")
+
+    def _fail(self, why: str, exc: BaseException | None = None) -> None:
+        self.failure = why
+        app_log.error(
+            "ASGI application %r failed to start, so its requests are answered 503: %s",
+            self.app,
+            why,
+            exc_info=exc,
+        )
+
+    def request_started(self, conn: HTTPConnection | None) -> None:
+        """The app is given a request; the first one ties the app's shutdown to the
+        graceful shutdown of the server it came through."""
+        self._in_flight += 1
+        if not self._watching and conn is not None:
+            self._watching = True
+            watcher = asyncio.ensure_future(self._shut_down_with(conn.shutting_down()))
+            conn.track_task(watcher)  # the server's drain waits for the app's shutdown
+
+    def request_finished(self) -> None:
+        """The app is done with a request (its coroutine returned)."""
+        self._in_flight -= 1
+        if self._in_flight == 0 and self._idle is not None:
+            self._idle.set()
+
+    async def _shut_down_with(self, server_stopping: Awaitable[None]) -> None:
+        await server_stopping
+        # Requests the app is still serving finish first (the drain lets them).
+        while self._in_flight:
+            self._idle = asyncio.Event()
+            await self._idle.wait()
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Send the app its lifespan shutdown and wait for its answer; requests that
+        arrive meanwhile are answered 503, and those after it start the app afresh."""
+        asked, reply = self._shutdown_asked, self._shutdown_reply
+        if not self.ready or asked is None or reply is None or self._task is None:
+            _forget(self)
+            return
+        self.ready = False
+        try:
+            if not asked.done():
+                asked.set_result(None)
+            await reply
+            await asyncio.wait({self._task}, timeout=1.0)  # it returns after answering
+        finally:
+            _forget(self)
+
+
+# One lifespan per mounted app and event loop (the loop its resources live on). Module
+# state, as a mount has nothing of its own that outlives a request; held weakly by loop.
+_LIFESPANS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, _Lifespan]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _lifespan_of(app: ASGIApp, mode: str) -> _Lifespan:
+    """The lifespan of ``app`` on the running loop (made on first use)."""
+    apps = _LIFESPANS.setdefault(asyncio.get_running_loop(), {})
+    lifespan = apps.get(id(app))
+    if lifespan is None:
+        # (The lifespan holds the app, so its id stays the app's while it is here.)
+        lifespan = apps[id(app)] = _Lifespan(app, mode)
+    return lifespan
+
+
+def _forget(lifespan: _Lifespan) -> None:
+    # Shut down: a later request on this loop starts the app afresh.
+    apps = _LIFESPANS.get(asyncio.get_running_loop(), {})
+    if apps.get(id(lifespan.app)) is lifespan:
+        del apps[id(lifespan.app)]
 
 
 # -- inward: an ASGI app under a tornadish route -------------------------------------
@@ -116,13 +312,24 @@ class ASGIHandler(RequestHandler):
     is flushed to the client as it comes (a streaming response). A WebSocket request
     (``GET`` with ``Upgrade: websocket``) runs the app's ``websocket`` scope instead,
     over tornadish's WebSocket protocol (see :class:`MountedWebSocket`).
+
+    ``lifespan`` (uvicorn's choices): ``"auto"`` runs the app's lifespan startup before
+    the first request it is given and its shutdown when that request's server shuts
+    down gracefully, serving an app that does not speak the protocol without one;
+    ``"on"`` counts such an app as failed; ``"off"`` runs no lifespan. An app whose
+    startup failed gets no request: each is answered 503 (the failure is logged once).
+    Each request's scope carries a copy of the lifespan's ``state``.
     """
 
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
 
-    def initialize(self, asgi_app: ASGIApp, root_path: str = "") -> None:
+    def initialize(self, asgi_app: ASGIApp, root_path: str = "", lifespan: str = "auto") -> None:
+        if lifespan not in ("auto", "on", "off"):
+            raise ValueError(f"lifespan must be 'auto', 'on' or 'off', not {lifespan!r}")
         self.asgi_app = asgi_app
         self.root_path = root_path.rstrip("/")
+        self._lifespan_mode = lifespan
+        self._lifespan: _Lifespan | None = None
         self._channel = _BodyChannel()
         self._app_task: asyncio.Task[None] | None = None
         self._response_started = False
@@ -136,7 +343,26 @@ class ASGIHandler(RequestHandler):
         # The mounted application owns caching headers; do not add an Etag or a 304.
         return None
 
-    def prepare(self) -> None:
+    def prepare(self) -> Awaitable[None] | None:
+        if self._lifespan_mode != "off":
+            lifespan = _lifespan_of(self.asgi_app, self._lifespan_mode)
+            if not lifespan.ready:
+                return self._after_startup(lifespan)
+            self._lifespan = lifespan
+        self._begin()
+        return None
+
+    async def _after_startup(self, lifespan: _Lifespan) -> None:
+        # Shielded: a client that goes away must not cancel the app's startup.
+        await asyncio.shield(lifespan.start())
+        if not lifespan.ready:
+            # (Why it failed was logged once, when it did.)
+            why = "its startup failed" if lifespan.failure is not None else "it is shutting down"
+            raise HTTPError(503, "mounted ASGI application %r: %s", self.asgi_app, why)
+        self._lifespan = lifespan
+        self._begin()
+
+    def _begin(self) -> None:
         request = self.request
         if request.method == "GET" and wants_websocket(request.headers):
             self._websocket = MountedWebSocket(self, websocket_scope(self._scope()))
@@ -174,14 +400,19 @@ class ASGIHandler(RequestHandler):
             ],
             "client": (request.remote_ip, 0) if request.remote_ip else None,
             "server": server,
-            "state": {},
+            "state": dict(self._lifespan.state) if self._lifespan is not None else {},
         }
 
     async def _run_app(self) -> None:
+        lifespan = self._lifespan
+        if lifespan is not None:
+            lifespan.request_started(self.request.connection)
         try:
             await self.asgi_app(self._scope(), self._channel.receive, self._asgi_send)
         finally:
             self._channel.disconnect()
+            if lifespan is not None:
+                lifespan.request_finished()
 
     async def _asgi_send(self, message: Message) -> None:
         kind = message["type"]
@@ -209,10 +440,23 @@ class ASGIHandler(RequestHandler):
                 # The exchange is over: a later receive() reports the disconnect (ASGI
                 # spec), so an app listening for it can return.
                 self._channel.disconnect()
+                # Answered before the end of the body was read (a quick GET after an
+                # awaited startup, an early 4xx): the server reads no more of this
+                # request, so nothing else ends the handler's wait for it.
+                body = self._body_future
+                if body is not None and not body.done():
+                    body.set_result(None)
 
     async def _serve(self) -> None:
         if self._websocket is not None:
-            await self._websocket.run(self.asgi_app)
+            lifespan = self._lifespan
+            if lifespan is not None:
+                lifespan.request_started(self.request.connection)
+            try:
+                await self._websocket.run(self.asgi_app)
+            finally:
+                if lifespan is not None:
+                    lifespan.request_finished()
             return
         self._channel.end()
         task = self._app_task

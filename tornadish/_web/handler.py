@@ -22,7 +22,9 @@ from tornadish._http.headers import HTTPInputError, HTTPOutputError
 from tornadish._http.parse import responses
 from tornadish._http.request import HTTPServerRequest
 from tornadish._web.cookies import morsel_to_header
+from tornadish._web.drain import hold, shutting_down
 from tornadish._web.errors import Finish, HTTPError
+from tornadish._web.handler_policy import HandlerPolicyMixin
 from tornadish._web.request_input import InputMixin
 from tornadish._web.response_head import (
     body_etag,
@@ -52,7 +54,7 @@ def _done_future() -> asyncio.Future[None]:
     return fut
 
 
-class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
+class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin, HandlerPolicyMixin):
     """Base class for HTTP request handlers.
 
     Subclasses implement ``get``, ``post``, ... (plain or ``async def``); path groups of
@@ -83,6 +85,8 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
     # and once the whole body has arrived (failed by on_connection_close if it never will).
     _prepared_future: asyncio.Future[None] | None = None
     _body_future: asyncio.Future[None] | None = None
+    # This request's future from the connection for shutting_down (tornadish._web.drain).
+    _shutdown_future: asyncio.Future[None] | None = None
 
     path_args: list[Any]
     path_kwargs: dict[str, Any]
@@ -150,6 +154,20 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
             body.set_exception(StreamClosedError())  # the body will never complete
             body.exception()
 
+    @property
+    def shutting_down(self) -> asyncio.Future[None]:
+        """A future that completes when the server handling this request starts a
+        graceful shutdown (done already if it has): end a stream, answer a long poll.
+        Each read returns a new shielded future, so cancelling one waiter leaves the
+        others be. It never completes where nothing drains (WSGI).
+
+        >>> async def get(self):                                   # doctest: +SKIP
+        ...     news = asyncio.ensure_future(self.next_news())
+        ...     await asyncio.wait([news, self.shutting_down], return_when="FIRST_COMPLETED")
+        ...     self.write(news.result() if news.done() else {"again": True})
+        """
+        return shutting_down(self)
+
     # Set when the HTTP method returned without finishing (``_auto_finish`` off) and when
     # the connection went away; together they mean no finish() is coming (Tornado #517).
     _parked = False
@@ -160,6 +178,7 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
         try:
             self.on_connection_close()
         finally:
+            self._client_gone()  # disconnected() resolves
             if self._parked and not self._finished:
                 self._park_ended()
 
@@ -358,6 +377,9 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
         if self._on_finish_called:
             return
         self._on_finish_called = True
+        timer = self._request_timer
+        if timer is not None:
+            timer.cancel()  # the route's request_timeout: the request is over
         try:
             result = self.on_finish()
         except Exception:
@@ -369,6 +391,7 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin):
         if result is not None:
             task = asyncio.ensure_future(result)
             task.add_done_callback(_log_on_finish_error)
+            hold(self, task)  # a graceful shutdown waits for it
 
     def _clear_representation_headers(self) -> None:
         # 304 responses carry no body, so headers that describe one go (RFC 9110 §15.4.5).

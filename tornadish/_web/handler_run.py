@@ -8,12 +8,16 @@ and nowhere else in the dispatcher.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from tornadish._http.request import HTTPServerRequest
+from tornadish._web.drain import run_task
 from tornadish._web.handler import RequestHandler
+from tornadish._web.route_policy import log_timeout
 from tornadish._web.uploads import MultipartUpload
+from tornadish.log import app_log
 
 __all__ = ["HandlerRun", "streams_request_body"]
 
@@ -36,6 +40,10 @@ class HandlerRun:
        :meth:`connection_lost` if the connection closes first: the handler's
        ``on_connection_close`` runs, which by default ends the wait for the body
        (the request then ends without a response, ``on_finish`` still runs).
+
+    On a route with a policy (:mod:`~tornadish._web.route_policy`): :meth:`deadline`
+    before :meth:`execute`, then :meth:`cancel` when the client goes away
+    (``cancel_on_disconnect``), :meth:`time_out` when the ``request_timeout`` runs out.
     """
 
     __slots__ = ("handler",)
@@ -60,9 +68,10 @@ class HandlerRun:
     def execute(
         self, path_args: Sequence[bytes | None], path_kwargs: dict[str, bytes | None]
     ) -> Awaitable[None] | None:
-        """Run the handler; an awaitable comes back only if something has to wait (the
-        dispatcher runs it as a task)."""
-        return self.handler._execute(*path_args, **path_kwargs)
+        """Run the handler; a task comes back only if something has to wait (its
+        coroutine, which a graceful shutdown waits for, then cancels)."""
+        pending = self.handler._execute(*path_args, **path_kwargs)
+        return None if pending is None else run_task(self.handler, pending)
 
     def until_prepared(self) -> Awaitable[None] | None:
         """With ``streaming``: None once ``prepare()`` has run, else what to wait on."""
@@ -100,6 +109,58 @@ class HandlerRun:
         body = self.handler._body_future
         if body is not None and not body.done():
             self.handler.on_connection_close()
+
+    # -- the route's policy (route_policy.py) ------------------------------------------
+
+    def deadline(self, timer: asyncio.TimerHandle) -> None:
+        """The route's ``request_timeout`` timer: the handler cancels it when the request
+        is over (``on_finish`` runs), :meth:`time_out` runs if it fires first."""
+        self.handler._request_timer = timer
+
+    def cancel(self, task: asyncio.Future[None]) -> None:
+        """The client went away and the handler asked to stop then
+        (``cancel_on_disconnect``): cancel the task running its coroutine. Its
+        ``finally`` blocks run, then ``on_finish`` (also if the task is cancelled before
+        it started); nothing is logged, nobody being left to answer."""
+        if task.done():
+            return
+        coro = task.get_coro() if isinstance(task, asyncio.Task) else None
+        if inspect.iscoroutine(coro) and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+            # The client left in the very turn the task was made: cancelled before its
+            # first step, the handler's own path would never run and its method's
+            # coroutine would be left never awaited (a RuntimeWarning). Let it take that
+            # step (to its first await), then cancel.
+            asyncio.get_running_loop().call_soon(task.cancel)
+        else:
+            task.cancel()
+        task.add_done_callback(self._cancelled)
+
+    def _cancelled(self, task: asyncio.Future[None]) -> None:
+        # The handler's own path (_continue_async) has finished the request, unless the
+        # task was cancelled by someone else before its first step. (The drain's done
+        # callback, drain.run_task, does the same for every cancelled task; this one
+        # keeps the policy whole on its own.)
+        self.handler.abandon_response()
+
+    def time_out(self, task: asyncio.Future[None] | None, seconds: float) -> None:
+        """The route's ``request_timeout`` ran out: the client gets a 503 (or, if the
+        response has started, the connection is closed), ``on_finish`` runs, and the task
+        running the handler's coroutine is cancelled (its ``finally`` blocks run)."""
+        handler = self.handler
+        if handler._finished:
+            return
+        started = handler._headers_written
+        log_timeout(handler.request, seconds, started)
+        if started:
+            handler.abandon_response()  # a half-sent response cannot become a 503
+        else:
+            try:
+                handler.send_error(503)
+            except Exception:
+                app_log.error("Exception in exception handler", exc_info=True)
+                handler.abandon_response()
+        if task is not None and not task.done():
+            task.cancel()
 
 
 def streams_request_body(handler_class: type[RequestHandler]) -> bool:

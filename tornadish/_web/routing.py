@@ -14,6 +14,7 @@ from tornadish._http.contract import (
 )
 from tornadish._http.headers import HTTPHeaders
 from tornadish._http.request import HTTPServerRequest
+from tornadish._web.route_policy import RoutePolicy, route_policy
 
 __all__ = [
     "AnyMatches",
@@ -195,6 +196,11 @@ def _re_unescape(s: str) -> str:
 class Rule:
     """A routing rule: ``matcher`` decides, ``target`` serves."""
 
+    #: What the rule's requests get beyond the server's defaults (body limit, body
+    #: timeout, deadline, disconnect policy), resolved once from a handler class's
+    #: attributes (and :class:`URLSpec`'s arguments); None: nothing.
+    policy: RoutePolicy | None = None
+
     def __init__(
         self,
         matcher: Matcher,
@@ -210,6 +216,8 @@ class Rule:
         self.target = target
         self.target_kwargs = target_kwargs if target_kwargs else {}
         self.name = name
+        if isinstance(target, type):
+            self.policy = route_policy(target)
 
     def reverse(self, *args: Any) -> str | None:
         """A URL for this rule built from ``args`` (see :meth:`Matcher.reverse`)."""
@@ -227,6 +235,15 @@ class URLSpec(Rule):
 
     ``kwargs`` are passed to the handler's ``initialize``; ``name`` makes the rule
     reachable through ``Application.reverse_url``.
+
+    Keyword-only, tornadish's own: ``max_body_size`` (bytes; a larger body is answered
+    ``413`` before it is read), ``body_timeout`` (seconds a body may stay silent: 408)
+    and ``request_timeout`` (seconds from the head to the end of the response: 503, the
+    handler cancelled) for this route's requests. Each wins over the handler class's
+    attribute of the same name, and both over the server's values; None leaves it to
+    them. Resolved once, here.
+
+    >>> url(r"/upload", UploadHandler, max_body_size=1 << 30)  # doctest: +SKIP
     """
 
     def __init__(
@@ -235,12 +252,23 @@ class URLSpec(Rule):
         handler: Any,
         kwargs: dict[str, Any] | None = None,
         name: str | None = None,
+        *,
+        max_body_size: int | None = None,
+        body_timeout: float | None = None,
+        request_timeout: float | None = None,
     ) -> None:
         matcher = PathMatches(pattern)
         super().__init__(matcher, handler, kwargs, name)
         self.regex = matcher.regex
         self.handler_class = self.target
         self.kwargs = self.target_kwargs
+        if max_body_size is not None or body_timeout is not None or request_timeout is not None:
+            self.policy = route_policy(
+                self.target,
+                max_body_size=max_body_size,
+                body_timeout=body_timeout,
+                request_timeout=request_timeout,
+            )
 
     def __repr__(self) -> str:
         return (

@@ -1,0 +1,80 @@
+"""A live page fed by server-sent events: new blog posts and chat messages as they happen.
+
+    python -m examples.demo      then open http://127.0.0.1:8888/live/
+
+``GET /live/events`` is an :class:`~tornadish.sse.EventSourceHandler` that follows an
+:class:`~tornadish.sse.EventLog`: the demo's :class:`Activity`, which the blog and the
+chat room feed (``on_publish``, ``ChatRoom.listeners``). The page reads it with the
+browser's ``EventSource``, which reconnects by itself when the connection drops — the
+server restarting, say — and then sends the id of the last event it received
+(``Last-Event-ID``), so the stream resumes right after it: nothing missed, nothing twice.
+
+Ids across restarts: an in-memory log starts afresh with the process, so
+:meth:`Activity.record` takes ids from the clock (microseconds), greater than those of
+an earlier run. A browser coming back with an id from before the restart is
+then behind everything the new log holds, and is given all of it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from tornadish.sse import Event, EventLog, EventSourceHandler
+from tornadish.web import Application, RequestHandler
+
+PAGE = (Path(__file__).parent / "index.html").read_bytes()
+
+
+class Activity:
+    """What happened lately on the site, as events (``post``, ``chat``) in an
+    :class:`~tornadish.sse.EventLog` of the last ``maxlen``."""
+
+    def __init__(self, maxlen: int = 100) -> None:
+        self.log = EventLog(maxlen)
+
+    def record(self, event: str, data: dict[str, Any]) -> Event:
+        """Add an event; its id is the time in microseconds (see the module's notes), or
+        one more than the last id when events come faster than that."""
+        now_us = time.time_ns() // 1000
+        return self.log.append(data, event=event, id=max(self.log.last_id + 1, now_us))
+
+    def post_published(self, post: dict[str, Any]) -> None:
+        """The blog's ``on_publish``: a post with ``title``, ``author`` and ``url``."""
+        self.record("post", {"title": post["title"], "author": post["author"], "url": post["url"]})
+
+    def chat_message(self, message: dict[str, Any]) -> None:
+        """A ``ChatRoom`` listener: a message with ``name`` and ``text``."""
+        self.record("chat", {"name": message["name"], "text": message["text"]})
+
+
+class PageHandler(RequestHandler):
+    def get(self) -> None:
+        self.write(PAGE)
+
+
+class LiveEvents(EventSourceHandler):
+    """The activity as an event stream: what the client has not seen, then what comes."""
+
+    def initialize(self, activity: Activity, retry: int) -> None:
+        self.activity = activity
+        self.retry = retry
+
+    async def stream(self) -> None:
+        # How soon a browser comes back when the connection drops (its own default is
+        # a few seconds).
+        await self.send(None, retry=self.retry)
+        async for ev in self.activity.log.follow(self.last_event_id):
+            await self.send(ev.data, event=ev.event, id=ev.id)
+
+
+def make_app(
+    activity: Activity | None = None, *, prefix: str = "", retry: int = 1000, **settings: Any
+) -> Application:
+    """The live page (``prefix + "/"``) and its event stream (``prefix + "/events"``),
+    following ``activity``; ``retry`` is the browsers' reconnection delay (ms)."""
+    args = {"activity": activity if activity is not None else Activity(), "retry": retry}
+    return Application(
+        [(prefix + r"/", PageHandler), (prefix + r"/events", LiveEvents, args)], **settings
+    )
