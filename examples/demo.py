@@ -27,6 +27,7 @@ from examples.chat import app as chat
 from examples.live import app as live
 from examples.upload import app as upload
 from tornadish.log import enable_pretty_logging
+from tornadish.pubsub import Broadcast
 from tornadish.web import Application, RedirectHandler, RequestHandler
 
 INDEX = b"""<!doctype html>
@@ -97,20 +98,32 @@ def make_app(
     *,
     store: Store | None = None,
     activity: live.Activity | None = None,
+    broadcast: str | None = None,
     **settings: Any,
 ) -> Application:
     """The index page with the examples mounted under ``/blog/``, ``/chat/``,
     ``/upload/`` and ``/live/``, keeping their data in ``data_dir`` (the blog's in
-    ``store`` if given; the live page's recent events in ``activity`` if given)."""
+    ``store`` if given; the live page's recent events in ``activity`` if given).
+
+    ``broadcast`` (default ``TORNADISH_BROADCAST``, else ``memory://``): the pub/sub
+    the chat and the live page share between processes; with ``redis://...`` several
+    demo processes (``--workers``, or several machines on one database and Redis) make
+    one site."""
     data = Path(data_dir)
     data.mkdir(parents=True, exist_ok=True)
     if store is None:
         store = Store(str(data / "blog.sqlite3"))
     store.executor.submit(_welcome, store).result()  # start-up work: blocking is fine
+    if broadcast is None:
+        broadcast = os.environ.get("TORNADISH_BROADCAST") or "memory://"
+    shared = not broadcast.startswith("memory://")
     if activity is None:
-        activity = live.Activity()
-    room = chat.ChatRoom()
-    room.listeners.append(activity.chat_message)
+        activity = live.Activity(broadcast=Broadcast(broadcast) if shared else None)
+    room = chat.ChatRoom(broadcast=broadcast)
+    if activity.bus is not None:
+        room.posted.append(activity.chat_message)  # published once, where posted
+    else:
+        room.listeners.append(activity.chat_message)
     mounted = {
         "blog": blog.make_app(
             store=store,

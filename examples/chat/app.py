@@ -88,6 +88,9 @@ class ChatRoom:
         # Called with each new message (a dict: id, name, text); the demo's live page
         # (examples/live) follows the room through one.
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        # Called with each message posted *in this process* (once published), where
+        # ``listeners`` hear every process's: what must happen once per message.
+        self.posted: list[Callable[[dict[str, Any]], None]] = []
         self.gaps = 0  # times the broadcast said messages may have been lost
         self._started: asyncio.Future[None] | None = None
         self._relay_task: asyncio.Future[None] | None = None
@@ -126,7 +129,10 @@ class ChatRoom:
         JSON. Raises :class:`~tornadish.pubsub.PublishError` when the broker is down."""
         await self.start()
         message_id = await self.bus.publish(self.channel, {"name": name, "text": text})
-        return json.dumps({"id": message_id, "name": name, "text": text})
+        message = {"id": message_id, "name": name, "text": text}
+        for hook in self.posted:
+            hook(message)
+        return json.dumps(message)
 
     def _deliver(self, received: Message) -> None:
         if received.gap:

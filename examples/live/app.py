@@ -13,39 +13,79 @@ Ids across restarts: an in-memory log starts afresh with the process, so
 :meth:`Activity.record` takes ids from the clock (microseconds), greater than those of
 an earlier run. A browser coming back with an id from before the restart is
 then behind everything the new log holds, and is given all of it.
+
+Several processes (``TORNADISH_BROADCAST=redis://...``, ``--workers``, or several
+machines): the activity then goes through a :class:`~tornadish.pubsub.Broadcast`
+channel (``live``), which each event is published to once, by the process where it
+happened, and which every process's stream follows. Its ids are the Redis Stream's, so a
+browser resumes after ``Last-Event-ID`` in whichever process it reaches, and after any
+of them restarts.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
+from tornadish.pubsub import Broadcast
 from tornadish.sse import Event, EventLog, EventSourceHandler
 from tornadish.web import Application, RequestHandler
 
 PAGE = (Path(__file__).parent / "index.html").read_bytes()
 
 
+log = logging.getLogger("examples.live")
+
+
 class Activity:
-    """What happened lately on the site, as events (``post``, ``chat``) in an
-    :class:`~tornadish.sse.EventLog` of the last ``maxlen``."""
+    """What happened lately on the site, as events (``post``, ``chat``): in an
+    :class:`~tornadish.sse.EventLog` of the last ``maxlen`` (one process), or on the
+    ``channel`` of ``broadcast`` when one is given (several processes; see the module's
+    notes)."""
 
-    def __init__(self, maxlen: int = 100) -> None:
+    def __init__(
+        self, maxlen: int = 100, broadcast: Broadcast | None = None, channel: str = "live"
+    ) -> None:
         self.log = EventLog(maxlen)
+        self.bus = broadcast
+        self.channel = channel
+        # Events to publish, in order, by one task (see record()).
+        self._outbox: asyncio.Queue[tuple[str, dict[str, Any]]] | None = None
 
-    def record(self, event: str, data: dict[str, Any]) -> Event:
-        """Add an event; its id is the time in microseconds (see the module's notes), or
-        one more than the last id when events come faster than that."""
-        now_us = time.time_ns() // 1000
-        return self.log.append(data, event=event, id=max(self.log.last_id + 1, now_us))
+    def record(self, event: str, data: dict[str, Any]) -> Event | None:
+        """Add an event. In one process its id is the time in microseconds (see the
+        module's notes), or one more than the last id when events come faster than
+        that; with a broadcast it is published (in the order recorded) and the id is
+        the broadcast's (None is returned)."""
+        if self.bus is None:
+            now_us = time.time_ns() // 1000
+            return self.log.append(data, event=event, id=max(self.log.last_id + 1, now_us))
+        if self._outbox is None:
+            self._outbox = asyncio.Queue()
+            asyncio.get_running_loop().create_task(self._publish_all(self._outbox))
+        self._outbox.put_nowait((event, data))
+        return None
+
+    async def _publish_all(self, outbox: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
+        assert self.bus is not None
+        await self.bus.connect()
+        while True:
+            event, data = await outbox.get()
+            try:
+                await self.bus.publish(self.channel, {"event": event, "data": data})
+            except Exception:
+                log.exception("live: an event could not be published")
 
     def post_published(self, post: dict[str, Any]) -> None:
         """The blog's ``on_publish``: a post with ``title``, ``author`` and ``url``."""
         self.record("post", {"title": post["title"], "author": post["author"], "url": post["url"]})
 
     def chat_message(self, message: dict[str, Any]) -> None:
-        """A ``ChatRoom`` listener: a message with ``name`` and ``text``."""
+        """A ``ChatRoom`` hook: a message with ``name`` and ``text`` (with a broadcast,
+        called only in the process the message was posted to)."""
         self.record("chat", {"name": message["name"], "text": message["text"]})
 
 
@@ -65,8 +105,21 @@ class LiveEvents(EventSourceHandler):
         # How soon a browser comes back when the connection drops (its own default is
         # a few seconds).
         await self.send(None, retry=self.retry)
-        async for ev in self.activity.log.follow(self.last_event_id):
-            await self.send(ev.data, event=ev.event, id=ev.id)
+        bus = self.activity.bus
+        if bus is None:
+            async for ev in self.activity.log.follow(self.last_event_id):
+                await self.send(ev.data, event=ev.event, id=ev.id)
+            return
+        await bus.connect()
+        # after=: what this browser has not seen, from the Stream, then live; "0" (all
+        # kept) for a first visit.
+        after = self.last_event_id or "0"
+        async with bus.subscribe(self.activity.channel, after=after) as sub:
+            async for message in sub:
+                if message.gap:
+                    continue  # some events may be missing: the page carries on
+                body = message.data
+                await self.send(body["data"], event=body["event"], id=message.id)
 
 
 def make_app(

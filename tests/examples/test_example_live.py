@@ -128,13 +128,14 @@ def test_activity_ids_are_greater_than_those_of_an_earlier_run() -> None:
     earlier = Activity()
     first = earlier.record("chat", {"name": "a", "text": "1"})
     second = earlier.record("chat", {"name": "a", "text": "2"})
+    assert first is not None and second is not None  # (an in-process log: ids at once)
     assert second.id > first.id
     time.sleep(0.01)  # a restart takes longer than this
     # A restarted server: a new log, whose ids are still past the old ones, so a
     # browser's old Last-Event-ID counts as "behind" and it is given the new events.
     restarted = Activity()
     new = restarted.record("chat", {"name": "b", "text": "3"})
-    assert new.id > second.id
+    assert new is not None and new.id > second.id
     assert restarted.log.since(str(second.id)) == [new]
 
 
