@@ -361,7 +361,19 @@ class SecurityMixin:
         """The authenticated user: ``get_current_user()``'s result, computed once; may
         also be assigned (for example in an ``async prepare``)."""
         if not hasattr(self, "_current_user"):
-            self._current_user = self.get_current_user()
+            user = self.get_current_user()
+            if hasattr(user, "__await__"):
+                # An "async def get_current_user": its coroutine object is truthy, so
+                # taking it for a user would let anyone past @authenticated.
+                close = getattr(user, "close", None)
+                if close is not None:
+                    close()  # no "never awaited" warning on top of this error
+                raise TypeError(
+                    f"{type(self).__name__}.get_current_user() returned an awaitable; it "
+                    "cannot be async. Look the user up in an async prepare() and assign "
+                    "self.current_user there (docs/security.md, Authentication)."
+                )
+            self._current_user = user
         return self._current_user
 
     @current_user.setter
