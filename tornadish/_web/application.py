@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tornadish._http.contract import HTTPConnection, HTTPMessageDelegate
 from tornadish._http.headers import HTTPHeaders
 from tornadish._http.request import HTTPServerRequest
+from tornadish._web.body_buffer import DEFAULT_BODY_MEMORY_BUDGET, BodyBudget, BufferedBody
 from tornadish._web.compress import ContentEncoding
 from tornadish._web.errors import HTTPError
 from tornadish._web.handler import RequestHandler
@@ -88,6 +89,8 @@ class Application(ReversibleRouter):
     ``compress_response`` (br, zstd or gzip responses, see ``ContentEncoding``);
     ``security_headers`` (HSTS, ``nosniff``, a referrer policy, a content security
     policy..., see ``tornadish._web.security_headers``);
+    ``body_memory_budget`` (bytes of whole request bodies held in memory at once, all
+    requests together; 256 MiB, see ``tornadish._web.body_buffer``);
     ``upload_spool_threshold``/``upload_tmp_dir`` (multipart uploads, see
     ``docs/static-and-uploads.md``).
     """
@@ -120,6 +123,10 @@ class Application(ReversibleRouter):
         if settings.get("static_path"):
             handlers = _static_routes(settings) + list(handlers or [])
         self._tasks: set[asyncio.Future[Any]] = set()
+        # Whole request bodies held in memory, all requests together (body_buffer.py).
+        self.body_budget = BodyBudget(
+            settings.get("body_memory_budget", DEFAULT_BODY_MEMORY_BUDGET)
+        )
         self.wildcard_router = _ApplicationRouter(self, handlers)
         self.default_router = _ApplicationRouter(self, [Rule(AnyMatches(), self.wildcard_router)])
         self._settings_changed()
@@ -134,6 +141,7 @@ class Application(ReversibleRouter):
             self.settings.get("xsrf_cookies") or self.settings.get("cross_origin_protection")
         )
         self._log_function = self.settings.get("log_function")
+        self._spool_threshold = self.settings.get("upload_spool_threshold", DEFAULT_SPOOL_THRESHOLD)
 
     def listen(
         self,
@@ -297,6 +305,12 @@ class Application(ReversibleRouter):
             request_time = 1000.0 * handler.request.request_time()
             access_log.log(level, "%d %s %.2fms", status, handler._request_summary(), request_time)
 
+    def _buffered_body(self) -> BufferedBody:
+        """A request body to buffer, within the application's memory budget."""
+        return BufferedBody(
+            self.body_budget, self._spool_threshold, self.settings.get("upload_tmp_dir")
+        )
+
     def _track(self, task: asyncio.Future[Any]) -> None:
         # The loop only holds weak references to tasks; keep request tasks alive.
         self._tasks.add(task)
@@ -320,7 +334,7 @@ class _RequestDispatcher(HTTPMessageDelegate):
 
     __slots__ = (
         "application",
-        "chunks",
+        "body",
         "connection",
         "delegate",
         "handler_class",
@@ -345,7 +359,7 @@ class _RequestDispatcher(HTTPMessageDelegate):
         self.path_kwargs: dict[str, bytes | None] = {}
         self.run: HandlerRun | None = None  # once the handler exists
         self.delegate: HTTPMessageDelegate | None = None
-        self.chunks: list[bytes] | None = None
+        self.body: BufferedBody | None = None  # a whole body, as it arrives
         self.stream = False
         self.uploads: MultipartUpload | None = None
         # The route's policy (route_policy.py), and what follows this request for it.
@@ -494,10 +508,10 @@ class _RequestDispatcher(HTTPMessageDelegate):
         if self.uploads is not None:
             self.uploads.feed(chunk)
             return None
-        if self.chunks is None:
-            self.chunks = [chunk]
-        else:
-            self.chunks.append(chunk)
+        body = self.body
+        if body is None:
+            body = self.body = self.application._buffered_body()
+        body.add(chunk)
         return None
 
     def finish(self) -> None:
@@ -512,17 +526,47 @@ class _RequestDispatcher(HTTPMessageDelegate):
             return
         if self.uploads is not None:
             request.body = self.uploads.end()
-        chunks = self.chunks
-        if chunks:
+        body = self.body
+        if body is not None:
             # Form parsing happens in the handler's _execute, where a bad body becomes a
             # 400 through the handler's own error path.
-            request.body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            data = body.memory()
+            if data is None:
+                # On disk: read back once the memory budget has room (body_buffer.py).
+                self._track(asyncio.ensure_future(self._load_then_run(body)))
+                return
+            request.body = data
+        self._start()
+
+    async def _load_then_run(self, body: BufferedBody) -> None:
+        assert self.request is not None
+        try:
+            self.request.body = await body.load()
+        except BaseException:
+            body.release()
+            raise
+        if self.connection is not None and self.connection.closed:
+            body.release()  # the client left while its body waited: nobody to answer
+            return
+        self._start()
+
+    def _start(self) -> None:
+        """Make the handler and run it; the body's memory is returned when it is done."""
         pending = self._run()
-        if pending is not None:
-            task = asyncio.ensure_future(pending)
-            self.application._track(task)
-            if self.watch is not None:
-                self.watch.task = task
+        body = self.body
+        if pending is None:
+            if body is not None:
+                body.release()
+            return
+        task = asyncio.ensure_future(pending)
+        self._track(task)
+        if self.watch is not None:
+            self.watch.task = task
+        if body is not None:
+            task.add_done_callback(lambda _: body.release())
+
+    def _track(self, task: asyncio.Future[Any]) -> None:
+        self.application._track(task)
 
     def _run(self) -> Awaitable[None] | None:
         assert self.request is not None and self.handler_class is not None
@@ -545,6 +589,8 @@ class _RequestDispatcher(HTTPMessageDelegate):
     def on_connection_close(self) -> None:
         if self.uploads is not None and self.run is None:
             self.uploads.close()  # abandoned mid-body: no handler will close them
+        if self.body is not None and self.run is None:
+            self.body.release()  # abandoned before its handler ran
         if self.delegate is not None:
             self.delegate.on_connection_close()
         elif self.stream and self.run is not None:
