@@ -40,7 +40,6 @@ from tornadish._http.session import (
     LocalError,
     ProtocolError,
     RequestHead,
-    bad_field_value,
     check_value,
     connection_tokens,
     reason_bytes,
@@ -141,16 +140,13 @@ class HeaderCallback:
     (lower-case name, value) pair kept, the value's trailing whitespace dropped (llhttp
     drops the leading), and the head's size counted."""
 
-    __slots__ = ("_head_size", "_headers", "_odd_value")
+    __slots__ = ("_head_size", "_headers")
     _head_size: int
     _headers: list[tuple[bytes, bytes]]
-    _odd_value: bool  # a value with a control character: h11 judges the head
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if value and (value[-1] == 32 or value[-1] == 9):
             value = value.rstrip(b" \t")
-        if bad_field_value(value) is not None:
-            self._odd_value = True  # refused by the h11 judge, in its words
         self._headers.append((name.lower(), value))
         self._head_size += len(name) + len(value) + 4
 
@@ -233,7 +229,6 @@ class HttptoolsSession(HeaderCallback):
         self._head_size = 0
         self._url: list[bytes] = []
         self._headers = []
-        self._odd_value = False
         self._cl = False
         self._quiet = 0  # bytes read in a body that made none of it (see _feed)
         # The judge, once the connection has gone over to it.
@@ -257,7 +252,6 @@ class HttptoolsSession(HeaderCallback):
         self._phase = _HEAD
         self._url = []
         self._headers = []
-        self._odd_value = False
         self._head_size = 0
         self._head_fed = -1  # began in the read being parsed
         self._cl = False
@@ -284,7 +278,7 @@ class HttptoolsSession(HeaderCallback):
                 _METHODS[raw_method] = method
         headers = self._headers
         url = self._url[0] if len(self._url) == 1 else b"".join(self._url)
-        odd = self._odd_value or self._head_size + len(raw_method) + 14 > self._max_head
+        odd = self._head_size + len(raw_method) + 14 > self._max_head
         raw = self._raw
         whole = b""
         version: str | None = None
