@@ -454,14 +454,7 @@ class TwitterMixin(OAuthMixin):
             args.update(self._oauth_request_parameters(url, access_token, all_args, method))
         if args:
             url += "?" + urllib.parse.urlencode(args)
-        client = self.get_auth_http_client()
-        if post_args is not None:
-            response = await client.fetch(
-                url, method="POST", body=urllib.parse.urlencode(post_args)
-            )
-        else:
-            response = await client.fetch(url)
-        return escape.json_decode(response.body)
+        return await self._provider_json(url, post_args)
 
     def _oauth_consumer_token(self) -> dict[str, Any]:
         handler = self._auth_handler

@@ -18,6 +18,7 @@ import pytest
 from tornadish._web.body_buffer import BodyBudget
 from tornadish.web import Application, RequestHandler
 
+from tests.support.procstat import vm
 from tests.support.servers import free_port
 
 # -- the budget -----------------------------------------------------------------------
@@ -152,14 +153,6 @@ async def main():
     await asyncio.Event().wait()
 asyncio.run(main())
 """
-
-
-def vm(pid: int, key: str) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(key)
 
 
 async def _rss_growth(tmp_path: Path, clients: int, size: int, budget: int) -> int:

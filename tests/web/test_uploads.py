@@ -19,6 +19,7 @@ import pytest
 
 from tornadish.web import Application, RequestHandler, stream_request_body
 
+from tests.support.procstat import vm
 from tests.support.rawhttp import RawConn, request
 
 BOUNDARY = "----tornadishBoundary7MA4YWxk"
@@ -292,14 +293,6 @@ async def main():
     await asyncio.Event().wait()
 asyncio.run(main())
 """
-
-
-def vm(pid: int, key: str) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(key)
 
 
 async def stream_upload(port: int, size: int, abandon_after: int | None = None) -> bytes:

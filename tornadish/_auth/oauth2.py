@@ -58,6 +58,17 @@ class _AuthBase:
         one with a proxy or a longer timeout)."""
         return AsyncHTTPClient()
 
+    async def _provider_json(self, url: str, post_args: dict[str, Any] | None) -> Any:
+        """GET ``url`` (a form POST of ``post_args`` when given) with
+        :meth:`get_auth_http_client`; the decoded JSON answer."""
+        client = self.get_auth_http_client()
+        if post_args is not None:
+            body = urllib.parse.urlencode(post_args)
+            response = await client.fetch(url, method="POST", body=body)
+        else:
+            response = await client.fetch(url)
+        return escape.json_decode(response.body)
+
     @property
     def _auth_handler(self) -> RequestHandler:
         # The mixins only make sense on a RequestHandler; this keeps them typed.
@@ -176,11 +187,4 @@ class OAuth2Mixin(_AuthBase):
         all_args.update(args)
         if all_args:
             url += ("&" if "?" in url else "?") + urllib.parse.urlencode(all_args)
-        client = self.get_auth_http_client()
-        if post_args is not None:
-            response = await client.fetch(
-                url, method="POST", body=urllib.parse.urlencode(post_args)
-            )
-        else:
-            response = await client.fetch(url)
-        return escape.json_decode(response.body)
+        return await self._provider_json(url, post_args)

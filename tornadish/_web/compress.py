@@ -20,6 +20,19 @@ if TYPE_CHECKING:
 
 __all__ = ["ContentEncoding", "GZipContentEncoding", "OutputTransform"]
 
+# The compressible types beside text/* that Tornado's gzip transform knows.
+_TORNADO_TYPES = frozenset(
+    [
+        "application/javascript",
+        "application/x-javascript",
+        "application/xml",
+        "application/atom+xml",
+        "application/json",
+        "application/xhtml+xml",
+        "image/svg+xml",
+    ]
+)
+
 
 class OutputTransform:
     """Rewrites a response on its way out (Tornado's interface).
@@ -59,17 +72,7 @@ class ContentEncoding(OutputTransform):
     (a sync flush of the coding), so a client sees the data without waiting for the end.
     """
 
-    CONTENT_TYPES = {
-        "application/javascript",
-        "application/x-javascript",
-        "application/xml",
-        "application/atom+xml",
-        "application/json",
-        "application/xhtml+xml",
-        "application/manifest+json",
-        "application/wasm",
-        "image/svg+xml",
-    }
+    CONTENT_TYPES: set[str] = {*_TORNADO_TYPES, "application/manifest+json", "application/wasm"}
     #: The codings offered, best first (those installed, see the class docstring).
     CODINGS: tuple[str, ...] = codings.AVAILABLE
     #: Compression levels; None: the coding's default (gzip 6, br 4, zstd 3).
@@ -146,15 +149,7 @@ class GZipContentEncoding(ContentEncoding):
     (``ContentEncoding`` otherwise; ``GZIP_LEVEL`` as in Tornado)."""
 
     CODINGS = ("gzip",)
-    CONTENT_TYPES = {
-        "application/javascript",
-        "application/x-javascript",
-        "application/xml",
-        "application/atom+xml",
-        "application/json",
-        "application/xhtml+xml",
-        "image/svg+xml",
-    }
+    CONTENT_TYPES = set(_TORNADO_TYPES)
     GZIP_LEVEL = 6
 
     def __init__(self, request: HTTPServerRequest) -> None:
