@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from tests.support.seed_services import _ensure_binary, _wait_port, free_port
+from tests.support.seed_services import _ensure_binary, _wait_port, free_port, stop
 
 
 @dataclass
@@ -38,11 +38,7 @@ def _run(command: list[str], port: int) -> Iterator[None]:
         _wait_port(port, proc)
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 @contextmanager

@@ -39,6 +39,15 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) 
     raise RuntimeError(f"server did not listen on {port} in time")
 
 
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """End a service started here: terminate it, kill it if it is not gone in 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def _ensure_binary(names: list[str], package: str) -> str:
     for name in names:
         found = shutil.which(name) or next(iter(sorted(glob.glob(name))), None)
@@ -98,11 +107,7 @@ def redis_server() -> Iterator[Service]:
         _wait_port(port, proc)
         yield Service("127.0.0.1", port)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -157,9 +162,5 @@ def postgres_server() -> Iterator[Service]:
         time.sleep(0.3)  # the port opens a moment before connections are accepted
         yield Service("127.0.0.1", port)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
