@@ -65,7 +65,9 @@ async def still_serves(srv) -> None:
     assert r.status_code == 200 and r.text == "Hello"
 
 
-async def expect_error(srv, data: bytes, status: int, *, half_close: bool = False) -> RawConn:
+async def expect_error(
+    srv, data: bytes, status: int, *, half_close: bool = False, reason: str | None = None
+) -> RawConn:
     """Send ``data``; expect Tornado's bare ``status`` line (no headers, no body: the
     close ends it), then the connection closed by the server."""
     conn = await RawConn.open(srv.port)
@@ -74,6 +76,8 @@ async def expect_error(srv, data: bytes, status: int, *, half_close: bool = Fals
         conn.half_close()
     resp = await conn.response()
     assert resp.status == status, (resp.status, resp.body)
+    if reason is not None:
+        assert resp.reason == reason
     assert resp.headers == [] and resp.body == b""
     assert await conn.is_closed()
     conn.close()
@@ -168,7 +172,8 @@ async def test_chunked_body_over_limit_400_mid_stream(serve, calls, caplog, path
 async def test_url_over_url_limit_below_header_limit_414(serve, calls, caplog) -> None:
     capture_general(caplog)
     srv = await serve(make_app(calls), max_url_size=100, max_header_size=4096)
-    await expect_error(srv, request(target="/" + "u" * 500), 414)
+    # RFC 9110's phrase, not Python's older "Request-URI Too Long".
+    await expect_error(srv, request(target="/" + "u" * 500), 414, reason="URI Too Long")
     assert_logged(caplog, 414)
     assert calls.handled == []
     await still_serves(srv)

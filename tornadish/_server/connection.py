@@ -83,6 +83,9 @@ T_FLUSH = 6  # closed with output still queued: abort if the peer never takes it
 T_DRAIN = 7  # graceful drain: close this idle connection once it is quiet (rule 6)
 
 _LINGER_SECONDS = 2.0
+# The server's own error answers use RFC 9110's reason phrases where Python's table
+# still has the older ones (the phrases carry no meaning, but clients print them).
+_REASONS = {413: "Content Too Large", 414: "URI Too Long"}
 _CORK_MAX = 16384  # bytes: a write this large is not held back to be batched
 # Rule 6: how long an idle connection must have been quiet before a drain closes it, and
 # how soon to look again when bytes wait unread in its socket.
@@ -335,7 +338,7 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
             self._close()
             return
         self._notify_close()
-        reason = responses.get(status, "Error")
+        reason = _REASONS.get(status) or responses.get(status, "Error")
         data = self._session.error_response(status, reason)
         if self.transport is None:
             return
