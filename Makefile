@@ -12,7 +12,7 @@ BIN    := $(VENV)/bin
 # extra the tests use goes here. `make lint` uses it too (mypy checks tests/ and compat/
 # against what they import).
 EXTRAS_run   :=
-EXTRAS_test  := test,test-services,docs,lint,bench,speed,socks,oidc,brotli,zstd,redis
+EXTRAS_test  := test,test-services,docs,lint,bench,speed,socks,http2,oidc,brotli,zstd,redis,prometheus,otel
 EXTRAS_docs  := docs
 EXTRAS_bench := bench,speed,brotli,zstd
 

@@ -14,9 +14,11 @@ the ``--data`` directory.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import secrets
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +68,29 @@ The source is in examples/blog/, and the Tornado documentation at \
 https://www.tornadoweb.org/ describes the API it uses."""
 
 
+NOT_FOUND = b"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>404: Not Found</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em;line-height:1.5}
+</style></head><body><h1>404: Not Found</h1>
+<p>There is no page here. The examples are on the <a href="/">index page</a>.</p>
+</body></html>
+"""
+
+
 class IndexHandler(RequestHandler):
     def get(self) -> None:
         self.write(INDEX)
+
+
+class NotFoundHandler(RequestHandler):
+    """What no rule of the demo matches: a 404 page that leads back to the index (the
+    examples answer their own unknown paths, the blog in its layout)."""
+
+    def prepare(self) -> None:
+        self.set_status(404)
+        self.finish(NOT_FOUND)
 
 
 def _cookie_secret(data: Path) -> str:
@@ -141,16 +163,26 @@ def make_app(
             (r"/(blog|chat|upload|live)", RedirectHandler, {"url": "/{0}/"}),
             *[(rf"/{name}/.*", app) for name, app in mounted.items()],
         ],
-        **settings,
+        **{"default_handler_class": NotFoundHandler, **settings},
     )
 
 
 def main(port: int, data_dir: str) -> None:
-    """Serve the demo until Ctrl-C or SIGTERM (then shut down gracefully)."""
+    """Serve the demo until Ctrl-C or SIGTERM (then shut down gracefully).
+
+    Its URL is logged once the port is bound (``Serving on http://127.0.0.1:8888/``);
+    a port already taken ends the demo with one line on stderr and exit status 2."""
     app = make_app(data_dir)
     logging.getLogger("tornadish.general").info("data in %s", os.path.abspath(data_dir))
-    print(f"tornadish demo on http://127.0.0.1:{port}/  (Ctrl-C to stop)", flush=True)
-    tornadish.run(app, port=port, address="127.0.0.1")
+    try:
+        tornadish.run(app, port=port, address="127.0.0.1")
+    except OSError as e:
+        if e.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        # tornadish.run's message names the address: "cannot listen on ...: address
+        # already in use"; a traceback would say nothing more.
+        sys.stderr.write(f"examples.demo: {e} (try --port=...)\n")
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

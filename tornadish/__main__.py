@@ -9,60 +9,43 @@
 ``module:app`` names an ``Application`` (or any request callback) or a function that
 takes no arguments and returns one. The current directory is importable, as with
 ``python -m``. See :func:`tornadish.run` for what the options do.
+
+Rules: a mistake (an unknown option or level, ``--workers`` with ``--reload``, an
+application that cannot be loaded, a port already taken) is one line on stderr and exit
+status 2, as with uvicorn, never a traceback. Logging has the library's format
+(:func:`tornadish.log.enable_pretty_logging`). Under ``--reload``, an error in the
+application's own code is logged (its files and lines) and waited out: the next change
+to a source file starts it again.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import importlib.util
 import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
+
+from tornadish._runner.loading import AppError, UsageError, load_app
 
 __all__ = ["load_app", "main"]
 
-
-def load_app(target: str) -> Any:
-    """Import ``module:attribute`` and return the application it names (calling it
-    first when it is a factory rather than an application)."""
-    module_name, sep, attr = target.partition(":")
-    if not sep or not module_name or not attr:
-        raise SystemExit(f"error: expected module:app, got {target!r}")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    module = importlib.import_module(module_name)
-    obj: Any = module
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise SystemExit(f"error: {module_name!r} has no attribute {attr!r}") from None
-    # An application has start_request (the server's delegate interface); a plain
-    # callable without it is a factory. Old-style request callbacks take a request, so
-    # only a callable that takes no arguments is called.
-    if not hasattr(obj, "start_request") and callable(obj) and _takes_no_arguments(obj):
-        obj = obj()
-    return obj
+_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
-def _takes_no_arguments(fn: Any) -> bool:
-    import inspect
+class _Parser(argparse.ArgumentParser):
+    """argparse with uvicorn's manners: a mistake is one line and exit status 2, not
+    the usage text (``--help`` has that)."""
 
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return False
-    return all(
-        p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        for p in sig.parameters.values()
-    )
+    def error(self, message: str) -> NoReturn:
+        _fail(f"{message} (see {self.prog} --help)")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tornadish", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog=_prog(), description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="serve an application")
     run.add_argument("app", help="module:app — an Application or a zero-argument factory")
     run.add_argument("--port", type=int, default=8888, help="port to listen on (8888)")
@@ -95,34 +78,115 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="WebSocket engine (auto: websockets when installed; TORNADISH_WS sets the default)",
     )
-    run.add_argument("--log-level", default="info", help="logging level (info)")
+    run.add_argument(
+        "--http2",
+        action="store_true",
+        help="serve HTTP/2 too: prior knowledge on cleartext, ALPN h2 over TLS (needs h2)",
+    )
+    run.add_argument(
+        "--log-level",
+        default="info",
+        type=str.lower,
+        choices=_LEVELS,
+        help="logging level: critical, error, warning, info (the default) or debug",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of ``python -m tornadish``."""
+    """Entry point of ``python -m tornadish`` and of the ``tornadish`` command.
+
+    A mistake (a bad option, an application that cannot be loaded, a port in use)
+    ends with one line on stderr and exit status 2. With ``--reload`` (or ``--debug``),
+    an error in the application's own code is logged, and the process waits for a
+    file to change and tries again, as Tornado's autoreload wrapper does.
+    """
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-        format="[%(levelname)1.1s %(asctime)s %(process)d %(name)s] %(message)s",
-    )
-    app = load_app(args.app)
+    reload = bool(args.reload or args.debug)
+    if reload and args.workers != 1:
+        _fail("--reload and --debug need one process: drop --workers")
+    _configure_logging(args.log_level)
+    from tornadish._http.engines import resolve_http
+    from tornadish._http.ws_engines import resolve_ws
+
+    try:  # a bad name or a missing extra: say so before importing the application
+        resolve_http(args.http)
+        resolve_ws(args.ws)
+        if args.http2 and importlib.util.find_spec("h2") is None:
+            raise ImportError("--http2 needs the h2 library: pip install 'tornadish[http2]'")
+    except (ImportError, ValueError) as e:
+        _fail(str(e))
+    try:
+        app = load_app(args.app)
+    except UsageError as e:
+        _fail(str(e))
+    except AppError as e:
+        if not reload:
+            logging.getLogger("tornadish.general").debug("%s", e.details())
+            _fail(str(e))
+        _wait_for_a_fix(e)
     if args.debug:
         _enable_debug(app)
-    from tornadish._runner.run import run
+    settings = getattr(app, "settings", None) or {}
+    if args.workers != 1 and settings.get("autoreload"):
+        _fail(f"{args.app} has debug or autoreload on, which needs one process: drop --workers")
+    from tornadish._runner import run as runner
 
-    run(
-        app,
-        port=args.port,
-        address=args.address,
-        workers=args.workers,
-        grace=args.grace,
-        reload=args.reload or args.debug,
-        xheaders=args.xheaders,
-        uvloop=False if args.no_uvloop else None,
-        http=args.http,
-        ws=args.ws,
+    try:
+        runner.run(
+            app,
+            port=args.port,
+            address=args.address,
+            workers=args.workers,
+            grace=args.grace,
+            reload=reload,
+            xheaders=args.xheaders,
+            uvloop=False if args.no_uvloop else None,
+            http=args.http,
+            ws=args.ws,
+            **({"http2": True} if args.http2 else {}),
+        )
+    except runner.BindError as e:
+        _fail(str(e))
+
+
+def _prog() -> str:
+    # The console script is ``tornadish``; otherwise this runs as ``python -m tornadish``.
+    return "tornadish" if os.path.basename(sys.argv[0]) == "tornadish" else "python -m tornadish"
+
+
+def _fail(message: str) -> NoReturn:
+    sys.stderr.write(f"{_prog()}: error: {message}\n")
+    sys.stderr.flush()
+    raise SystemExit(2)
+
+
+def _configure_logging(level: str) -> None:
+    # The library's format (tornadish.log.LogFormatter, coloured on a terminal), unless
+    # logging is configured already (an embedding program, a test runner).
+    root = logging.getLogger()
+    if not root.handlers:
+        from tornadish.log import enable_pretty_logging
+
+        enable_pretty_logging(level.upper())
+
+
+def _wait_for_a_fix(error: AppError) -> NoReturn:
+    """Log ``error`` as the user needs it, then wait until a file changes and start
+    again (re-executing this command line); Ctrl-C stops the wait."""
+    from tornadish import autoreload
+    from tornadish.log import gen_log
+
+    gen_log.error(
+        "Could not load %s; waiting for a change to try again\n%s", error.target, error.details()
     )
+    for path in error.files():
+        autoreload.watch(path)
+    try:
+        autoreload.wait()  # returns only if the loop is stopped; a change re-executes
+    except KeyboardInterrupt:
+        pass
+    raise SystemExit(1)
 
 
 def _enable_debug(app: Any) -> None:

@@ -5,9 +5,10 @@
 >>> autoreload.watch("templates/home.html")  # doctest: +SKIP
 
 ``Application(debug=True)`` (or ``autoreload=True``) starts it when the application
-starts listening (``app.listen`` or :func:`tornadish.run`), and then also watches the
-``template_path`` directory. What is watched: the files of all imported modules, and the
-files and directories given to :func:`watch`. On a change it runs the reload hooks and
+starts listening (``app.listen`` or :func:`tornadish.run`). What is watched: the files of
+all imported modules, and the files and directories given to :func:`watch`. Templates
+are not: with autoreload on, a template is recompiled when it changes, so an edit needs
+no restart (which would drop every open WebSocket). On a change it runs the reload hooks and
 re-executes the process with the same interpreter and arguments (``python -m pkg`` is
 restarted as ``-m pkg``). Listening sockets are closed by ``exec`` (they are not
 inheritable), so the new process can bind the port again; connections in progress are
@@ -30,7 +31,9 @@ reaching its own :func:`start` or :func:`wait`::
     python -m tornadish.autoreload [--until-success] path/to/script.py args...
 
 ``--until-success`` stops once the script exits with status 0. A restart re-runs the
-wrapper with its original arguments.
+wrapper with its original arguments. (``python -m tornadish run app:make_app --reload``
+needs no wrapper: an application whose code fails to import is logged, its file and
+line, and waited on in the same way.)
 
 Module-level state (watched paths, hooks, the loops being watched) mirrors Tornado's
 API, which is a set of module functions; it is per process by nature, since the

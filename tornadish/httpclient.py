@@ -35,6 +35,7 @@ from tornadish._client.connection import (
 from tornadish._client.pool import ConnectionPool
 from tornadish._client.proxy import ProxyError
 from tornadish._client.request import PreparedRequest, redirect_request
+from tornadish._client.tracing import client_span
 from tornadish._http.headers import HTTPHeaders
 from tornadish._http.parse import format_timestamp, responses
 from tornadish.ioloop import IOLoop, _current_asyncio_loop, _running_loop
@@ -513,7 +514,10 @@ class AsyncHTTPClient:
         current = _RequestProxy(request, self.defaults)
         try:
             while True:
-                reader = await self._fetch_once(pool, current)
+                # Inside an OpenTelemetry trace: a client span, and the traceparent sent.
+                span = client_span(current)
+                hop = self._fetch_once(pool, current)
+                reader = await (hop if span is None else span.around(hop))
                 if not reader.redirect:
                     break
                 location = reader.headers["Location"]

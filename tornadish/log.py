@@ -7,10 +7,16 @@
 
 The ``tornado.*`` names are not used so an application running both side by side can tell
 the two apart; configure these exactly as you configured Tornado's.
+
+One format everywhere: the command line (``python -m tornadish run``) logs through
+:func:`enable_pretty_logging` too. A line says where it comes from as ``module:line``,
+except for the framework's private modules (``tornadish/_web/...``): their names and
+lines mean nothing to a user, so such a line names its logger (``tornadish.access``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import logging.handlers
 import os
@@ -38,10 +44,21 @@ _COLORS = {
     logging.CRITICAL: "\033[31m",
 }
 _RESET = "\033[0m"
+# The directory of the package: a record from a private module under it names its logger.
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# What a format says to place a record's origin; replaced by %(where)s (see format()).
+_MODULE_LINE = "%(module)s:%(lineno)d"
 
 
 class LogFormatter(logging.Formatter):
-    """``[L yymmdd hh:mm:ss module:line] message``, coloured on a terminal."""
+    """``[L yymmdd hh:mm:ss module:line] message``, coloured on a terminal.
+
+    Colour is used when ``color`` is true and stderr (where the handlers of
+    :func:`enable_pretty_logging` write) is a terminal, unless the ``NO_COLOR``
+    environment variable is set (https://no-color.org). ``module:line`` (the
+    ``%(module)s:%(lineno)d`` of ``fmt``) becomes the logger's name for records from
+    tornadish's private modules: ``[I 250101 12:00:00 tornadish.access] 200 GET /``.
+    """
 
     DEFAULT_FORMAT = (
         "%(color)s[%(levelname)1.1s %(asctime)s %(module)s:%(lineno)d]%(end_color)s %(message)s"
@@ -56,8 +73,8 @@ class LogFormatter(logging.Formatter):
         colors: dict[int, str] | None = None,
     ) -> None:
         super().__init__(datefmt=datefmt)
-        self._fmt: str = fmt
-        self._colors = (colors or _COLORS) if color and _stderr_is_tty() else {}
+        self._fmt: str = fmt.replace(_MODULE_LINE, "%(where)s")
+        self._colors = (colors or _COLORS) if color and _stderr_supports_color() else {}
         self._normal = _RESET if self._colors else ""  # what ends a coloured prefix
 
     def format(self, record: logging.LogRecord) -> str:
@@ -67,6 +84,10 @@ class LogFormatter(logging.Formatter):
         values: dict[str, Any] = dict(record.__dict__)
         values["color"] = color
         values["end_color"] = self._normal if color else ""
+        if _is_private(record.pathname):
+            values["where"] = record.name
+        else:
+            values["where"] = f"{record.module}:{record.lineno}"
         formatted = str(self._fmt) % values
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
@@ -75,8 +96,21 @@ class LogFormatter(logging.Formatter):
         return formatted.replace("\n", "\n    ")
 
 
-def _stderr_is_tty() -> bool:
+def _stderr_supports_color() -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
     return hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+
+
+@functools.lru_cache(maxsize=256)
+def _is_private(pathname: str) -> bool:
+    """Whether ``pathname`` is a private module of tornadish (``_web/handler.py``,
+    ``_ioloop_fds.py``, the command line's ``__main__.py``); ``__init__.py`` is not."""
+    path = os.path.abspath(pathname)
+    if not path.startswith(_PACKAGE_DIR):
+        return False
+    parts = path[len(_PACKAGE_DIR) :].split(os.sep)
+    return any(part.startswith("_") and part != "__init__.py" for part in parts)
 
 
 def enable_pretty_logging(

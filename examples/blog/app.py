@@ -85,6 +85,38 @@ class BaseHandler(RequestHandler):
         value = json.dumps({"id": author_id, "name": name})
         self.set_signed_cookie(USER_COOKIE, value, httponly=True, samesite="Lax")
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Error pages in the blog's layout (its header, language picker and style),
+        so a 404 or a 400 does not look like another site. In debug mode an exception
+        shows Tornado's traceback page instead, as does a failure of the layout."""
+        if self.settings.get("serve_traceback") and "exc_info" in kwargs:
+            super().write_error(status_code, **kwargs)
+            return
+        _ = self.locale.translate
+        if status_code == 404:
+            message = _("There is no page at this address.")
+        elif status_code == 403:
+            message = _("You may not do that here.")
+        elif status_code < 500:
+            message = _("The request could not be understood.")
+        else:
+            message = _("Something went wrong on our side; please try again.")
+        # The reason is the HTTP phrase ("Not Found") or what the handler gave to
+        # HTTPError (reason="unknown language"): English, as the status line has it.
+        reason = self._reason
+        try:
+            self.render("error.html", status_code=status_code, reason=reason, message=message)
+        except Exception:  # raised while rendering, before anything was written
+            log.exception("Could not render the error page")
+            super().write_error(status_code, **kwargs)
+
+
+class NotFoundHandler(BaseHandler):
+    """Every path the blog has no route for: its 404 page, in its layout."""
+
+    def prepare(self) -> None:
+        raise HTTPError(404)
+
 
 class HomeHandler(BaseHandler):
     async def get(self) -> None:
@@ -270,6 +302,8 @@ def make_app(
         template_path=str(HERE / "templates"),
         static_path=str(HERE / "static"),
         static_url_prefix=prefix + "/static/",
+        default_handler_class=NotFoundHandler,
+        default_handler_args=args,
         ui_modules={"Entry": Entry, "LanguagePicker": LanguagePicker},
         ui_methods={"body_html": body_html},
         xsrf_cookies=True,

@@ -267,3 +267,34 @@ def test_passwords_are_salted_and_checked() -> None:
     assert not check_password("secret pasS", first)
     assert not check_password("secret pass", "") and not check_password("x", "scrypt$1$2")
     assert slugify("  Ça va? Très bien!  ") == "ca-va-tres-bien" and slugify("!!!") == "post"
+
+
+async def test_error_pages_keep_the_blog_layout(serve: Any, store: Store) -> None:
+    base = await start(serve, store)
+    async with browser(base, **{"Accept-Language": "de"}) as client:
+        for path in ("/blog/no/such/page", "/blog/entry/no-such-post", "/blog/compose?id=x"):
+            if path.startswith("/blog/compose"):
+                await sign_up(client)
+            r = await client.get(path)
+            assert r.status_code == 404, path
+            page = r.text
+            assert "<title>404: Not Found · tornadish-Blog</title>" in page, path
+            assert '<meta name="viewport"' in page and "/blog/static/blog.css?v=" in page
+            assert '<form method="post" action="/blog/language"' in page  # the picker
+            assert "Unter dieser Adresse gibt es keine Seite." in page  # in the reader's language
+            assert page.count('f.querySelector("button").hidden = true') == 1  # module's JS
+        r = await form(client, "/blog/language", lang="xx")
+        assert r.status_code == 400
+        assert "<h2>400: unknown language</h2>" in r.text and "Angemeldet als ann" in r.text
+
+
+async def test_debug_mode_still_shows_the_traceback(serve: Any, store: Store) -> None:
+    srv = await serve(make_app(store=store, prefix="/blog", debug=True))
+    async with browser(str(srv.base_url)) as client:
+        await client.get("/blog/")
+        # An exception in a handler: the traceback page of debug mode, not the layout.
+        r = await client.get("/blog/compose")  # not signed in: a redirect, not an error
+        assert r.status_code == 302
+        r = await client.post("/blog/language", data={"_xsrf": client.cookies["_xsrf"]})
+        assert r.status_code == 400 and r.headers["content-type"].startswith("text/plain")
+        assert "MissingArgumentError" in r.text

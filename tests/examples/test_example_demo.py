@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -120,4 +121,28 @@ def test_python_m_examples_demo_serves_hello_world(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)  # Ctrl-C: the demo exits cleanly
         output, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, output.decode(errors="replace")
-    assert f"http://127.0.0.1:{port}/".encode() in output
+    # The URL is said once the port is bound, by the server's banner, and only there.
+    url = f"http://127.0.0.1:{port}/"
+    lines = [line for line in output.decode().splitlines() if url in line]
+    assert lines and all("Serving on " + url in line for line in lines), lines
+
+
+def test_python_m_examples_demo_on_a_taken_port_fails_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "examples.demo", f"--port={port}", f"--data={tmp_path}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and f"http://127.0.0.1:{port}/" not in result.stderr
+    [error] = [line for line in result.stderr.splitlines() if not line.startswith("[")]
+    assert error == (
+        f"examples.demo: cannot listen on 127.0.0.1:{port}: address already in use (try --port=...)"
+    ), result.stderr

@@ -1,5 +1,7 @@
 """Running in production, in subprocesses over real sockets: ``python -m tornadish run``,
-SIGTERM → graceful shutdown → exit 0, supervised worker processes, autoreload."""
+SIGTERM → graceful shutdown → exit 0, supervised worker processes. (The development
+loop, ``--reload``, is tested in test_reload.py; the command line's errors and log
+lines in test_cli.py.)"""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -58,16 +59,6 @@ def spawn(
     env.update(env_extra or {})
     with open(cwd / "server.log", "wb") as log:  # a file, not a pipe nobody drains
         return subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, stdout=log, stderr=log)
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
 
 
 def get(port: int, path: str = "/", timeout: float = 3.0) -> tuple[int, str]:
@@ -292,159 +283,3 @@ def test_run_function_in_a_script_exits_zero_on_sigint(
     proc.send_signal(signal.SIGINT)
     assert proc.wait(10) == 0
     assert "after run" in (tmp_path / "server.log").read_text()
-
-
-def _bump(path: Path, text: str) -> None:
-    path.write_text(text)
-    # Make sure the mtime moves even on coarse-grained filesystems.
-    later = time.time() + 2
-    os.utime(path, (later, later))
-
-
-def _change_until(path: Path, text: str, done: Callable[[], bool], log: Path) -> None:
-    """Write ``text`` to ``path`` until ``done()``: a change made before the watcher
-    has started (a loaded machine) is made again."""
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        _bump(path, text)
-        bumped = time.monotonic()
-        while time.monotonic() - bumped < 1.2:
-            if done():
-                return
-            time.sleep(0.1)
-    pytest.fail("no reload: " + log.read_text())
-
-
-# Both ways of noticing changes: watchfiles' notifications (when installed) and polling.
-RELOADERS = [
-    pytest.param("watchfiles", id="watchfiles"),
-    pytest.param("polling", id="polling"),
-]
-
-
-def reloader_env(reloader: str) -> dict[str, str]:
-    if reloader == "watchfiles":
-        pytest.importorskip("watchfiles")
-        return {"TORNADISH_RELOAD_POLL": ""}
-    return {"TORNADISH_RELOAD_POLL": "1"}
-
-
-@pytest.mark.parametrize("reloader", RELOADERS)
-def test_reload_reexecs_when_an_imported_module_changes(
-    project: Path, procs: list[subprocess.Popen[bytes]], reloader: str
-) -> None:
-    (project / "message.py").write_text('TEXT = "one"\n')
-    (project / "msgapp.py").write_text(
-        textwrap.dedent(
-            """
-            import message
-            from tornadish.web import Application, RequestHandler
-
-            class Msg(RequestHandler):
-                def get(self):
-                    self.write(message.TEXT)
-
-            app = Application([(r"/", Msg)])
-            """
-        )
-    )
-    port = free_port()
-    proc = spawn(run_args("msgapp:app", port, "--reload"), project, reloader_env(reloader))
-    procs.append(proc)
-    wait_listening(port, proc, project)
-    assert get(port) == (200, "one")
-
-    def answers_two() -> bool:
-        try:
-            return get(port, timeout=1) == (200, "two")
-        except OSError:
-            return False
-
-    log = project / "server.log"
-    _change_until(project / "message.py", 'TEXT = "two"\n', answers_two, log)
-    assert proc.poll() is None  # same process (exec keeps the pid)
-    expected = "watching for changes with" if reloader == "watchfiles" else "polling for"
-    assert f"Autoreload: {expected}" in log.read_text()
-
-
-@pytest.mark.parametrize("reloader", RELOADERS)
-def test_debug_cli_restarts_when_a_template_changes(
-    project: Path, procs: list[subprocess.Popen[bytes]], reloader: str
-) -> None:
-    (project / "templates").mkdir()
-    (project / "templates" / "page.html").write_text("v1 {{ 1 + 1 }}")
-    (project / "tplapp.py").write_text(
-        textwrap.dedent(
-            """
-            import os
-            from tornadish.web import Application, RequestHandler
-
-            with open("starts.txt", "a") as f:
-                f.write("start\\n")
-
-            class Page(RequestHandler):
-                def get(self):
-                    self.render("page.html")
-
-            def make_app():
-                here = os.path.dirname(os.path.abspath(__file__))
-                return Application([(r"/", Page)], template_path=os.path.join(here, "templates"))
-            """
-        )
-    )
-    port = free_port()
-    proc = spawn(run_args("tplapp:make_app", port, "--debug"), project, reloader_env(reloader))
-    procs.append(proc)
-    wait_listening(port, proc, project)
-    assert get(port) == (200, "v1 2")
-
-    def restarted() -> bool:
-        return (project / "starts.txt").read_text().count("start") >= 2
-
-    page = project / "templates" / "page.html"
-    _change_until(page, "v2 {{ 2 + 2 }}", restarted, project / "server.log")
-    wait_listening(port, proc, project)
-    assert get(port) == (200, "v2 4")
-
-
-def test_debug_application_listen_watches_extra_files(
-    tmp_path: Path, procs: list[subprocess.Popen[bytes]]
-) -> None:
-    port = free_port()
-    (tmp_path / "config.txt").write_text("a")
-    (tmp_path / "dev.py").write_text(
-        textwrap.dedent(
-            f"""
-            import asyncio
-            from tornadish import autoreload
-            from tornadish.web import Application, RequestHandler
-
-            with open("starts.txt", "a") as f:
-                f.write("start\\n")
-
-            class Hi(RequestHandler):
-                def get(self):
-                    self.write("hi")
-
-            async def main():
-                autoreload.watch("config.txt")
-                Application([(r"/", Hi)], debug=True).listen({port}, "127.0.0.1")
-                await asyncio.Event().wait()
-
-            asyncio.run(main())
-            """
-        )
-    )
-    proc = spawn(["dev.py"], tmp_path)
-    procs.append(proc)
-    wait_listening(port, proc, tmp_path)
-    time.sleep(0.6)
-    _bump(tmp_path / "config.txt", "b")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if (tmp_path / "starts.txt").read_text().count("start") >= 2:
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail("no reload: " + (tmp_path / "server.log").read_text())
-    wait_listening(port, proc, tmp_path)

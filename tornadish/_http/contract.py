@@ -359,6 +359,10 @@ class HTTPMessageDelegate:
 class HTTPServerConnectionDelegate:
     """Something that can serve requests: an ``Application`` or your own router."""
 
+    #: When set, told of each connection a server accepts (+1) and closes (-1): an
+    #: application's metrics (its ``metrics`` setting). Read once, when the server is made.
+    connection_watch: Callable[[int], None] | None = None
+
     def start_request(
         self, server_conn: object, request_conn: HTTPConnection
     ) -> HTTPMessageDelegate:

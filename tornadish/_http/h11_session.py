@@ -39,7 +39,7 @@ from tornadish._http.session import (
     valid_host,
     whole_message,
 )
-from tornadish._http.wording import tornado_wording
+from tornadish._http.wording import shown_bytes, tornado_wording
 
 __all__ = [
     "CLOSED",
@@ -193,7 +193,9 @@ class ServerSession:
         if version is None:
             if not req.http_version.startswith(b"1."):
                 # RFC 9110 §15.6.6: another major version is not ours to speak.
-                raise ProtocolError(505, f"HTTP version not supported: {req.http_version!r}")
+                raise ProtocolError(
+                    505, f"HTTP version not supported: {shown_bytes(req.http_version)}"
+                )
             # A later 1.x is read as 1.1 (RFC 9110 §2.5), under the version it gave.
             version = "HTTP/" + req.http_version.decode("ascii")
         target = req.target
@@ -208,7 +210,7 @@ class ServerSession:
         for name, value in headers:
             size += len(name) + len(value) + 4
             if bad_field_value(value) is not None:
-                raise ProtocolError(400, f"Invalid header value {value!r}")
+                raise ProtocolError(400, f"Invalid header value {shown_bytes(value)}")
             if name == b"host" and not valid_host(value):
                 # RFC 9112 §3.2: 400 for an invalid Host (h11 refuses a second one).
                 raise ProtocolError(400, f"Invalid Host header: {value.decode('latin-1')!r}")

@@ -15,6 +15,7 @@ from tornadish._http.parse import (
     parse_qs_bytes,
     split_host_and_port,
 )
+from tornadish._http.request_id import REQUEST_ID_HEADER, request_id
 from tornadish._http.session import valid_host
 
 __all__ = ["HTTPServerRequest"]
@@ -29,9 +30,10 @@ class HTTPServerRequest:
     ``cookies``. ``arguments`` holds query and body arguments together.
 
     Query arguments and cookies are parsed on first use, so a handler that never reads
-    them never pays for them. A query string with more fields than a urlencoded body
-    may have (``ParseUrlEncodedConfig.max_arguments``) is refused at once, though, as
-    in Tornado: the constructor raises :class:`HTTPInputError` (a 400 from a server).
+    them never pays for them; so is ``id`` (tornadish's own: the request id). A query
+    string with more fields than a urlencoded body may have
+    (``ParseUrlEncodedConfig.max_arguments``) is refused at once, though, as in Tornado:
+    the constructor raises :class:`HTTPInputError` (a 400 from a server).
     """
 
     path: str
@@ -201,6 +203,19 @@ class HTTPServerRequest:
     def full_url(self) -> str:
         """The URL the client asked for, scheme and host included."""
         return self.protocol + "://" + self.host + self.uri
+
+    _id: str | None = None
+
+    @property
+    def id(self) -> str:
+        """This request's id: the ``X-Request-ID`` header's value when it is fit to log
+        (1 to 128 letters, digits or ``-_.:+/=@``), else a new random one (32 hex
+        digits). Made the first time it is read, then kept; what the JSON access log and
+        the ``X-Request-ID`` response header carry (``tornadish._http.request_id``)."""
+        rid = self._id
+        if rid is None:
+            rid = self._id = request_id(self.headers.get(REQUEST_ID_HEADER))
+        return rid
 
     def mark_finished(self) -> None:
         """The response is complete: :meth:`request_time` stops counting now."""

@@ -3,16 +3,23 @@ tests match on them) and a response body that contradicts its ``Content-Length``
 
 Every seam on h11 (the server's, the client's, ``http1connection``'s) words its errors
 here, so the same fault reads the same wherever it is met. The *status* answered stays
-the RFCs' choice; only the words are Tornado's.
+the RFCs' choice; only the words are Tornado's. Bytes h11 quotes as Python reprs
+(``bytearray(b'Bad\\x01: x')``) are shown as text, quoted as Tornado quotes a value,
+with what is not printable ASCII escaped (``'Bad\\x01: x'``).
 """
 
 from __future__ import annotations
 
+import ast
 import re
 
-__all__ = ["output_wording", "tornado_wording"]
+__all__ = ["output_wording", "shown_bytes", "tornado_wording"]
 
 _TE_ERRORS = ("multiple Transfer-Encoding headers", "Only Transfer-Encoding: chunked")
+# A bytes or bytearray repr inside a message: bytearray(b'...'), b'...' or b"...".
+_LITERAL = r"b'(?:[^'\\]|\\.)*'" + r'|b"(?:[^"\\]|\\.)*"'
+_BYTES_REPR = re.compile(rf"bytearray\(({_LITERAL})\)|(?<!\w)({_LITERAL})")
+_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r", "\\": "\\\\", "'": "\\'"}
 _HEADER_LINE = re.compile(rb"(?im)^(content-length|transfer-encoding)[ \t]*:[ \t]*(.*?)[ \t]*\r?$")
 
 
@@ -23,10 +30,36 @@ def _raw_values(head: bytes, name: bytes) -> str:
     return b",".join(values).decode("latin-1")
 
 
+def shown_bytes(data: bytes) -> str:
+    """``data`` as quoted text for a log line: printable ASCII as it is, the rest
+    escaped (``\\r``, ``\\x01``, ``\\xff``), never a ``b'...'`` or ``bytearray`` repr."""
+    chars = (
+        _ESCAPES.get(c) or (c if " " <= c <= "~" else f"\\x{ord(c):02x}")
+        for c in bytes(data).decode("latin-1")
+    )
+    return "'" + "".join(chars) + "'"
+
+
+def _without_reprs(message: str) -> str:
+    def shown(match: re.Match[str]) -> str:
+        literal = match.group(1) or match.group(2)
+        try:
+            value = ast.literal_eval(literal)
+        except (ValueError, SyntaxError):
+            return match.group(0)
+        return shown_bytes(value) if isinstance(value, bytes) else match.group(0)
+
+    return _BYTES_REPR.sub(shown, message)
+
+
 def tornado_wording(message: str, head: bytes) -> str:
     """Tornado's words for h11's message about a malformed request (``head``: the raw
     bytes it came in, for the values Tornado's messages quote). Tornado's tests and
     users' log filters match on these words; the status stays the RFCs' choice."""
+    return _without_reprs(_tornado_wording(message, head))
+
+
+def _tornado_wording(message: str, head: bytes) -> str:
     if message.startswith("illegal request line") or message.startswith("no request line"):
         return "Malformed HTTP request line"
     if message.startswith("illegal status line") or message.startswith("no response line"):

@@ -15,6 +15,7 @@ import random
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 from tornadish.log import gen_log
 
@@ -41,13 +42,20 @@ def task_id() -> int | None:
     return _task_id
 
 
-def fork_processes(num_processes: int | None, max_restarts: int | None = None) -> int:
+def fork_processes(
+    num_processes: int | None,
+    max_restarts: int | None = None,
+    *,
+    on_exit: Callable[[int], None] | None = None,
+) -> int:
     """Fork ``num_processes`` workers (``None`` or ``<= 0``: one per CPU).
 
     Returns the worker's task id (0 .. n-1) in each child. The parent never returns: it
     supervises, restarting a worker that dies from a signal or exits non-zero (at most
     ``max_restarts`` times in all, 100 by default), and exits 0 once every worker has
     exited cleanly. SIGTERM and SIGINT sent to the parent are passed on to the workers.
+    ``on_exit(pid)`` (tornadish's own) is called in the parent for each worker that
+    exits, however it exits (``tornadish.run``: prometheus_client's bookkeeping).
     """
     if sys.platform == "win32":
         raise RuntimeError("fork not available on Windows")
@@ -91,6 +99,10 @@ def fork_processes(num_processes: int | None, max_restarts: int | None = None) -
             except ProcessLookupError:
                 pass
 
+    def stop_asked() -> bool:
+        # Read through a call: forward() may have set it while we slept.
+        return stopping
+
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     restarts = 0
@@ -104,6 +116,8 @@ def fork_processes(num_processes: int | None, max_restarts: int | None = None) -
         if pid not in children:
             continue
         i = children.pop(pid)
+        if on_exit is not None:
+            on_exit(pid)
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             stopping = stopping or sig in (signal.SIGTERM, signal.SIGINT)
@@ -121,6 +135,10 @@ def fork_processes(num_processes: int | None, max_restarts: int | None = None) -
         if restarts > max_restarts:
             raise RuntimeError("Too many child restarts, giving up")
         time.sleep(0.05)  # do not spin if a worker dies at start-up
+        if stop_asked():
+            # SIGTERM came during the pause: it went to the workers there were; one
+            # started now would never hear it, and the supervisor would wait for ever.
+            continue
         tid = start_child(i)
         if tid is not None:
             return tid

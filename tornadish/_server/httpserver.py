@@ -21,6 +21,7 @@ from tornadish._http.headers import HTTPHeaders
 from tornadish._http.parse import RequestStartLine, ResponseStartLine
 from tornadish._http.request import HTTPServerRequest
 from tornadish._io import processes
+from tornadish._server.negotiate import ProtocolSelector, offer_alpn
 from tornadish._server.params import ServerParams
 from tornadish._server.protocol import HTTP1ServerProtocol
 from tornadish._server.tls import accept_tls
@@ -43,6 +44,25 @@ class _ConnectionSet(set[HTTP1ServerProtocol]):
             for w in waiters:
                 if not w.done():
                     w.set_result(None)
+
+
+class _WatchedConnectionSet(_ConnectionSet):
+    """Open connections, each one added and gone told to ``watch`` (+1, -1): the
+    application's ``connection_watch`` (its metrics' open-connections gauge)."""
+
+    def __init__(self, watch: Callable[[int], None]) -> None:
+        super().__init__()
+        self.watch = watch
+
+    def add(self, conn: HTTP1ServerProtocol) -> None:
+        if conn not in self:
+            super().add(conn)
+            self.watch(1)
+
+    def discard(self, conn: object) -> None:
+        if conn in self:
+            super().discard(conn)
+            self.watch(-1)
 
 
 _ANNOUNCED: set[str] = set()
@@ -75,6 +95,12 @@ class HTTPServer(HTTPServerConnectionDelegate):
     ``ws`` picks the WebSocket engine: ``"auto"`` (the ``websockets`` library when
     installed, else wsproto; the default, or what ``TORNADISH_WS`` says), ``"wsproto"``
     or ``"websockets"``.
+    ``http2=True`` serves HTTP/2 on the same port as well (the ``http2`` extra, the
+    ``h2`` library): over TLS when the client picks ``h2`` by ALPN (offered on the
+    server's SSL context), over cleartext when it opens with the HTTP/2 preface (prior
+    knowledge); each stream is an ordinary request to ``request_callback``.
+    ``h2_max_concurrent_streams`` (100) and ``h2_max_resets`` (200 per 10 s, against
+    Rapid Reset) bound each HTTP/2 connection.
     ``xheaders=True`` trusts ``X-Real-Ip``/``X-Forwarded-For``/``X-Forwarded-Proto`` from a
     proxy in front; ``trusted_downstream`` lists proxies to skip in ``X-Forwarded-For``.
     """
@@ -101,6 +127,9 @@ class HTTPServer(HTTPServerConnectionDelegate):
         min_body_rate: float | None = None,
         http: str | None = None,
         ws: str | None = None,
+        http2: bool = False,
+        h2_max_concurrent_streams: int | None = None,
+        h2_max_resets: int | None = None,
     ) -> None:
         self.request_callback = request_callback
         self.ssl_options = ssl_options
@@ -128,11 +157,18 @@ class HTTPServer(HTTPServerConnectionDelegate):
             min_body_rate=min_body_rate,
             http=http,
             ws=ws,
+            http2=http2,
+            h2_max_concurrent_streams=h2_max_concurrent_streams,
+            h2_max_resets=h2_max_resets,
         )
+        if http2 and self._ssl_context is not None:
+            offer_alpn(self._ssl_context)
         self._delegate = _server_delegate(request_callback)
         if decompress_request or chunk_size is not None:
             self._delegate = _BodyDelegates(self._delegate, chunk_size or 65536, decompress_request)
-        self._connections = _ConnectionSet()
+        # Counted where the application asks (its metrics); a plain set otherwise.
+        watch = getattr(request_callback, "connection_watch", None)
+        self._connections = _ConnectionSet() if watch is None else _WatchedConnectionSet(watch)
         self._handshakes: set[asyncio.Task[None]] = set()  # TLS handshakes in flight
         self._tls_listeners: list[Callable[[], None]] = []  # each stops one TLS listener
         self._sockets: list[socket.socket] = []
@@ -254,7 +290,20 @@ class HTTPServer(HTTPServerConnectionDelegate):
             self._servers.append(server)
 
     def _make_protocol(self) -> HTTP1ServerProtocol:
+        if self.params.http2:
+            # The first bytes (or ALPN) choose HTTP/2 or HTTP/1.1 (see _server.negotiate).
+            return ProtocolSelector(  # type: ignore[return-value]
+                self._make_h1, self._make_h2, self._connections
+            )
         return HTTP1ServerProtocol(self.params, self._delegate, self._connections)
+
+    def _make_h1(self) -> HTTP1ServerProtocol:
+        return HTTP1ServerProtocol(self.params, self._delegate, self._connections)
+
+    def _make_h2(self) -> asyncio.Protocol:
+        from tornadish._server.h2_protocol import H2ServerProtocol  # needs h2: imported late
+
+        return H2ServerProtocol(self.params, self._delegate, self._connections)
 
     async def wait_started(self) -> None:
         """Wait until every added socket is being served (useful in tests)."""

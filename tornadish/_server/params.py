@@ -3,6 +3,8 @@ with the server's graceful drain (:class:`~tornadish._io.drain.Drain`)."""
 
 from __future__ import annotations
 
+import importlib.util
+
 from tornadish._http.engines import (
     EngineName,
     ServerSessionType,
@@ -29,15 +31,22 @@ class ServerParams:
     also average 240 bytes/s (``min_body_rate``), against bodies trickled a byte at a
     time to hold a connection (R.U.D.Y.). ``http`` picks the engine
     (:func:`~tornadish._http.engines.resolve_http`), ``ws`` the WebSocket one
-    (:func:`~tornadish._http.ws_engines.resolve_ws`).
+    (:func:`~tornadish._http.ws_engines.resolve_ws`). ``http2`` serves HTTP/2 as well
+    (prior knowledge on cleartext, ALPN over TLS; needs the ``h2`` library, the
+    ``http2`` extra): at most ``h2_max_concurrent_streams`` streams at once (100,
+    advertised), and GOAWAY ``ENHANCE_YOUR_CALM`` to a peer resetting more than
+    ``h2_max_resets`` streams in 10 s (200: Rapid Reset).
     """
 
     __slots__ = (
         "body_timeout",
         "decompress",
         "drain",
+        "h2_max_concurrent_streams",
+        "h2_max_resets",
         "header_timeout",
         "http",
+        "http2",
         "idle_connection_timeout",
         "max_body_size",
         "max_header_size",
@@ -70,7 +79,16 @@ class ServerParams:
         min_body_rate: float | None = None,
         http: str | None = None,
         ws: str | None = None,
+        http2: bool = False,
+        h2_max_concurrent_streams: int | None = None,
+        h2_max_resets: int | None = None,
     ) -> None:
+        if http2 and importlib.util.find_spec("h2") is None:
+            raise RuntimeError("http2=True needs the h2 library: pip install 'tornadish[http2]'")
+        #: Serve HTTP/2 too (prior knowledge and ALPN ``h2``).
+        self.http2 = http2
+        self.h2_max_concurrent_streams = h2_max_concurrent_streams or 100
+        self.h2_max_resets = h2_max_resets or 200
         #: The HTTP/1.1 engine (``"h11"`` or ``"httptools"``), resolved from ``http``.
         self.http: EngineName = resolve_http(http)
         self.session_class: type[ServerSessionType] = server_session_class(self.http)

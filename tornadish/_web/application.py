@@ -22,6 +22,7 @@ from tornadish._web.compress import ContentEncoding
 from tornadish._web.errors import HTTPError
 from tornadish._web.handler import RequestHandler
 from tornadish._web.handler_run import HandlerRun, streams_request_body
+from tornadish._web.observe import Observer
 from tornadish._web.route_policy import RequestWatch, RoutePolicy, answer_timeout, handler_policy
 from tornadish._web.routing import (
     AnyMatches,
@@ -92,7 +93,10 @@ class Application(ReversibleRouter):
     ``body_memory_budget`` (bytes of whole request bodies held in memory at once, all
     requests together; 256 MiB, see ``tornadish._web.body_buffer``);
     ``upload_spool_threshold``/``upload_tmp_dir`` (multipart uploads, see
-    ``docs/static-and-uploads.md``).
+    ``docs/static-and-uploads.md``); ``log_format="json"``, ``request_id``,
+    ``metrics``, ``opentelemetry`` (a JSON access log, ``X-Request-ID``, Prometheus
+    metrics, OpenTelemetry spans: see ``tornadish._web.observe`` and
+    ``docs/observability.md``).
     """
 
     def __init__(
@@ -134,6 +138,7 @@ class Application(ReversibleRouter):
     #: True when the ``xsrf_cookies`` or ``cross_origin_protection`` setting has
     #: handlers check requests of unsafe methods (POST, PUT, ...).
     check_unsafe_methods: bool
+    _observer: Observer | None = None
 
     def _settings_changed(self) -> None:
         # Flags read on every request, resolved once.
@@ -141,6 +146,16 @@ class Application(ReversibleRouter):
             self.settings.get("xsrf_cookies") or self.settings.get("cross_origin_protection")
         )
         self._log_function = self.settings.get("log_function")
+        # The JSON access log, request ids, metrics, traces (tornadish._web.observe):
+        # None while all are off, and then the request path has nothing more to do.
+        if self._observer is not None and self._observer in self.transforms:
+            self.transforms.remove(self._observer)
+        self._observer = Observer.from_settings(self.settings, self._log_function)
+        self.connection_watch = None
+        if self._observer is not None:
+            self.transforms.append(self._observer)
+            self._log_function = self._observer.log_request
+            self.connection_watch = self._observer.connection_watch
         self._spool_threshold = self.settings.get("upload_spool_threshold", DEFAULT_SPOOL_THRESHOLD)
 
     def listen(
@@ -178,12 +193,11 @@ class Application(ReversibleRouter):
         return server
 
     def _start_autoreload(self) -> None:
-        # The development loop: restart on a change to a module or a template.
+        # The development loop: restart on a change to a module. Not on a template's:
+        # with autoreload on, templates are recompiled when they change (templating's
+        # auto_reload), and a restart would drop every WebSocket for nothing.
         from tornadish import autoreload
 
-        template_path = self.settings.get("template_path")
-        if template_path:
-            autoreload.watch(template_path)
         autoreload.start()
 
     @functools.cached_property
@@ -343,6 +357,7 @@ class _RequestDispatcher(HTTPMessageDelegate):
         "path_kwargs",
         "policy",
         "request",
+        "rule",
         "run",
         "stream",
         "uploads",
@@ -448,6 +463,7 @@ class _RequestDispatcher(HTTPMessageDelegate):
                     return True
                 continue
             if isinstance(target, type) and issubclass(target, RequestHandler):
+                self.rule = rule  # (what an observer names the route by)
                 self._serve_with(
                     target,
                     rule.target_kwargs,
@@ -489,7 +505,12 @@ class _RequestDispatcher(HTTPMessageDelegate):
         watch = self.watch
         if watch is not None and watch.timer is not None:
             run.deadline(watch.timer)
-        pending = run.execute(self.path_args, self.path_kwargs)
+        observer = self.application._observer
+        if observer is None:
+            pending = run.execute(self.path_args, self.path_kwargs)
+        else:  # tornadish._web.observe
+            rule = getattr(self, "rule", None)
+            pending = observer.execute(run, rule, self.path_args, self.path_kwargs)
         if pending is not None:
             task = asyncio.ensure_future(pending)
             self.application._track(task)
@@ -584,6 +605,10 @@ class _RequestDispatcher(HTTPMessageDelegate):
         watch = self.watch
         if watch is not None and watch.timer is not None:
             run.deadline(watch.timer)
+        observer = self.application._observer
+        if observer is not None:  # tornadish._web.observe
+            rule = getattr(self, "rule", None)
+            return observer.execute(run, rule, self.path_args, self.path_kwargs)
         return run.execute(self.path_args, self.path_kwargs)
 
     def on_connection_close(self) -> None:

@@ -40,6 +40,7 @@ from tornadish.log import app_log, gen_log
 
 if TYPE_CHECKING:
     from tornadish._web.application import Application
+    from tornadish._web.observe import Observation
 
 __all__ = ["RequestHandler", "stream_request_body"]
 
@@ -87,6 +88,8 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin, H
     _body_future: asyncio.Future[None] | None = None
     # This request's future from the connection for shutting_down (tornadish._web.drain).
     _shutdown_future: asyncio.Future[None] | None = None
+    # What observes this request (tornadish._web.observe), when the application has it.
+    _observation: Observation | None = None
 
     path_args: list[Any]
     path_kwargs: dict[str, Any]
@@ -380,6 +383,9 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin, H
         timer = self._request_timer
         if timer is not None:
             timer.cancel()  # the route's request_timeout: the request is over
+        observation = self._observation
+        if observation is not None:
+            observation.over(self)
         try:
             result = self.on_finish()
         except Exception:

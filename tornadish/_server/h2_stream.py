@@ -1,0 +1,490 @@
+"""One HTTP/2 stream as the web layer sees it: an ordinary request on the connection
+contract.
+
+:class:`H2Stream` implements :class:`~tornadish._http.contract.HTTPConnection` for the
+request of one stream, so routing, handlers, ``@stream_request_body``, ``flush()`` and
+errors run unchanged; the connection (:mod:`.h2_protocol`) feeds it its session's
+events and writes what it queues. Rules of this module:
+
+1. Request data is acknowledged to the peer only once the delegate has consumed it:
+   when ``data_received`` returns no awaitable, or the awaitable it returns completes.
+   Until then later chunks wait here, bounded by the window the peer was given.
+2. The response body is queued here and sent as the peer's windows (the stream's and
+   the connection's) allow; a window update sends more. ``drain()`` waits while
+   more than ``_HIGH`` bytes wait for a window, then for the transport's own gate.
+3. A body over the limit is answered (413/400, as on HTTP/1.1) and the stream reset
+   with ``NO_ERROR`` (RFC 9113 §8.1), or reset with ``CANCEL`` once the response has
+   begun; the connection and its other streams carry on.
+4. A stream is done once its response has ended (and, if the request had not ended,
+   it is reset so the peer stops sending), or it was reset, or the connection went.
+   Then the close callback and delegate are forgotten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from tornadish._http.body import BodyTooLarge
+from tornadish._http.contract import HTTPConnection, HTTPMessageDelegate, StreamClosedError
+from tornadish._http.h2_session import CANCEL, NO_ERROR, Body, H2OutputError, Head
+from tornadish._http.headers import HTTPHeaders, HTTPInputError, HTTPOutputError
+from tornadish._http.parse import RequestStartLine, responses
+from tornadish._io.flow_control import WriteGate, failed_future
+from tornadish._server.proxy_headers import forwarded_client
+from tornadish.log import app_log, gen_log
+
+if TYPE_CHECKING:
+    from tornadish._server.h2_protocol import H2ServerProtocol
+
+__all__ = ["H2Stream"]
+
+# Rule 2: response bytes waiting for a window past which drain() waits.
+_HIGH = 65536
+
+
+class H2Stream(HTTPConnection):
+    """The request on one HTTP/2 stream, and the connection its handler answers
+    through (see the module's rules)."""
+
+    __slots__ = (
+        "_body_bytes",
+        "_close_callback",
+        "_conn",
+        "_delegate",
+        "_done",
+        "_finished_in",
+        "_gate",
+        "_head_only",
+        "_headers",
+        "_inbox",
+        "_max_body_size",
+        "_out",
+        "_out_bytes",
+        "_out_end",
+        "_request_ended",
+        "_reset",
+        "_response_ended",
+        "_response_started",
+        "_too_large_status",
+        "_view",
+        "_waiting",
+        "remote_ip",
+        "scheme",
+        "stream_id",
+    )
+
+    def __init__(self, conn: H2ServerProtocol, stream_id: int) -> None:
+        self._conn = conn
+        self.stream_id = stream_id
+        self._delegate: HTTPMessageDelegate | None = None
+        self._close_callback: Callable[[], None] | None = None
+        self._max_body_size = conn._params.max_body_size
+        self._too_large_status = 400
+        self._body_bytes = 0
+        self._inbox: deque[tuple[bytes, int]] = deque()
+        self._waiting = False  # the delegate is busy with an awaitable (rule 1)
+        self._request_ended = False  # END_STREAM received
+        self._finished_in = False  # delegate.finish() called
+        self._head_only = False
+        self._headers = HTTPHeaders()
+        self._response_started = False
+        self._response_ended = False  # our END_STREAM queued
+        self._out: deque[memoryview] = deque()
+        self._out_bytes = 0
+        self._out_end = False
+        self._gate = WriteGate(conn._loop)
+        self._reset = False
+        self._done = False
+        self._view: H2StreamView | None = None
+        self.remote_ip: str | None = conn.remote_ip
+        self.scheme = conn.scheme
+
+    # -- the request, as the session reports it ---------------------------------------
+
+    def on_head(self, head: Head) -> None:
+        """The request's head arrived: hand it to a new delegate."""
+        conn = self._conn
+        params = conn._params
+        raw = head.headers
+        if head.authority is not None and not any(name == b"host" for name, _ in raw):
+            raw.append((b"host", head.authority.encode("latin-1")))
+        headers = self._headers = HTTPHeaders.from_raw(raw)
+        if head.scheme in ("http", "https"):
+            self.scheme = head.scheme
+        if params.xheaders:
+            self.remote_ip, self.scheme = forwarded_client(
+                headers, conn._peer_ip, params.trusted_downstream, self.scheme
+            )
+        self._head_only = head.method == "HEAD"
+        self._request_ended = head.ended
+        try:
+            delegate = self._delegate = conn._server_delegate.start_request(conn, self)
+            start_line = RequestStartLine(head.method, head.target, "HTTP/2.0")
+            result = delegate.headers_received(start_line, headers)
+        except Exception:
+            self._delegate_failed()
+            return
+        if result is not None:
+            self._wait_for(result, 0)
+        if not self._waiting:
+            self._body_ready()
+            self._deliver()
+
+    def _body_ready(self) -> None:
+        # As on HTTP/1.1: a declared length over the limit (a streaming handler's
+        # prepare may have raised it) is refused before any of the body is read, else
+        # the client waiting for a 100 Continue gets it.
+        if self._request_ended or self._response_started or self._delegate is None:
+            return
+        headers = self._headers
+        length = headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > self._max_body_size:
+            self._too_large("Content-Length too long")
+            return
+        if headers.get("Expect", "").lower() == "100-continue":
+            self._conn._session.send_informational(self.stream_id, 100)
+            self._conn._flush()
+
+    def on_body(self, event: Body) -> None:
+        """A piece of the body arrived; it is acknowledged once consumed (rule 1)."""
+        if self._done:
+            self._conn._session.ack(self.stream_id, event.flow_length)
+            return
+        self._body_bytes += len(event.data)
+        if self._body_bytes > self._max_body_size:
+            self._conn._session.ack(self.stream_id, event.flow_length)
+            self._too_large("body too large")
+            return
+        self._inbox.append((event.data, event.flow_length))
+        if not self._waiting:
+            self._deliver()
+
+    def on_end(self) -> None:
+        """The request is complete."""
+        self._request_ended = True
+        if not self._waiting and not self._done:
+            self._deliver()
+
+    def on_reset(self) -> None:
+        """The peer reset the stream (or the connection is gone)."""
+        if self._done:
+            return
+        self._reset = True
+        self._gate.lost()
+        self._finish_stream(notify=True)
+
+    def _deliver(self) -> None:
+        """Hand the delegate what arrived, one chunk at a time (rule 1)."""
+        delegate = self._delegate
+        inbox = self._inbox
+        session = self._conn._session
+        try:
+            while not self._waiting and delegate is not None and not self._done:
+                if inbox:
+                    chunk, flow = inbox.popleft()
+                    result = delegate.data_received(chunk)
+                    if result is None:
+                        session.ack(self.stream_id, flow)
+                    else:
+                        self._wait_for(result, flow)
+                elif self._request_ended and not self._finished_in:
+                    self._finished_in = True
+                    delegate.finish()
+                    break
+                else:
+                    break
+        except HTTPInputError as e:
+            self._bad_body(e)
+        except Exception:
+            self._delegate_failed()
+        self._conn._flush()
+
+    def _wait_for(self, awaitable: Awaitable[None], flow: int) -> None:
+        fut = asyncio.ensure_future(awaitable)
+        if fut.done():
+            fut.result()
+            self._conn._session.ack(self.stream_id, flow)
+            return
+        self._waiting = True
+        fut.add_done_callback(lambda f: self._consumed(f, flow))
+
+    def _consumed(self, fut: asyncio.Future[None], flow: int) -> None:
+        self._waiting = False
+        if fut.cancelled() or self._done:
+            return
+        exc = fut.exception()
+        if isinstance(exc, HTTPInputError):
+            self._bad_body(exc)
+            return
+        if exc is not None:
+            gen_log.error("Uncaught exception in request body handling", exc_info=exc)
+            self._error(500, "internal error while reading the request")
+            return
+        self._conn._session.ack(self.stream_id, flow)
+        if self._body_bytes == 0:
+            self._body_ready()
+        self._deliver()
+
+    # -- errors ---------------------------------------------------------------------
+
+    def _too_large(self, message: str) -> None:
+        status = self._too_large_status
+        gen_log.info(
+            "Request body too large from %s: %s (%d)", self._conn._peer_ip, message, status
+        )
+        self._error(status, message)
+
+    def _bad_body(self, exc: HTTPInputError) -> None:
+        status = self._too_large_status if isinstance(exc, BodyTooLarge) else 400
+        self._error(status, str(exc))
+
+    def _delegate_failed(self) -> None:
+        app_log.error(
+            "Uncaught exception handling a request from %s", self._conn._peer_ip, exc_info=True
+        )
+        self._error(500, "internal error while handling the request")
+
+    def _error(self, status: int, message: str) -> None:
+        """Answer ``status`` if nothing was sent yet, then reset the stream (rule 3)."""
+        if self._done:
+            return
+        session = self._conn._session
+        if not self._response_started:
+            body = f"{status}: {responses.get(status, 'Error')}".encode()
+            head = [(b"content-type", b"text/plain"), (b"content-length", b"%d" % len(body))]
+            try:
+                session.send_head(self.stream_id, status, head, False)
+                session.send_body(self.stream_id, memoryview(body), True)
+                code = NO_ERROR
+            except H2OutputError:
+                code = CANCEL
+        else:
+            code = CANCEL
+        if not (code == NO_ERROR and self._request_ended):
+            session.reset(self.stream_id, code)
+        self._response_started = self._response_ended = True
+        self._finish_stream(notify=True)
+        self._conn._flush()
+
+    # -- the connection contract -------------------------------------------------------
+
+    @property
+    def max_body_size(self) -> int:
+        """The body limit for this request (decompression checks it too)."""
+        return self._max_body_size
+
+    def set_max_body_size(self, max_body_size: int) -> None:
+        """Change the body limit for this request (from a handler's prepare)."""
+        self._max_body_size = max_body_size
+        self._too_large_status = 400
+
+    def limit_body(self, max_body_size: int, status: int = 413) -> None:
+        """Set a route's body limit for this request, refused with ``status``."""
+        self._max_body_size = max_body_size
+        self._too_large_status = status
+
+    def set_body_timeout(self, timeout: float) -> None:
+        """Accepted for the contract; HTTP/2 streams have no body deadline of their own
+        yet (the peer's window bounds what a slow body holds)."""
+
+    def set_close_callback(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback()`` (once) if the stream is reset or the connection closes
+        before the response ends."""
+        self._close_callback = callback
+
+    def send_response(
+        self,
+        status: int,
+        reason: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        finish: bool,
+    ) -> None:
+        """Send the response head with a first body part; ``finish`` ends the response."""
+        if self._done:
+            return
+        if self._response_started:
+            raise HTTPOutputError("response already started")
+        no_body = self._head_only or status in (204, 304) or 100 <= status < 200
+        end = finish and (no_body or not body)
+        try:
+            self._conn._session.send_head(self.stream_id, status, headers, end)
+        except H2OutputError as e:
+            raise HTTPOutputError(str(e)) from None
+        self._response_started = True
+        if end:
+            self._response_ended = True
+            self._conn._flush()
+            self._finish_stream(notify=False)
+            return
+        self._queue(b"" if no_body else body, finish)
+
+    def send_body(self, chunk: bytes, finish: bool) -> None:
+        """Send more of the body; ``finish`` ends the response."""
+        if self._done or self._out_end:
+            return
+        self._queue(b"" if self._head_only else chunk, finish)
+
+    def _queue(self, chunk: bytes, finish: bool) -> None:
+        if chunk:
+            self._out.append(memoryview(chunk))
+            self._out_bytes += len(chunk)
+        if finish:
+            self._out_end = True
+        self.pump()
+        if self._out_bytes > _HIGH and not self._done:
+            self._gate.pause()
+
+    def pump(self) -> None:
+        """Send what the windows allow of the queued body (rule 2)."""
+        if self._done or self._response_ended:
+            return
+        session = self._conn._session
+        out = self._out
+        sid = self.stream_id
+        while out:
+            room = session.sendable(sid)
+            if room <= 0:
+                break
+            piece = out[0]
+            if len(piece) > room:
+                out[0] = piece[room:]
+                piece = piece[:room]
+            else:
+                out.popleft()
+            self._out_bytes -= len(piece)
+            last = self._out_end and not out
+            session.send_body(sid, piece, last)
+            self._response_ended = last
+        if not out and self._out_end and not self._response_ended:
+            session.send_body(sid, memoryview(b""), True)  # END_STREAM needs no window
+            self._response_ended = True
+        self._conn._flush()
+        if self._out_bytes <= _HIGH and self._gate.paused:
+            self._gate.resume()
+        if self._response_ended:
+            self._finish_stream(notify=False)
+
+    def drain(self) -> Awaitable[None]:
+        """Resolves once the stream's queued output is small and the transport is
+        below its high-water mark; fails once the stream or connection is gone."""
+        if self._reset or self._conn.transport is None:
+            return failed_future(self._conn._loop)
+        if self._gate.paused:
+            return self._gate.wait()
+        return self._conn._gate.wait()
+
+    @property
+    def closed(self) -> bool:
+        """True once the stream was reset or the connection is closed or closing."""
+        return self._reset or self._conn.closed
+
+    def close(self) -> None:
+        """End this stream now: reset it if the response has not ended (the
+        connection and its other streams carry on)."""
+        if self._done:
+            return
+        self._conn._session.reset(self.stream_id, CANCEL)
+        self._reset = True
+        self._gate.lost()
+        self._finish_stream(notify=True)
+        self._conn._flush()
+
+    def abort(self) -> None:
+        """Drop this stream now (as :meth:`close`: an HTTP/2 reset discards anyway)."""
+        self.close()
+
+    @property
+    def stream(self) -> H2StreamView:
+        """A view of this stream for Tornado code reaching ``connection.stream``."""
+        view = self._view
+        if view is None:
+            view = self._view = H2StreamView(self)
+        return view
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """The connection's transport details (``"peername"``, ``"ssl_object"``...)."""
+        transport = self._conn.transport
+        if transport is None:
+            return default
+        return transport.get_extra_info(name, default)
+
+    def shutting_down(self) -> asyncio.Future[None]:
+        """Completes when the server starts a graceful shutdown (see the contract)."""
+        return self._conn._params.drain.future()
+
+    def track_task(self, task: asyncio.Future[Any]) -> None:
+        """A graceful shutdown waits for ``task``, then cancels it (see the contract)."""
+        self._conn._params.drain.hold(task)
+
+    # -- the end --------------------------------------------------------------------
+
+    def _finish_stream(self, notify: bool) -> None:
+        """The stream is done (rule 4)."""
+        if self._done:
+            return
+        self._done = True
+        conn = self._conn
+        if not self._reset and not self._request_ended:
+            # Answered before the request ended: ask the peer to stop sending.
+            conn._session.reset(self.stream_id, NO_ERROR)
+        for _chunk, flow in self._inbox:
+            conn._session.ack(self.stream_id, flow)
+        self._inbox.clear()
+        callback, delegate = self._close_callback, self._delegate
+        self._close_callback = None
+        self._delegate = None
+        if notify:
+            if callback is not None:
+                try:
+                    callback()
+                except Exception:
+                    gen_log.exception("Exception in connection close callback")
+            if delegate is not None:
+                try:
+                    delegate.on_connection_close()
+                except Exception:
+                    gen_log.exception("Exception in on_connection_close")
+            view = self._view
+            if view is not None:
+                view._run_close_callback()
+        conn._stream_done(self.stream_id)
+
+
+class H2StreamView:
+    """What Tornado code reaches as ``request.connection.stream`` on an HTTP/2 stream:
+    whether the client is still there, and a close callback. Raw bytes cannot be
+    written past HTTP/2's framing: :meth:`write` fails."""
+
+    __slots__ = ("_close_callback", "_stream")
+
+    def __init__(self, stream: H2Stream) -> None:
+        self._stream = stream
+        self._close_callback: Callable[[], None] | None = None
+
+    def closed(self) -> bool:
+        """True once the stream was reset or the connection closed."""
+        return self._stream.closed
+
+    def set_close_callback(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback()`` once the stream is reset or the connection closes."""
+        self._close_callback = callback
+
+    def write(self, data: bytes) -> Awaitable[None]:
+        """Fails with :class:`StreamClosedError`: HTTP/2 has no raw byte stream."""
+        return failed_future(self._stream._conn._loop, StreamClosedError())
+
+    def close(self) -> None:
+        """Reset the stream."""
+        self._stream.close()
+
+    def _run_close_callback(self) -> None:
+        callback, self._close_callback = self._close_callback, None
+        if callback is not None:
+            try:
+                callback()
+            except Exception:
+                gen_log.exception("Exception in stream close callback")
