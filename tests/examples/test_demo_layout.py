@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ import pytest
 
 from examples.blog.store import Store
 from examples.demo import make_app
-from tornadish import locale
 
 from tests.examples.test_example_live import PASSWORD, say
 from tests.examples.test_examples_browser import DevTools, Page, chromium
@@ -52,22 +50,6 @@ LAYOUT = """(() => {
   return {width, scrollWidth: document.documentElement.scrollWidth, outside,
           viewport: meta ? meta.content : null, title: document.title};
 })()"""
-
-
-@pytest.fixture(autouse=True)
-def _restore_translations() -> Iterator[None]:
-    # The blog loads its translations process-wide; leave them as other tests expect.
-    saved = (locale._translations, locale._supported_locales, locale._use_gettext)
-    yield
-    locale._translations, locale._supported_locales, locale._use_gettext = saved
-    locale.Locale._cache.clear()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(str(tmp_path / "blog.sqlite3"))
-    yield s
-    s.close()
 
 
 @pytest.fixture(scope="module")

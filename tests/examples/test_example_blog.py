@@ -8,7 +8,7 @@ import datetime
 import hashlib
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,33 +22,6 @@ from tornadish import locale
 BLOG = Path(__file__).resolve().parents[2] / "examples" / "blog"
 PASSWORD = "correct horse battery"
 LANGS = ("en_US", "de", "fr")
-
-
-@pytest.fixture(autouse=True)
-def _restore_translations() -> Iterator[None]:
-    # The blog loads its CSV translations process-wide (Tornado's API): put back what
-    # the other tests expect.
-    saved = (
-        locale._translations,
-        locale._supported_locales,
-        locale._use_gettext,
-        locale._default_locale,
-    )
-    yield
-    (
-        locale._translations,
-        locale._supported_locales,
-        locale._use_gettext,
-        locale._default_locale,
-    ) = saved
-    locale.Locale._cache.clear()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(str(tmp_path / "blog.sqlite3"))
-    yield s
-    s.close()
 
 
 @contextlib.asynccontextmanager

@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,27 +20,10 @@ from websockets.asyncio.client import connect
 
 from examples.blog.store import Store
 from examples.demo import make_app
-from tornadish import locale
 
 from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def _restore_translations() -> Iterator[None]:
-    # The blog loads its translations process-wide; leave them as other tests expect.
-    saved = (locale._translations, locale._supported_locales, locale._use_gettext)
-    yield
-    locale._translations, locale._supported_locales, locale._use_gettext = saved
-    locale.Locale._cache.clear()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(str(tmp_path / "blog.sqlite3"))
-    yield s
-    s.close()
 
 
 @pytest.mark.timeout_async(60)

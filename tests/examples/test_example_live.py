@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,6 @@ from websockets.asyncio.client import connect
 from examples.blog.store import Store
 from examples.demo import make_app
 from examples.live.app import Activity
-from tornadish import locale
 from tornadish.httpserver import HTTPServer
 from tornadish.netutil import bind_sockets
 
@@ -30,22 +29,6 @@ from tests.support.seed_services import _ensure_binary
 from tests.support.servers import free_port
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(autouse=True)
-def _restore_translations() -> Iterator[None]:
-    # The blog loads its translations process-wide; leave them as other tests expect.
-    saved = (locale._translations, locale._supported_locales, locale._use_gettext)
-    yield
-    locale._translations, locale._supported_locales, locale._use_gettext = saved
-    locale.Locale._cache.clear()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(str(tmp_path / "blog.sqlite3"))
-    yield s
-    s.close()
 
 
 async def say(port: int, text: str, name: str = "demo") -> None:
