@@ -16,6 +16,12 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any, overload
 
+try:  # CPython's C encoder, made once per call instead of through json.dumps' layers
+    from _json import encode_basestring_ascii as _c_encode_ascii
+    from _json import make_encoder as _c_make_encoder
+except ImportError:  # pragma: no cover - other interpreters
+    _c_make_encoder = None  # type: ignore[misc,assignment]
+
 __all__ = [
     "json_decode",
     "json_encode",
@@ -298,7 +304,18 @@ def json_encode(value: Any) -> str:
     >>> json_encode({"html": "</script>"})
     '{"html": "<\\\\/script>"}'
     """
-    return json.dumps(value).replace("</", "<\\/")
+    if _c_make_encoder is None or isinstance(value, str):
+        return json.dumps(value).replace("</", "<\\/")
+    # Exactly json.dumps(value) with its defaults (ASCII, ", " and ": ", circular
+    # references and NaN checked as it does), less the Python layers it goes through.
+    encode = _c_make_encoder(
+        {}, _JSON_DEFAULT, _c_encode_ascii, None, ": ", ", ", False, False, True
+    )
+    return "".join(encode(value, 0)).replace("</", "<\\/")
+
+
+# What json.dumps does with a value it cannot serialize: TypeError, its wording.
+_JSON_DEFAULT = json.JSONEncoder().default
 
 
 def json_decode(value: str | bytes) -> Any:

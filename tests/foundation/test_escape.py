@@ -387,3 +387,32 @@ def test_json_decode_of_deep_nesting_is_a_value_error() -> None:
     documented failure) turned into a 500."""
     with pytest.raises(ValueError):
         escape.json_decode(b"[" * 200_000)
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=8) | st.integers(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(_JSON_VALUES)
+def test_json_encode_is_json_dumps_with_slashes_escaped(value: Any) -> None:
+    # The C encoder is called directly; the text must be json.dumps' to the byte.
+    assert json_encode(value) == json.dumps(value).replace("</", "<\\/")
+
+
+def test_json_encode_refuses_what_json_dumps_refuses() -> None:
+    cyclic: list[Any] = []
+    cyclic.append(cyclic)
+    with pytest.raises(ValueError, match="Circular reference"):
+        json_encode(cyclic)
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        json_encode({"a": object()})
+    assert json_encode("</script>") == '"<\\/script>"'
+    assert json_encode((1, 2)) == "[1, 2]"

@@ -208,8 +208,9 @@ class HTTPHeaders(MutableMapping[str, str]):
         """Every (name, value) pair as latin-1 bytes, names in normalized form: what a
         connection sends (one pair per value of a repeated header)."""
         out = []
+        cached = _NAME_BYTES.get  # the usual names: one dict hit, no call
         for name, values in self._as_list.items():
-            bname = _name_bytes(name)
+            bname = cached(name) or _name_bytes(name)
             for value in values:
                 out.append((bname, value.encode("latin-1")))
         return out
@@ -304,6 +305,14 @@ class HTTPHeaders(MutableMapping[str, str]):
 
     def __setitem__(self, name: str, value: str) -> None:
         norm = normalize_header(name)
+        self._joined[norm] = value
+        self._as_list[norm] = [value]
+        if self._stale is not None:
+            self._unstale(norm)
+
+    def put(self, norm: str, value: str) -> None:
+        """``headers[norm] = value`` for a name already in normalized form (the
+        framework's own headers: no normalizing, no checks)."""
         self._joined[norm] = value
         self._as_list[norm] = [value]
         if self._stale is not None:

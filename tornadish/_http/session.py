@@ -131,25 +131,33 @@ def split_headers(
     framing: list[tuple[bytes, bytes]] = []
     extra: list[bytes] = []
     lines = _LINES
-    for name, value in headers:
-        line = lines.get((name, value))
+    for pair in headers:
+        line = lines.get(pair)
         if line is not None:
             extra.append(line)
             continue
+        name = pair[0]
         lname = _LOWER.get(name)
         if lname is None:
             lname = _check_name(name)
         if lname in FRAMING:
-            framing.append((name, value))
+            framing.append(pair)
             continue
-        if _BAD_VALUE.search(value) is not None:
-            raise LocalError(f"illegal header value {value!r}")
-        line = name + b": " + value + b"\r\n"
-        if len(lines) >= _LINES_LIMIT:
-            lines.clear()  # bounded: values such as ETags never repeat
-        lines[(name, value)] = line
-        extra.append(line)
+        extra.append(_new_line(name, pair[1]))
     return framing, extra
+
+
+def _new_line(name: bytes, value: bytes) -> bytes:
+    """The line ``name: value`` of a header that does not decide framing, its value
+    checked, kept for the next response (bounded)."""
+    if _BAD_VALUE.search(value) is not None:
+        raise LocalError(f"illegal header value {value!r}")
+    line = name + b": " + value + b"\r\n"
+    lines = _LINES
+    if len(lines) >= _LINES_LIMIT:
+        lines.clear()  # bounded: values such as ETags never repeat
+    lines[(name, value)] = line
+    return line
 
 
 def _latin1(reason: str) -> bytes:
@@ -179,14 +187,28 @@ def whole_message(
     """A complete response framed by ``Content-Length``, in one piece; ``None`` where
     the headers say otherwise about framing or the connection (a framing header other
     than a ``Content-Length`` that agrees with ``body``): the engine must judge those."""
-    framing, extra = split_headers(headers)
+    # split_headers and status_line, inlined: this runs once per response.
+    line = _STATUS_LINES.get((status, reason))
+    out = [status_line(status, reason) if line is None else line]
     length = b"%d" % len(body)
-    for name, value in framing:
-        if name.lower() != b"content-length" or value.strip() != length:
-            return None
-    line = status_line(status, reason)
-    extra.append(b"Content-Length: " + length + b"\r\n\r\n")
-    return line + b"".join(extra) + body
+    lines = _LINES
+    for pair in headers:
+        line = lines.get(pair)
+        if line is not None:
+            out.append(line)
+            continue
+        name = pair[0]
+        lname = _LOWER.get(name)
+        if lname is None:
+            lname = _check_name(name)
+        if lname in FRAMING:
+            if lname != b"content-length" or pair[1].strip() != length:
+                return None
+            continue
+        out.append(_new_line(name, pair[1]))
+    out.append(b"Content-Length: " + length + b"\r\n\r\n")
+    out.append(body)
+    return b"".join(out)
 
 
 def reason_bytes(reason: str) -> bytes:

@@ -20,9 +20,12 @@ requests, :class:`~.protocol.HTTP1ServerProtocol` answers them. Rules of this mo
    close`` response and a lingering close, so the peer can read the answer even while
    it is still sending.
 5. Every write goes through :meth:`ConnectionBase._write`. While the read loop runs, small
-   writes are corked and sent as one when it ends (pipelined requests read together get
-   one write); a large write, a close, a linger, an upgrade or a detach sends the cork
-   first, so the order of bytes and the transport's flow control hold.
+   writes are corked, and the cork is sent as one write with the loop's other corks once
+   the round of I/O callbacks that read them is over (``WriteBatch``, the rule of
+   :mod:`~tornadish._io.flow_control`): pipelined requests read together get one write,
+   and a busy server's writes leave in a burst. A large write, a close, a linger, an
+   upgrade, a detach or an EOF from the peer sends the cork first, so the order of
+   bytes and the transport's flow control hold.
 6. A graceful drain closes an idle keep-alive connection only once it has been quiet for
    a moment (``_DRAIN_QUIET``) and no byte waits unread in its socket: a client that has
    just been answered is likely sending its next request at that very moment, and a
@@ -45,7 +48,7 @@ from tornadish._http.contract import (
     UpgradedProtocol,
 )
 from tornadish._http.parse import responses
-from tornadish._io.flow_control import Deadline, WriteGate
+from tornadish._io.flow_control import Deadline, WriteGate, write_batch
 from tornadish.log import gen_log
 
 if sys.platform != "win32":
@@ -98,6 +101,7 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
     rules); :class:`~.protocol.HTTP1ServerProtocol` is the class to use."""
 
     __slots__ = (
+        "_batch",
         "_body_bytes",
         "_body_sent",
         "_body_timeout",
@@ -158,6 +162,7 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
         # Responses written while the read loop runs, sent in one write when it ends:
         # pipelined requests answered by one write (None: write straight through).
         self._cork: list[bytes] | None = None
+        self._batch = write_batch(loop)
         self._keep_alive = True
         self._head_only = False
         self._response_started = False

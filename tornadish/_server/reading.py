@@ -130,6 +130,7 @@ class ConnectionReader(ConnectionBase):
         except seam.ProtocolError:
             pass
         self._process()
+        self._uncork()  # now: the transport may close when we return
         return self._can_half_close()
 
     def _can_half_close(self) -> bool:
@@ -169,7 +170,8 @@ class ConnectionReader(ConnectionBase):
         if self._in_process:
             return  # the outer call's loop will pick up whatever changed
         self._in_process = True
-        self._cork = []
+        if self._cork is None:  # else: a cork still waits for the batch; add to it
+            self._cork = []
         session = self._session
         gate = self._gate
         try:
@@ -217,7 +219,10 @@ class ConnectionReader(ConnectionBase):
                     return
         finally:
             self._in_process = False
-            self._uncork()
+            if self._cork:
+                self._batch.add(self._uncork)  # with the other connections' (rule 5)
+            else:
+                self._cork = None
 
     def _on_head(self, head: seam.RequestHead) -> None:
         params = self._params

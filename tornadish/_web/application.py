@@ -21,7 +21,7 @@ from tornadish._web.body_buffer import DEFAULT_BODY_MEMORY_BUDGET, BodyBudget, B
 from tornadish._web.compress import ContentEncoding
 from tornadish._web.errors import HTTPError
 from tornadish._web.handler import RequestHandler
-from tornadish._web.handler_run import HandlerRun, streams_request_body
+from tornadish._web.handler_run import HandlerRun
 from tornadish._web.observe import Observer
 from tornadish._web.route_policy import RequestWatch, RoutePolicy, answer_timeout, handler_policy
 from tornadish._web.routing import (
@@ -343,43 +343,34 @@ def _static_routes(settings: dict[str, Any]) -> list[Any]:
     ]
 
 
+# A route without groups: no arguments (shared, never mutated: they are unpacked).
+_NO_ARGS: list[bytes | None] = []
+_NO_KWARGS: dict[str, bytes | None] = {}
+
+
 class _RequestDispatcher(HTTPMessageDelegate):
     """Serves one request: route at head time, collect the body, run the handler."""
 
-    __slots__ = (
-        "application",
-        "body",
-        "connection",
-        "delegate",
-        "handler_class",
-        "handler_kwargs",
-        "path_args",
-        "path_kwargs",
-        "policy",
-        "request",
-        "rule",
-        "run",
-        "stream",
-        "uploads",
-        "watch",
-    )
+    # Class-level defaults: a request sets only what differs from them (one of these
+    # is made per request). None of the containers here is ever mutated in place.
+    request: HTTPServerRequest | None = None
+    handler_class: type[RequestHandler] | None = None
+    handler_kwargs: dict[str, Any] = {}
+    path_args = _NO_ARGS
+    path_kwargs = _NO_KWARGS
+    run: HandlerRun | None = None  # once the handler exists
+    delegate: HTTPMessageDelegate | None = None
+    body: BufferedBody | None = None  # a whole body, as it arrives
+    stream = False
+    uploads: MultipartUpload | None = None
+    # The route's policy (route_policy.py), and what follows this request for it.
+    policy: RoutePolicy | None = None
+    watch: RequestWatch | None = None
+    rule: Rule | None = None  # the rule that chose the handler (an observer's name)
 
     def __init__(self, application: Application, connection: HTTPConnection | None) -> None:
         self.application = application
         self.connection = connection
-        self.request: HTTPServerRequest | None = None
-        self.handler_class: type[RequestHandler] | None = None
-        self.handler_kwargs: dict[str, Any] = {}
-        self.path_args: list[bytes | None] = []
-        self.path_kwargs: dict[str, bytes | None] = {}
-        self.run: HandlerRun | None = None  # once the handler exists
-        self.delegate: HTTPMessageDelegate | None = None
-        self.body: BufferedBody | None = None  # a whole body, as it arrives
-        self.stream = False
-        self.uploads: MultipartUpload | None = None
-        # The route's policy (route_policy.py), and what follows this request for it.
-        self.policy: RoutePolicy | None = None
-        self.watch: RequestWatch | None = None
 
     def headers_received(self, start_line: Any, headers: HTTPHeaders) -> Awaitable[None] | None:
         # A request set already was routed by a router of the user's (through
@@ -447,28 +438,42 @@ class _RequestDispatcher(HTTPMessageDelegate):
         path = request.path
         for rule in router.rules:
             matcher = rule.matcher
-            if isinstance(matcher, PathMatches):  # the common case, matched here directly
-                m = matcher.regex.match(path)
+            kind = type(matcher)
+            target = rule.target
+            # The common cases first, matched here directly: the application's own
+            # router behind AnyMatches, and a path to a handler class.
+            if kind is AnyMatches and type(target) is _ApplicationRouter:
+                if self._serve_first(target, request):
+                    return True
+                continue
+            if kind is PathMatches:
+                m = matcher.regex.match(path)  # type: ignore[attr-defined]
                 if m is None:
                     continue
-                params = matcher.extract(m)
+                if isinstance(target, type) and issubclass(target, RequestHandler):
+                    if matcher.regex.groups:  # type: ignore[attr-defined]
+                        args, kwargs = matcher.arguments(m)  # type: ignore[attr-defined]
+                    else:
+                        args, kwargs = _NO_ARGS, _NO_KWARGS
+                    self.rule = rule  # (what an observer names the route by)
+                    self._serve_with(target, rule.target_kwargs, args, kwargs, rule.policy)
+                    return True
+                params = matcher.extract(m)  # type: ignore[attr-defined]
             else:
-                matched = matcher.match(request)
-                if matched is None:
+                params = matcher.match(request)
+                if params is None:
                     continue
-                params = matched
-            target = rule.target
             if isinstance(target, _ApplicationRouter):
                 if self._serve_first(target, request):
                     return True
                 continue
             if isinstance(target, type) and issubclass(target, RequestHandler):
-                self.rule = rule  # (what an observer names the route by)
+                self.rule = rule
                 self._serve_with(
                     target,
                     rule.target_kwargs,
-                    params.get("path_args", []),
-                    params.get("path_kwargs", {}),
+                    params.get("path_args", _NO_ARGS),
+                    params.get("path_kwargs", _NO_KWARGS),
                     rule.policy,
                 )
                 return True
@@ -494,7 +499,7 @@ class _RequestDispatcher(HTTPMessageDelegate):
         self.handler_kwargs = handler_kwargs
         self.path_args = path_args
         self.path_kwargs = path_kwargs
-        self.stream = streams_request_body(handler_class)
+        self.stream = handler_class._stream_request_body  # streams_request_body()
         self.policy = policy
 
     def _start_streaming(self) -> Awaitable[None] | None:
@@ -509,7 +514,7 @@ class _RequestDispatcher(HTTPMessageDelegate):
         if observer is None:
             pending = run.execute(self.path_args, self.path_kwargs)
         else:  # tornadish._web.observe
-            rule = getattr(self, "rule", None)
+            rule = self.rule
             pending = observer.execute(run, rule, self.path_args, self.path_kwargs)
         if pending is not None:
             task = asyncio.ensure_future(pending)
@@ -607,7 +612,7 @@ class _RequestDispatcher(HTTPMessageDelegate):
             run.deadline(watch.timer)
         observer = self.application._observer
         if observer is not None:  # tornadish._web.observe
-            rule = getattr(self, "rule", None)
+            rule = self.rule
             return observer.execute(run, rule, self.path_args, self.path_kwargs)
         return run.execute(self.path_args, self.path_kwargs)
 

@@ -348,23 +348,39 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin, H
             self.write(chunk)
         if not self._headers_written:
             status = self._status_code
+            headers = self._headers
             if (
                 status == 200
                 and self.request.method in ("GET", "HEAD")
-                and self._headers.joined.get("Etag") is None
+                and headers.joined.get("Etag") is None
             ):
-                self.set_etag_header()
-                if self.check_etag_header():
+                cls = type(self)
+                if (
+                    cls.compute_etag is _COMPUTE_ETAG
+                    and cls.set_etag_header is _SET_ETAG
+                    and cls.check_etag_header is _CHECK_ETAG
+                ):
+                    # The three hooks as defined here, inlined (once per response).
+                    etag = body_etag(self._write_buffer)
+                    headers.put("Etag", etag)
+                    inm = self.request.headers.joined.get("If-None-Match")
+                    not_modified = inm is not None and etag_matches(inm, etag)
+                else:
+                    self.set_etag_header()
+                    not_modified = self.check_etag_header()
+                    headers = self._headers
+                if not_modified:
                     self._write_buffer = []
                     self.set_status(304)
                     status = 304
-            if _forbids_body(status):
+            if status != 200 and _forbids_body(status):
                 if self._write_buffer:
                     raise RuntimeError(f"Cannot send body with status code HTTP{status}")
                 self._clear_representation_headers()
-            elif self._headers.joined.get("Content-Length") is None:
-                length = sum(map(len, self._write_buffer))
-                self._headers["Content-Length"] = str(length)
+            elif headers.joined.get("Content-Length") is None:
+                buf = self._write_buffer
+                length = len(buf[0]) if len(buf) == 1 else sum(map(len, buf))
+                headers.put("Content-Length", str(length))
         conn = self.request.connection
         if conn is not None:
             self._send(True)
@@ -715,6 +731,11 @@ def _own_task_cancelled() -> bool:
     task = asyncio.current_task()
     cancelling = getattr(task, "cancelling", None)
     return cancelling is None or cancelling() > 0
+
+
+_COMPUTE_ETAG = RequestHandler.compute_etag
+_SET_ETAG = RequestHandler.set_etag_header
+_CHECK_ETAG = RequestHandler.check_etag_header
 
 
 def _forbids_body(status: int) -> bool:

@@ -113,14 +113,14 @@ class PathMatches(Matcher):
 
     def extract(self, m: re.Match[str]) -> dict[str, Any]:
         """Turn a successful match into handler arguments."""
-        if not self.regex.groups:
-            return {"path_args": [], "path_kwargs": {}}
+        args, kwargs = self.arguments(m)
+        return {"path_args": args, "path_kwargs": kwargs}
+
+    def arguments(self, m: re.Match[str]) -> tuple[list[bytes | None], dict[str, bytes | None]]:
+        """A successful match's ``(path_args, path_kwargs)``, unquoted to bytes."""
         if self.named:
-            return {
-                "path_args": [],
-                "path_kwargs": {k: _unquote(v) for k, v in m.groupdict().items()},
-            }
-        return {"path_args": [_unquote(s) for s in m.groups()], "path_kwargs": {}}
+            return [], {k: _unquote(v) for k, v in m.groupdict().items()}
+        return [_unquote(s) for s in m.groups()], {}
 
     def reverse(self, *args: Any) -> str | None:
         if self._path is None:
