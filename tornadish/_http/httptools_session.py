@@ -32,6 +32,7 @@ import httptools
 from tornadish._http.framing import CHUNKED, LENGTH, NO_BODY, UNTIL_CLOSE, frame_response
 from tornadish._http.h11_session import ServerSession
 from tornadish._http.session import (
+    _VALID_HOSTS,
     CLOSED,
     END,
     NEED_DATA,
@@ -299,8 +300,9 @@ class HttptoolsSession(HeaderCallback):
                     version = "HTTP/1.0"
                 else:
                     odd = True
-        raw_version = parser.get_http_version() if version is None else version[5:]
+        raw_version = ""  # only a judged head needs it (see below)
         if version is None:
+            raw_version = parser.get_http_version()
             version = _VERSIONS.get(raw_version)
             odd = odd or version is None
         length = b""
@@ -311,7 +313,8 @@ class HttptoolsSession(HeaderCallback):
             if name in _WATCHED:
                 if name == b"host":
                     hosts += 1
-                    odd = odd or not valid_host(value)
+                    if value not in _VALID_HOSTS:  # valid_host()'s cache, inlined
+                        odd = odd or not valid_host(value)
                 elif name == b"transfer-encoding":
                     odd = odd or te or value.lower() != b"chunked"
                     te = True
@@ -330,7 +333,7 @@ class HttptoolsSession(HeaderCallback):
             # read it as the new protocol's; h11 reads it as the body: h11 decides.
             odd = True
         if odd or (te and self._cl) or (hosts != 1 and (hosts or version == "HTTP/1.1")):
-            self._judge_head(raw_method, url, raw_version, headers)
+            self._judge_head(raw_method, url, raw_version or (version or "")[5:], headers)
         keep_alive = tokens is None or b"close" not in tokens
         if version == "HTTP/1.0":
             # As the h11 engine: keep-alive only when asked for, never with a
@@ -539,26 +542,27 @@ class HttptoolsSession(HeaderCallback):
             return NEED_DATA
         event = events[0]
         t = type(event)
-        if t is bytes:
-            del events[0]
-            self._expecting = False  # the client sent body: it is not waiting any more
-            return cast(bytes, event)
+        # (No typing.cast on this path: it is a call, and this runs for every event.)
         if t is RequestHead:
             del events[0]
-            head = cast(RequestHead, event)
-            self._current = head
-            self._expecting = head.expect_continue
+            new: RequestHead = event  # type: ignore[assignment]
+            self._current = new
+            self._expecting = new.expect_continue
             self._close_10 = (
-                head.version == "HTTP/1.0"
-                and not head.keep_alive
-                and not any(name == b"connection" for name, _ in head.headers)
+                new.version == "HTTP/1.0"
+                and not new.keep_alive
+                and not any(name == b"connection" for name, _ in new.headers)
             )
-            return head
+            return new
         if event is END:
             del events[0]
             self._ended = True
             self._tail = self._tails.pop(0)
             return END
+        if t is bytes:
+            del events[0]
+            self._expecting = False  # the client sent body: it is not waiting any more
+            return event  # type: ignore[return-value]
         if t is ProtocolError:
             raise cast(ProtocolError, event)  # stays queued: the connection is done
         if t is ServerSession:

@@ -144,12 +144,13 @@ class Deadline:
     >>> deadline.clear()  # nothing runs (the timer, if armed, lapses)  # doctest: +SKIP
     """
 
-    __slots__ = ("_callback", "_loop", "_timer", "when")
+    __slots__ = ("_callback", "_due", "_loop", "_timer", "when")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
         self._loop = loop
         self._callback = callback
         self._timer: asyncio.TimerHandle | None = None
+        self._due = 0.0  # when the timer fires (kept: cheaper than asking it)
         #: The loop time the callback is due at; None: no deadline.
         self.when: float | None = None
 
@@ -157,18 +158,20 @@ class Deadline:
         """Run the callback at loop time ``when`` (replacing any earlier deadline)."""
         self.when = when
         timer = self._timer
-        if timer is None or timer.when() > when:
+        if timer is None or self._due > when:
             if timer is not None:
                 timer.cancel()
+            self._due = when
             self._timer = self._loop.call_at(when, self._fire)
 
     def after(self, seconds: float) -> None:
         """Run the callback ``seconds`` from now (replacing any earlier deadline)."""
         when = self.when = self._loop.time() + seconds
         timer = self._timer
-        if timer is None or timer.when() > when:
+        if timer is None or self._due > when:
             if timer is not None:
                 timer.cancel()
+            self._due = when
             self._timer = self._loop.call_at(when, self._fire)
 
     def clear(self) -> None:
@@ -194,6 +197,7 @@ class Deadline:
         if when is None:
             return
         if self._loop.time() < when:
+            self._due = when
             self._timer = self._loop.call_at(when, self._fire)
             return
         self.when = None

@@ -261,7 +261,8 @@ class HTTP1ServerProtocol(ConnectionReader):
         if self._timeout_kind != T_WRITE:
             # (A blocked write keeps its own deadline: the answer may sit in our buffer
             # with the peer reading nothing, and that must end the connection.)
-            self._set_deadline(T_IDLE, self._params.idle_connection_timeout)
+            self._timeout_kind = T_IDLE  # _set_deadline(), inlined
+            self._deadline.after(self._params.idle_connection_timeout)
         if self._in_process:
             return  # the read loop in progress goes on with any pipelined request
         self._unblock(BLOCK_PIPELINE)

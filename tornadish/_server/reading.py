@@ -49,6 +49,12 @@ from tornadish._server.connection import (
 from tornadish._server.proxy_headers import forwarded_client
 from tornadish.log import app_log, gen_log
 
+_tuple_new = tuple.__new__
+# The seam's names the read loop tests on every event, as module globals.
+_RequestHead = seam.RequestHead
+_END = seam.END
+_NEED_DATA = seam.NEED_DATA
+
 __all__ = ["ConnectionReader"]
 
 
@@ -190,14 +196,14 @@ class ConnectionReader(ConnectionBase):
                     return
                 t = type(event)
                 try:
-                    if t is bytes:
-                        self._on_body(event)  # type: ignore[arg-type]
-                        continue
-                    if t is seam.RequestHead:
+                    if t is _RequestHead:
                         self._on_head(event)  # type: ignore[arg-type]
                         continue
-                    if event is seam.END:
+                    if event is _END:
                         self._on_end()
+                        continue
+                    if t is bytes:
+                        self._on_body(event)  # type: ignore[arg-type]
                         continue
                 except HTTPInputError as e:  # the body could not be decoded
                     self._bad_body(e)
@@ -205,11 +211,12 @@ class ConnectionReader(ConnectionBase):
                 except Exception:
                     self._delegate_failed()
                     return
-                if event is seam.NEED_DATA:
+                if event is _NEED_DATA:
                     if state == IDLE and self._timeout_kind != T_HEADER:
                         if session.partial_head:
                             self._set_deadline(T_HEADER, self._params.header_timeout)
-                    self._unblock(BLOCK_PIPELINE)
+                    if self._read_block:
+                        self._unblock(BLOCK_PIPELINE)
                     return
                 elif event is seam.PAUSED:
                     self._block(BLOCK_PIPELINE)
@@ -242,9 +249,10 @@ class ConnectionReader(ConnectionBase):
             )
         else:
             self.remote_ip = self._peer_ip
-        length = headers.joined.get("Content-Length")
+        joined = headers.joined
+        length = joined.get("Content-Length")
         self._declared_length = 0 if length is None else _content_length(length)
-        if length not in (None, "0") or headers.joined.get("Transfer-Encoding") is not None:
+        if length not in (None, "0") or joined.get("Transfer-Encoding") is not None:
             self._set_deadline(T_BODY, params.body_timeout)
             self._rate_start = self._loop.time()
             self._rate_bytes = 0
@@ -252,12 +260,13 @@ class ConnectionReader(ConnectionBase):
             self._timeout_kind = T_NONE
         delegate = self._server_delegate.start_request(self, self)
         self._delegate = delegate
-        start_line = RequestStartLine(head.method, head.target, head.version)
+        # (RequestStartLine(...) without the namedtuple's Python-level __new__.)
+        start_line = _tuple_new(RequestStartLine, (head.method, head.target, head.version))
         result = delegate.headers_received(start_line, headers)
         if result is not None:
             self._wait_for(result)
-        if not self._read_block & BLOCK_FLOW:
-            self._body_ready()
+        if (self._declared_length or head.expect_continue) and not self._read_block & BLOCK_FLOW:
+            self._body_ready()  # (nothing to do for a request without either)
 
     def _body_ready(self) -> None:
         # The delegate is ready for the body (a streaming handler's prepare may have

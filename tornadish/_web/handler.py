@@ -11,9 +11,7 @@ import asyncio
 import http.cookies
 import inspect
 import re
-import traceback
 from collections.abc import Awaitable, Callable, Generator
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tornadish import escape
@@ -23,7 +21,8 @@ from tornadish._http.parse import responses
 from tornadish._http.request import HTTPServerRequest
 from tornadish._web.cookies import morsel_to_header
 from tornadish._web.drain import hold, shutting_down
-from tornadish._web.errors import Finish, HTTPError
+from tornadish._web.errors import HTTPError
+from tornadish._web.handler_errors import ErrorsMixin, forbids_body
 from tornadish._web.handler_policy import HandlerPolicyMixin
 from tornadish._web.request_input import InputMixin
 from tornadish._web.response_head import (
@@ -36,7 +35,7 @@ from tornadish._web.security import SecurityMixin
 from tornadish._web.static_url import StaticURLMixin
 from tornadish._web.templating import TemplateMixin
 from tornadish._web.uploads import MultipartUpload
-from tornadish.log import app_log, gen_log
+from tornadish.log import app_log
 
 if TYPE_CHECKING:
     from tornadish._web.application import Application
@@ -55,7 +54,9 @@ def _done_future() -> asyncio.Future[None]:
     return fut
 
 
-class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin, HandlerPolicyMixin):
+class RequestHandler(
+    ErrorsMixin, InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin, HandlerPolicyMixin
+):
     """Base class for HTTP request handlers.
 
     Subclasses implement ``get``, ``post``, ... (plain or ``async def``); path groups of
@@ -263,7 +264,7 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin, H
             self._write_buffer.append(chunk.encode("utf-8"))
             return
         if isinstance(chunk, dict):
-            self.set_header("Content-Type", "application/json; charset=UTF-8")
+            self._headers.put("Content-Type", "application/json; charset=UTF-8")
             self._write_buffer.append(escape.json_encode(chunk).encode("utf-8"))
             return
         raise _bad_chunk(chunk)
@@ -373,7 +374,7 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin, H
                     self._write_buffer = []
                     self.set_status(304)
                     status = 304
-            if status != 200 and _forbids_body(status):
+            if status != 200 and forbids_body(status):
                 if self._write_buffer:
                     raise RuntimeError(f"Cannot send body with status code HTTP{status}")
                 self._clear_representation_headers()
@@ -432,115 +433,6 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin, H
         # As UTF-8 bytes (sent as they are): a non-ASCII URL reaches the browser intact.
         self.set_header("Location", escape.utf8(url))
         self.finish()
-
-    # -- errors ---------------------------------------------------------------------------
-
-    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
-        """Answer with an error page built by :meth:`write_error`."""
-        if self._headers_written:
-            gen_log.error("Cannot send error response after headers written")
-            if not self._finished:
-                try:
-                    self.finish()
-                except Exception:
-                    gen_log.error("Failed to flush partial response", exc_info=True)
-            return
-        self.clear()
-        if status_code == 405:
-            # After clear(): a 405 lists the methods the handler implements (RFC 9110).
-            self._set_allow_header()
-        reason = kwargs.get("reason")
-        exc_info = kwargs.get("exc_info")
-        if exc_info is not None:
-            exception = exc_info[1]
-            if isinstance(exception, HTTPError) and exception.reason:
-                reason = exception.reason
-        self.set_status(status_code, reason=reason)
-        try:
-            self.write_error(status_code, **kwargs)
-        except Exception:
-            app_log.error("Uncaught exception in write_error", exc_info=True)
-        if not self._finished:
-            self.finish()
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """Write the body of an error page (override for custom pages).
-
-        With ``serve_traceback`` (implied by ``debug``) and an exception at hand, the
-        page is the traceback as plain text; otherwise a minimal HTML page.
-        """
-        if _forbids_body(status_code):  # HTTPError(304), HTTPError(204): no page
-            self.finish()
-        elif self.settings.get("serve_traceback") and "exc_info" in kwargs:
-            self.set_header("Content-Type", "text/plain")
-            for line in traceback.format_exception(*kwargs["exc_info"]):
-                self.write(line)
-            self.finish()
-        else:
-            self.finish(
-                "<html><title>%(code)d: %(message)s</title>"
-                "<body>%(code)d: %(message)s</body></html>"
-                % {"code": status_code, "message": escape.xhtml_escape(self._reason)}
-            )
-
-    def log_exception(
-        self,
-        typ: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Log an exception raised by the handler (override to change how)."""
-        if isinstance(value, HTTPError):
-            if value.log_message:
-                fmt = "%d %s: " + value.log_message
-                args = [value.status_code, self._request_summary(), *value.args]
-                gen_log.warning(fmt, *args)
-        else:
-            app_log.error(
-                "Uncaught exception %s\n%r",
-                self._request_summary(),
-                self.request,
-                exc_info=(typ, value, tb),  # type: ignore[arg-type]
-            )
-
-    def _handle_request_exception(self, e: BaseException) -> None:
-        try:
-            self._answer_exception(e)
-        except Exception:
-            # Even the error response failed (say the connection refused a bad
-            # Content-Length mid-response): drop the connection rather than leave the
-            # client waiting, and still run on_finish.
-            app_log.error("Exception in exception handler", exc_info=True)
-            self._abandon()
-
-    def _answer_exception(self, e: BaseException) -> None:
-        if isinstance(e, Finish):
-            if not self._finished:
-                self.finish(*e.args)
-            return
-        exc_info = (type(e), e, e.__traceback__)
-        try:
-            self.log_exception(*exc_info)
-        except Exception:
-            app_log.error("Error in exception logger", exc_info=True)
-        if self._finished:
-            return
-        if isinstance(e, HTTPError):
-            self.send_error(e.status_code, exc_info=exc_info)
-        else:
-            self.send_error(500, exc_info=exc_info)
-
-    def _abandon(self) -> None:
-        conn = self.request.connection
-        if conn is not None:
-            try:
-                conn.set_close_callback(None)  # a server-side close: no on_connection_close
-                conn.close()
-            except Exception:
-                app_log.error("Could not close the connection", exc_info=True)
-        if not self._finished:
-            self._finished = True
-            self._run_on_finish()
 
     # -- answering by other means (WebSocket, a mounted ASGI app) ---------------------------
 
@@ -630,7 +522,11 @@ class RequestHandler(InputMixin, SecurityMixin, StaticURLMixin, TemplateMixin, H
                     raise HTTPError(400, "Invalid body: %s", e) from e
             decode = self.decode_argument
             if args:  # (most routes have no groups: no comprehension to run)
-                self.path_args = [decode(a) if a is not None else None for a in args]
+                if len(args) == 1:
+                    arg = args[0]
+                    self.path_args = [decode(arg) if arg is not None else None]
+                else:
+                    self.path_args = [decode(a) if a is not None else None for a in args]
             if kwargs:
                 self.path_kwargs = {
                     k: decode(v, name=k) if v is not None else None for k, v in kwargs.items()
@@ -736,11 +632,6 @@ def _own_task_cancelled() -> bool:
 _COMPUTE_ETAG = RequestHandler.compute_etag
 _SET_ETAG = RequestHandler.set_etag_header
 _CHECK_ETAG = RequestHandler.check_etag_header
-
-
-def _forbids_body(status: int) -> bool:
-    # 1xx, 204 and 304 responses end at the header block (RFC 9110 §6.4.1).
-    return status in (204, 304) or 100 <= status < 200
 
 
 def _awaitable(result: object, name: str) -> Awaitable[Any]:

@@ -79,9 +79,9 @@ class InputMixin:
         values = []
         for v in source.get(name, ()):
             s = self.decode_argument(v, name=name)
-            if isinstance(s, str):
+            if isinstance(s, str) and not s.isprintable():
                 # Control characters have no business in a form value and make log
-                # lines and templates lie.
+                # lines and templates lie. (A printable string has none of them.)
                 s = _REMOVE_CONTROL_CHARS.sub(" ", s)
             if strip:
                 s = s.strip()

@@ -37,11 +37,17 @@ def _http_date() -> str:
     return _date_cache[1]  # type: ignore[no-any-return]
 
 
+_from_normalized = HTTPHeaders.from_normalized
+
+
 def default_headers() -> HTTPHeaders:
     """The headers every response starts with: ``Server``, ``Content-Type`` (HTML)
     and ``Date``."""
-    date = _http_date()
-    return HTTPHeaders.from_normalized(
+    cache = _date_cache  # _http_date(), inlined: this runs once per response
+    if int(time.time()) != cache[0]:
+        _http_date()
+    date = cache[1]
+    return _from_normalized(
         {"Server": _SERVER, "Content-Type": _HTML, "Date": date},
         {"Server": [_SERVER], "Content-Type": [_HTML], "Date": [date]},
     )
