@@ -43,10 +43,10 @@ from typing import Any
 import tornadish
 from tornadish.log import enable_pretty_logging
 from tornadish.pubsub import Broadcast, Message, PublishError, PubSubError
-from tornadish.web import Application, HTTPError, RequestHandler
+from tornadish.web import Application, HTTPError, RequestHandler, url
 from tornadish.websocket import WebSocketClosedError, WebSocketHandler
 
-PAGE = (Path(__file__).parent / "index.html").read_bytes()
+HERE = Path(__file__).parent
 log = logging.getLogger("examples.chat")
 
 
@@ -207,11 +207,47 @@ def _parse_message(name: Any, text: Any) -> tuple[str, str]:
     return (str(name or "").strip() or "anon")[:20], text[:500]
 
 
-class MainHandler(RequestHandler):
+class ChatHandler(RequestHandler):
+    """The chat's page and endpoints: their error pages are in the chat's layout."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """``templates/error.html``, so a 404 or a 503 still looks like the chat. In
+        debug mode an exception shows the traceback instead, as does a failure of the
+        layout itself."""
+        if self.settings.get("serve_traceback") and "exc_info" in kwargs:
+            super().write_error(status_code, **kwargs)
+            return
+        if status_code == 404:
+            message = "There is no page at this address."
+        elif status_code == 503:
+            message = "The chat is unavailable at the moment; please try again soon."
+        elif status_code < 500:
+            message = "The request could not be understood."
+        else:
+            message = "Something went wrong on our side; please try again."
+        try:
+            # The reason is the HTTP phrase ("Not Found") or HTTPError's reason=.
+            self.render("error.html", status_code=status_code, reason=self._reason, message=message)
+        except Exception:  # raised while rendering, before anything was written
+            log.exception("Could not render the error page")
+            super().write_error(status_code, **kwargs)
+
+
+class NotFoundHandler(ChatHandler):
+    """Every path the chat has no route for: its 404 page, in its layout."""
+
+    def prepare(self) -> None:
+        raise HTTPError(404)
+
+    def check_xsrf_cookie(self) -> None:
+        pass  # a POST to an unknown path is a 404, not an XSRF 403 (as Tornado's)
+
+
+class MainHandler(ChatHandler):
     def get(self) -> None:
         # Sets the XSRF cookie; the page's script sends it back as X-XSRFToken.
         self.xsrf_token  # noqa: B018
-        self.write(PAGE)
+        self.render("index.html")
 
 
 async def _start(room: ChatRoom) -> None:
@@ -249,7 +285,7 @@ class ChatSocket(WebSocketHandler):
         self.room.members.discard(self)
 
 
-class MessageNewHandler(RequestHandler):
+class MessageNewHandler(ChatHandler):
     """``POST /a/message/new`` (``name``, ``text``): post a message without a socket."""
 
     def initialize(self, room: ChatRoom) -> None:
@@ -271,7 +307,7 @@ class MessageNewHandler(RequestHandler):
         self.finish(payload)
 
 
-class MessageUpdatesHandler(RequestHandler):
+class MessageUpdatesHandler(ChatHandler):
     """``POST /a/message/updates`` (``cursor``): the messages after ``cursor``, waiting
     for the next one when there are none yet.
 
@@ -327,14 +363,16 @@ def make_app(
 
     ``prefix`` (``"/chat"``) mounts every route under that path, for serving the app
     next to others (``examples/demo.py``); the page finds its endpoints relative to
-    its own URL.
+    its own URL. Error pages (an unknown path's 404 included) are in the page's layout.
     """
     room = room if room is not None else ChatRoom()
     args = {"room": room}
     settings.setdefault("xsrf_cookies", True)
+    settings.setdefault("template_path", str(HERE / "templates"))
+    settings.setdefault("default_handler_class", NotFoundHandler)  # 404s in the layout
     return Application(
         [
-            (prefix + r"/", MainHandler),
+            url(prefix + r"/", MainHandler, name="chat"),
             (prefix + r"/chatsocket", ChatSocket, args),
             (prefix + r"/a/message/new", MessageNewHandler, args),
             (

@@ -32,11 +32,9 @@ from typing import Any
 
 from tornadish.pubsub import Broadcast
 from tornadish.sse import Event, EventLog, EventSourceHandler
-from tornadish.web import Application, RequestHandler
+from tornadish.web import Application, HTTPError, RequestHandler, url
 
-PAGE = (Path(__file__).parent / "index.html").read_bytes()
-
-
+HERE = Path(__file__).parent
 log = logging.getLogger("examples.live")
 
 
@@ -89,9 +87,39 @@ class Activity:
         self.record("chat", {"name": message["name"], "text": message["text"]})
 
 
-class PageHandler(RequestHandler):
+class LiveHandler(RequestHandler):
+    """The live app's pages: their errors are in its layout (``templates/error.html``)."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """The page in the layout; in debug mode an exception shows the traceback
+        instead, as does a failure of the layout itself."""
+        if self.settings.get("serve_traceback") and "exc_info" in kwargs:
+            super().write_error(status_code, **kwargs)
+            return
+        if status_code == 404:
+            message = "There is no page at this address."
+        elif status_code < 500:
+            message = "The request could not be understood."
+        else:
+            message = "Something went wrong on our side; please try again."
+        try:
+            # The reason is the HTTP phrase ("Not Found") or HTTPError's reason=.
+            self.render("error.html", status_code=status_code, reason=self._reason, message=message)
+        except Exception:  # raised while rendering, before anything was written
+            log.exception("Could not render the error page")
+            super().write_error(status_code, **kwargs)
+
+
+class NotFoundHandler(LiveHandler):
+    """Every path the app has no route for: its 404 page, in its layout."""
+
+    def prepare(self) -> None:
+        raise HTTPError(404)
+
+
+class PageHandler(LiveHandler):
     def get(self) -> None:
-        self.write(PAGE)
+        self.render("index.html")
 
 
 class LiveEvents(EventSourceHandler):
@@ -126,8 +154,15 @@ def make_app(
     activity: Activity | None = None, *, prefix: str = "", retry: int = 1000, **settings: Any
 ) -> Application:
     """The live page (``prefix + "/"``) and its event stream (``prefix + "/events"``),
-    following ``activity``; ``retry`` is the browsers' reconnection delay (ms)."""
+    following ``activity``; ``retry`` is the browsers' reconnection delay (ms). Error
+    pages (an unknown path's 404 included) are in the page's layout."""
     args = {"activity": activity if activity is not None else Activity(), "retry": retry}
+    settings.setdefault("template_path", str(HERE / "templates"))
+    settings.setdefault("default_handler_class", NotFoundHandler)  # 404s in the layout
     return Application(
-        [(prefix + r"/", PageHandler), (prefix + r"/events", LiveEvents, args)], **settings
+        [
+            url(prefix + r"/", PageHandler, name="live"),
+            (prefix + r"/events", LiveEvents, args),
+        ],
+        **settings,
     )

@@ -33,6 +33,7 @@ from tornadish.web import (
     RequestHandler,
     StaticFileHandler,
     stream_request_body,
+    url,
 )
 
 HERE = Path(__file__).parent
@@ -72,7 +73,41 @@ class Uploads:
         return [{"name": n, "size": s} for _, n, s in sorted(entries, reverse=True)]
 
 
-class IndexHandler(RequestHandler):
+class ErrorPages(RequestHandler):
+    """Error pages in the uploads' layout (``templates/error.html``), for every handler
+    of the app: an unknown path, a download that is not there, a refused upload."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """The page in the layout; in debug mode an exception shows the traceback
+        instead, as does a failure of the layout itself."""
+        if self.settings.get("serve_traceback") and "exc_info" in kwargs:
+            super().write_error(status_code, **kwargs)
+            return
+        if status_code == 404:
+            message = "There is no file or page at this address."
+        elif status_code < 500:
+            message = "The request could not be understood."
+        else:
+            message = "Something went wrong on our side; please try again."
+        try:
+            # The reason is the HTTP phrase ("Not Found") or HTTPError's reason=.
+            self.render("error.html", status_code=status_code, reason=self._reason, message=message)
+        except Exception:  # raised while rendering, before anything was written
+            log.exception("Could not render the error page")
+            super().write_error(status_code, **kwargs)
+
+
+class NotFoundHandler(ErrorPages):
+    """Every path the app has no route for: its 404 page, in its layout."""
+
+    def prepare(self) -> None:
+        raise HTTPError(404)
+
+    def check_xsrf_cookie(self) -> None:
+        pass  # a PUT or POST to an unknown path is a 404, not an XSRF 403 (as Tornado's)
+
+
+class IndexHandler(ErrorPages):
     def initialize(self, uploads: Uploads, max_size: int) -> None:
         self.uploads = uploads
         self.max_size = max_size
@@ -83,7 +118,7 @@ class IndexHandler(RequestHandler):
         self.render("index.html", files=self.uploads.listing(), max_size=self.max_size)
 
 
-class ListHandler(RequestHandler):
+class ListHandler(ErrorPages):
     def initialize(self, uploads: Uploads) -> None:
         self.uploads = uploads
 
@@ -92,7 +127,7 @@ class ListHandler(RequestHandler):
 
 
 @stream_request_body
-class UploadHandler(RequestHandler):
+class UploadHandler(ErrorPages):
     """``PUT /upload/<name>``: the body is the file. Answers its size and SHA-256."""
 
     def initialize(self, uploads: Uploads, max_size: int) -> None:
@@ -138,7 +173,7 @@ class UploadHandler(RequestHandler):
             self.temp = None
 
 
-class DownloadHandler(StaticFileHandler):
+class DownloadHandler(ErrorPages, StaticFileHandler):
     """The uploaded files, served as downloads: a stranger's ``.html`` must not run as
     a page of this site (it could read this site's cookies)."""
 
@@ -157,13 +192,15 @@ def make_app(
 ) -> Application:
     """The upload application storing into ``directory``; ``max_size`` bytes per file.
 
-    ``prefix`` (``"/upload"``) mounts every route under that path.
+    ``prefix`` (``"/upload"``) mounts every route under that path. Error pages (an
+    unknown path's 404 included) are in the page's layout.
     """
     uploads = Uploads(directory)
     sized = {"uploads": uploads, "max_size": max_size}
+    settings.setdefault("default_handler_class", NotFoundHandler)  # 404s in the layout
     return Application(
         [
-            (prefix + r"/", IndexHandler, sized),
+            url(prefix + r"/", IndexHandler, sized, name="upload"),
             (prefix + r"/files", ListHandler, {"uploads": uploads}),
             (prefix + r"/files/(.+)", DownloadHandler, {"path": str(uploads.files)}),
             (prefix + r"/upload/([^/]+)", UploadHandler, sized),

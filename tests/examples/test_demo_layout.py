@@ -1,9 +1,10 @@
 """The demo's pages on a phone and on a desktop, in headless Chromium: every page (the
-index, the blog with its 400 and 404 pages, the chat, the uploads, the live feed, the
-demo's own 404) has a viewport meta tag, and no element's box runs past the screen's
-edge — with the longest words the pages may have to hold: German, signed in, a chat
-message of 300 unbroken letters, a file name of 150. A screenshot of each page at each
-size goes to ``build/screenshots/`` for a person to look at.
+index, the blog with its 400 and 404 pages, the chat, the uploads and the live feed with
+their 404 pages, the demo's own 404) has a viewport meta tag, and no element's box runs
+past the screen's edge — with the longest words the pages may have to hold: German,
+signed in, a chat message of 300 unbroken letters, a file name of 150. So does the debug
+page of ``debug=True``, every fold open. A screenshot of each page at each size goes to
+``build/screenshots/`` for a person to look at.
 
 Chromium is driven as in test_examples_browser.py (installed with apt-get when the
 tests run as root, else the test is skipped).
@@ -21,6 +22,7 @@ import pytest
 
 from examples.blog.store import Store
 from examples.demo import make_app
+from tornadish.web import Application, RequestHandler
 
 from tests.examples.test_example_live import PASSWORD, say
 from tests.examples.test_examples_browser import DevTools, Page, chromium
@@ -98,12 +100,16 @@ async def goto(page: Page, url: str, ready: str = "true") -> None:
     )
 
 
-async def check(page: Page, name: str, size: str, width: int, height: int) -> dict[str, Any]:
-    """The layout assertions, and a screenshot of the page as it is now."""
+async def check(
+    page: Page, name: str, size: str, width: int, height: int, scrolls: bool = False
+) -> dict[str, Any]:
+    """The layout assertions, and a screenshot of the page as it is now. A page taller
+    than the screen (``scrolls``) has a scroll bar on a desktop, which the width leaves."""
     layout = await page.evaluate(LAYOUT)
     assert layout["viewport"] == "width=device-width, initial-scale=1", (name, layout)
-    assert layout["width"] == width, (name, layout)  # laid out for the device, not 980 px
-    assert layout["scrollWidth"] <= width, (name, size, layout)
+    # Laid out for the device, not 980 px.
+    assert width - (20 if scrolls else 0) <= layout["width"] <= width, (name, layout)
+    assert layout["scrollWidth"] <= layout["width"], (name, size, layout)
     assert layout["outside"] == [], (name, size, layout["outside"])
     shot = await page.call("Page.captureScreenshot", format="png")
     png = base64.b64decode(shot["data"])
@@ -221,6 +227,51 @@ async def test_every_demo_page_fits_a_phone_and_a_desktop(
             )
             await check(page, "live", size, width, height)
 
+            # The examples' own 404s keep their layouts: title, heading, style.
+            for app, name in (("chat", "chat"), ("upload", "uploads"), ("live", "live")):
+                for path in (f"/{app}/no/such/page", f"/{app}/files/gone-{LONG_FILE_NAME}"):
+                    if app != "upload" and "/files/" in path:
+                        continue
+                    await goto(page, base + path)
+                    shot = f"{app}-404" if "/files/" not in path else "upload-404-file"
+                    layout = await check(page, shot, size, width, height)
+                    assert layout["title"] == f"404: Not Found · tornadish {name}", layout
+                    home = await page.evaluate("document.querySelector('h1 a').pathname")
+                    assert home == f"/{app}/", (path, home)
+
             await goto(page, base + "/no-such-page")
             layout = await check(page, "404", size, width, height)
             assert layout["title"] == "404: Not Found", layout
+
+
+class Crash(RequestHandler):
+    def get(self, _: str) -> None:
+        orders: dict[str, int] = {}
+        # A long line, a long message and a long URL: what the page must fold or wrap.
+        value = orders["order-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"]  # noqa: E501  # fmt: skip
+        raise AssertionError(value)
+
+
+@pytest.mark.timeout(900)  # pytest-timeout covers the fixture, which may install Chromium
+@pytest.mark.timeout_async(120)
+async def test_the_debug_page_fits_a_phone_and_a_desktop(
+    serve: Any, tmp_path: Path, chromium_binary: str
+) -> None:
+    srv = await serve(Application([(r"/crash/(.*)", Crash)], debug=True, autoreload=False))
+    url = f"{srv.base_url}/crash/{'y' * 200}?q={'z' * 100}"
+    async with chromium(chromium_binary, tmp_path / "profile") as devtools:
+        for size, width, height, mobile in VIEWPORTS:
+            page = await open_sized(devtools, width, height, mobile)
+            await goto(page, url)
+            layout = await check(page, "debug", size, width, height, scrolls=True)
+            assert layout["title"] == "500: Internal Server Error · KeyError", layout
+            # The user's frame is open at the line; tornadish's frames are folded.
+            here = await page.evaluate("document.querySelector('pre .here').textContent")
+            assert 'value = orders["order-xxx' in here
+            folded = await page.evaluate(
+                "[...document.querySelectorAll('details.quiet')].every(d => !d.open)"
+            )
+            assert folded
+            # Every fold open (frames, local variables, headers): still within the screen.
+            await page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+            await check(page, "debug-open", size, width, height, scrolls=True)

@@ -196,3 +196,58 @@ async def test_the_page_offers_both_transports(serve: Any) -> None:
     async with connect(f"ws://127.0.0.1:{srv.port}/chat/chatsocket") as ws:
         await ws.send(json.dumps({"name": "a", "text": "under a prefix"}))
         assert json.loads(await asyncio.wait_for(ws.recv(), 5))["text"] == "under a prefix"
+
+
+# -- error pages -----------------------------------------------------------------------------
+
+
+def assert_chat_layout(page: str, title: str) -> None:
+    assert f"<title>{title} · tornadish chat</title>" in page
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert '<h1><a href="/chat/">tornadish chat</a></h1>' in page  # the page's own heading
+    assert "#log{border:1px solid #ccc" in page  # and its style
+    assert '<p><a href="/chat/">Back to the chat</a></p>' in page
+
+
+async def test_error_pages_keep_the_chat_layout(serve: Any) -> None:
+    srv = await serve(make_app(prefix="/chat"))
+    async with httpx.AsyncClient(base_url=srv.base_url) as client:
+        for path in ("/chat/no/such/page", "/chat/chatsocket/x"):
+            r = await client.get(path)
+            assert r.status_code == 404, path
+            assert_chat_layout(r.text, "404: Not Found")
+            assert "<p>There is no page at this address.</p>" in r.text
+        # Unknown paths answer 404 to a POST too, not the XSRF check's 403.
+        assert (await client.post("/chat/nope", data={"text": "x"})).status_code == 404
+        # A handler's HTTPError, its reason in the heading.
+        await client.get("/chat/")
+        xsrf = {"X-XSRFToken": client.cookies["_xsrf"]}
+        r = await client.post("/chat/a/message/updates", data={"cursor": "x"}, headers=xsrf)
+        assert r.status_code == 400
+        assert_chat_layout(r.text, "400: cursor must be a message id")
+        assert "<h2>400: cursor must be a message id</h2>" in r.text
+
+
+async def test_an_unreachable_broker_is_a_503_in_the_chat_layout(serve: Any) -> None:
+    room = ChatRoom(broadcast="redis://127.0.0.1:1/0")  # nothing listens on port 1
+    srv = await serve(make_app(room, prefix="/chat"))
+    async with _poll_client(srv.base_url + "/chat") as client:
+        r = await client.post("/a/message/updates", data={"cursor": "0"})
+    assert r.status_code == 503
+    assert_chat_layout(r.text, "503: chat unavailable")
+    assert "The chat is unavailable at the moment; please try again soon." in r.text
+
+
+async def test_debug_mode_still_shows_the_traceback(serve: Any) -> None:
+    srv = await serve(make_app(prefix="/chat", debug=True, autoreload=False))
+    async with _poll_client(srv.base_url + "/chat") as client:
+        r = await client.post("/a/message/new", data={"name": "no text"})
+        assert r.status_code == 400 and r.headers["content-type"].startswith("text/plain")
+        assert "MissingArgumentError" in r.text
+        # A browser gets the debug page, which opens the chat's own code at the call.
+        r = await client.post(
+            "/a/message/new", data={"name": "no text"}, headers={"Accept": "text/html"}
+        )
+        assert r.status_code == 400 and "<h1>400: Bad Request</h1>" in r.text
+        assert "examples/chat/app.py, line" in r.text and "MessageNewHandler.post" in r.text
+        assert "tornadish chat</a></h1>" not in r.text  # not the layout

@@ -20,6 +20,7 @@ from websockets.asyncio.client import connect
 from examples.blog.store import Store
 from examples.demo import make_app
 from examples.live.app import Activity
+from examples.live.app import make_app as live_app
 from tornadish.httpserver import HTTPServer
 from tornadish.netutil import bind_sockets
 
@@ -188,3 +189,34 @@ async def test_the_live_page_reconnects_by_itself_after_a_server_restart(
             ]
             status = await page.evaluate("document.getElementById('status').textContent")
             assert status == "live (reconnected)"
+
+
+# -- error pages -----------------------------------------------------------------------------
+
+
+async def test_error_pages_keep_the_live_layout(serve: Any) -> None:
+    srv = await serve(live_app(prefix="/live"))
+    async with httpx.AsyncClient(base_url=srv.base_url) as http:
+        for path in ("/live/no/such/page", "/live/events/x"):
+            r = await http.get(path)
+            assert r.status_code == 404, path
+            page = r.text
+            assert "<title>404: Not Found · tornadish live</title>" in page
+            assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+            assert '<h1><a href="/live/">Live</a></h1>' in page  # the page's own heading
+            assert "#feed li{border-bottom" in page  # and its style
+            assert "<p>There is no page at this address.</p>" in page
+            assert '<p><a href="/live/">Back to the live page</a></p>' in page
+
+
+async def test_debug_mode_still_shows_the_traceback(serve: Any) -> None:
+    srv = await serve(live_app(prefix="/live", debug=True, autoreload=False))
+    async with httpx.AsyncClient(base_url=srv.base_url) as http:
+        r = await http.get("/live/nope")
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/plain")
+        assert "HTTPError: HTTP 404: Not Found" in r.text
+        # A browser gets the debug page: the example's code that raised, and the routes.
+        r = await http.get("/live/nope", headers={"Accept": "text/html"})
+        assert r.status_code == 404 and "<h1>404: Not Found</h1>" in r.text
+        assert "examples/live/app.py, line" in r.text and "NotFoundHandler.prepare" in r.text
+        assert "<td>/live/events$</td><td>examples.live.app.LiveEvents</td>" in r.text

@@ -130,3 +130,47 @@ async def test_bad_names_and_missing_xsrf_are_refused(serve: Any, tmp_path: Path
         r = await bare.put("/upload/upload/forged.txt", content=b"data")
         assert r.status_code == 403
     assert os.listdir(tmp_path / "files") == [] and leftovers(tmp_path) == []
+
+
+# -- error pages -----------------------------------------------------------------------------
+
+
+def assert_upload_layout(page: str, title: str) -> None:
+    assert f"<title>{title} · tornadish uploads</title>" in page
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert '<h1><a href="/upload/">Uploads</a></h1>' in page  # the page's own heading
+    assert ".job { display: grid;" in page  # and its style
+    assert '<p><a href="/upload/">Back to the uploads</a></p>' in page
+
+
+async def test_error_pages_keep_the_upload_layout(serve: Any, tmp_path: Path) -> None:
+    srv = await serve(make_app(tmp_path, prefix="/upload"))
+    async with client(srv.base_url) as c:
+        # An unknown path, and a download of a file that is not there.
+        for path in ("/upload/no/such/page", "/upload/files/missing.txt"):
+            r = await c.get(path)
+            assert r.status_code == 404, path
+            assert_upload_layout(r.text, "404: Not Found")
+            assert "<p>There is no file or page at this address.</p>" in r.text
+        # Unknown paths answer 404 to a PUT without the token, not the XSRF check's 403.
+        async with httpx.AsyncClient(base_url=srv.base_url) as bare:
+            assert (await bare.put("/upload/nope", content=b"x")).status_code == 404
+        # A handler's HTTPError, its reason in the heading.
+        r = await c.put("/upload/upload/.hidden", content=b"data")
+        assert r.status_code == 400
+        assert_upload_layout(r.text, "400: unsupported file name")
+        assert "<h2>400: unsupported file name</h2>" in r.text
+    assert leftovers(tmp_path) == []
+
+
+async def test_debug_mode_still_shows_the_traceback(serve: Any, tmp_path: Path) -> None:
+    srv = await serve(make_app(tmp_path, prefix="/upload", debug=True, autoreload=False))
+    async with client(srv.base_url) as c:
+        r = await c.put("/upload/upload/.hidden", content=b"data")
+        assert r.status_code == 400 and r.headers["content-type"].startswith("text/plain")
+        assert "unsupported file name" in r.text and "Traceback" in r.text
+        # A browser gets the debug page, open at the example's own code.
+        r = await c.put("/upload/upload/.hidden", content=b"data", headers={"Accept": "text/html"})
+        assert r.status_code == 400 and "<h1>400: unsupported file name</h1>" in r.text
+        assert "examples/upload/app.py, line" in r.text and "in <b>checked_name</b>" in r.text
+        assert "Back to the uploads" not in r.text  # not the layout
