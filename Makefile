@@ -14,7 +14,7 @@ BIN    := $(VENV)/bin
 EXTRAS_run   :=
 EXTRAS_test  := test,test-services,docs,lint,bench,speed,socks,http2,oidc,brotli,zstd,redis,prometheus,otel
 EXTRAS_docs  := docs
-EXTRAS_bench := bench,speed,brotli,zstd
+EXTRAS_bench := bench,speed,brotli,zstd,http2
 
 .PHONY: venv run test lint bench docs stress clean compat
 
@@ -42,11 +42,13 @@ lint: $(VENV)/.installed-test
 
 # Throughput (hello, JSON; tornadish on httptools and on h11 against Tornado, aiohttp,
 # uvicorn and bare h11; then hello pipelined 16 deep), memory per idle keep-alive
-# connection, then static files and uploads, WebSockets, the client, pub/sub fan-out
-# (tornadish.pubsub on Redis beside encode/broadcaster). See bench/README.md.
+# connection, HTTP/2 under h2load (against hypercorn) and memory per HTTP/2 stream, then
+# static files and uploads, WebSockets, the client, pub/sub fan-out (tornadish.pubsub on
+# Redis beside encode/broadcaster). See bench/README.md.
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.mem_bench
+	$(BIN)/python -m bench.h2_bench
 	$(BIN)/python -m bench.web_bench
 	$(BIN)/python -m bench.ws_bench
 	$(BIN)/python -m bench.client_bench

@@ -31,6 +31,7 @@ from tornadish._client.connection import (
     RequestTimeout,
     ResponseReader,
     StreamClosed,
+    StreamRefused,
 )
 from tornadish._client.pool import ConnectionPool
 from tornadish._client.proxy import ProxyError
@@ -129,6 +130,11 @@ class HTTPRequest:
       SOCKS needs the ``socks`` extra); with ``trust_env=True`` and no proxy given,
       ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY`` and ``NO_PROXY`` from the environment.
       ``https`` goes through a ``CONNECT`` tunnel, plain ``http`` is forwarded.
+    - ``http2=True`` speaks HTTP/2 to an ``https`` server that offers it by ALPN
+      (HTTP/1.1 to one that does not; ``http`` URLs stay HTTP/1.1), every concurrent
+      fetch to one origin multiplexed on one connection; ``http2="prior_knowledge"``
+      also speaks it over cleartext from the first byte (``curl
+      --http2-prior-knowledge``). Needs the ``http2`` extra (the h2 library).
     - ``prepare_curl_callback`` is not supported (``NotImplementedError``).
     """
 
@@ -141,6 +147,7 @@ class HTTPRequest:
         "proxy_password": "",
         "allow_nonstandard_methods": False,
         "validate_cert": True,
+        "http2": False,
     }
 
     def __init__(
@@ -181,6 +188,7 @@ class HTTPRequest:
         *,
         proxy: str | None = None,
         trust_env: bool | None = None,
+        http2: bool | str | None = None,
     ) -> None:
         self.headers = headers
         if if_modified_since:
@@ -217,6 +225,7 @@ class HTTPRequest:
         self.ssl_options = ssl_options
         self.proxy = proxy
         self.trust_env = trust_env
+        self.http2 = http2
         self.start_time = time.time()
 
     @property
@@ -269,6 +278,7 @@ _FETCH_OPTIONS = (
     "allow_nonstandard_methods",
     "allow_ipv6",
     "expect_100_continue",
+    "http2",
 )
 
 
@@ -359,8 +369,12 @@ class AsyncHTTPClient:
     Constructor keywords (or :meth:`configure` ones): ``max_clients`` (10) requests at
     once, the rest queue; ``defaults`` for unset :class:`HTTPRequest` options;
     ``max_body_size`` and ``max_buffer_size`` (100 MiB); ``max_header_size`` (64 KiB);
-    ``hostname_mapping`` ({host or (host, port): replacement}); and
-    ``idle_connection_timeout`` (15 s), how long an unused connection is kept.
+    ``hostname_mapping`` ({host or (host, port): replacement});
+    ``idle_connection_timeout`` (15 s), how long an unused connection is kept; and
+    ``http2`` (False), the default of :class:`HTTPRequest`'s ``http2``: True speaks
+    HTTP/2 where an ``https`` server offers it, concurrent fetches to one origin
+    sharing one connection (``AsyncHTTPClient(http2=True)``, or
+    ``AsyncHTTPClient.configure(None, http2=True)``).
 
     .. code-block:: python
 
@@ -417,6 +431,7 @@ class AsyncHTTPClient:
         max_header_size: int | None = None,
         max_body_size: int | None = None,
         idle_connection_timeout: float = 15.0,
+        http2: bool | str | None = None,
     ) -> None:
         """Set the client up (Tornado's ``Configurable`` hook; subclasses may extend it)."""
         self.max_clients = max_clients
@@ -425,6 +440,8 @@ class AsyncHTTPClient:
         self.defaults = dict(HTTPRequest._DEFAULTS)
         if defaults is not None:
             self.defaults.update(defaults)
+        if http2 is not None:
+            self.defaults["http2"] = http2
         self.hostname_mapping = dict(hostname_mapping or {})
         self.max_buffer_size = max_buffer_size
         self.max_header_size = max_header_size or 65536
@@ -573,15 +590,21 @@ class AsyncHTTPClient:
         queue_limit = min(connect_timeout or math.inf, request_timeout or math.inf)
         await pool.acquire(now + queue_limit if queue_limit != math.inf else None)
         try:
+            origin = prepared.origin
             for attempt in range(2):
                 # A retry goes to a new connection: the other idle ones may be stale too.
-                conn = pool.checkout(prepared.origin) if attempt == 0 else None
+                conn: Any = None
+                if attempt == 0 and not origin.http2:
+                    conn = pool.checkout(origin)
                 if conn is None:
                     limit = connect_timeout
                     if deadline is not None:
                         left = deadline - loop.time()
                         limit = left if limit is None else min(limit, left)
-                    conn = await pool.connect(prepared.origin, limit)
+                    if origin.http2:  # shared by every fetch to the origin
+                        conn = await pool.connect_h2(origin, limit, fresh=attempt > 0)
+                    else:
+                        conn = await pool.connect(origin, limit)
                 reader = ResponseReader(
                     decompress=bool(req.decompress_response),
                     max_body_size=self.max_body_size,
@@ -606,16 +629,23 @@ class AsyncHTTPClient:
                     # the request most likely never reached the server, so one retry on a
                     # fresh connection is safe. A connection reused at once that closes on
                     # a request (a server that exits on it) is reported, as Tornado does.
+                    # An HTTP/2 stream the server refused, or left above its GOAWAY, was
+                    # not processed at all (RFC 9113 §8.7): any method may be retried.
                     retry = (
                         prepared.retry_ok
                         and conn.exchanges
                         and conn.idled_for >= _STALE_AFTER
                         and not e.response_started
-                    )
+                    ) or (isinstance(e, StreamRefused) and prepared.producer is None)
                     if attempt == 0 and retry:
                         continue
                     raise
-                if reusable:
+                if conn.multiplexed:
+                    if not origin.http2:
+                        # ALPN chose h2 on a context that offered it for another fetch:
+                        # this origin did not ask to share it.
+                        conn.close_when_idle()
+                elif reusable:
                     pool.checkin(conn)
                 return reader
             raise AssertionError("unreachable")

@@ -22,13 +22,18 @@ def skip(framework: str, exc: BaseException) -> NoReturn:
     sys.exit(SKIP_EXIT)
 
 
-def parse_args(description: str, *, http: Sequence[str] = ()) -> argparse.Namespace:
-    """``--host``, ``--port``; and ``--http`` (default: the first choice) when given."""
+def parse_args(
+    description: str, *, http: Sequence[str] = (), flags: Sequence[str] = ()
+) -> argparse.Namespace:
+    """``--host``, ``--port``; ``--http`` (default: the first choice) when given; and
+    each of ``flags`` (``"--http2"``) as an on/off switch."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     if http:
         parser.add_argument("--http", choices=list(http), default=http[0])
+    for flag in flags:
+        parser.add_argument(flag, action="store_true")
     return parser.parse_args()
 
 

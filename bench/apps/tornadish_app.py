@@ -1,6 +1,8 @@
 """Benchmark app on tornadish, written exactly like an ordinary Tornado app.
 
-Run: ``python -m bench.apps.tornadish_app --port 8888`` (uvloop, access log off).
+Run: ``python -m bench.apps.tornadish_app --port 8888`` (uvloop, access log off);
+``--http2`` serves HTTP/2 as well (prior knowledge on the same port), with a ``/hold``
+route whose streams stay open (:mod:`bench.h2_bench` measures memory per stream with it).
 """
 
 from __future__ import annotations
@@ -28,26 +30,34 @@ class UserHandler(RequestHandler):
         self.write({"id": uid, "q": self.get_argument("q"), "name": f"user{uid}"})
 
 
+class HoldHandler(RequestHandler):
+    """A long-lived stream: the head goes out at once, the body never comes."""
+
+    async def get(self) -> None:
+        await self.flush()
+        await asyncio.Event().wait()
+
+
 def _no_access_log(handler: RequestHandler) -> None:
     """``log_function`` that does nothing, so access logging costs nothing."""
 
 
-def make_app() -> Application:
-    return Application(
-        [
-            (r"/", MainHandler),
-            (r"/user/(\d+)", UserHandler),
-        ],
-        log_function=_no_access_log,
-    )
+def make_app(hold: bool = False) -> Application:
+    routes: list[tuple[str, type[RequestHandler]]] = [
+        (r"/", MainHandler),
+        (r"/user/(\d+)", UserHandler),
+    ]
+    if hold:
+        routes.append((r"/hold", HoldHandler))
+    return Application(routes, log_function=_no_access_log)
 
 
 async def main() -> None:
-    args = parse_args(__doc__ or "")
+    args = parse_args(__doc__ or "", flags=("--http2",))
     logging.getLogger("tornadish.access").setLevel(logging.WARNING)
-    server = HTTPServer(make_app())
+    server = HTTPServer(make_app(hold=args.http2), http2=args.http2)
     server.listen(args.port, args.host)
-    announce("tornadish", args.host, args.port)
+    announce("tornadish", args.host, args.port, **({"h2": "on"} if args.http2 else {}))
     await asyncio.Event().wait()
 
 

@@ -21,6 +21,7 @@ class StreamResult:
         self.body = bytearray()
         self.ended = asyncio.get_running_loop().create_future()
         self.reset_code: int | None = None
+        self.informational: list[list[tuple[bytes, bytes]]] = []  # 1xx heads
 
     @property
     def status(self) -> int:
@@ -61,6 +62,29 @@ class H2Client:
         await asyncio.wait_for(self.settings.wait(), 5)
         return self
 
+    @classmethod
+    async def upgrade(
+        cls, port: int, request_head: str, body: bytes = b""
+    ) -> tuple[H2Client, bytes]:
+        """Send an HTTP/1.1 request with ``Upgrade: h2c`` (``request_head``: its request
+        line and headers, to which the upgrade headers are added); returns the client
+        and the head of the answer. After a 101 the client speaks HTTP/2 and the
+        answer to that request is stream 1's; otherwise the socket is left as it is."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        self = cls(reader, writer)
+        settings = self.conn.initiate_upgrade_connection()
+        assert settings is not None
+        upgrade = "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+        upgrade += f"HTTP2-Settings: {settings.decode()}\r\n\r\n"
+        writer.write(request_head.encode("latin-1") + upgrade.encode() + body)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        if head.startswith(b"HTTP/1.1 101 "):
+            self.streams[1] = StreamResult()
+            self.flush()  # the preface and our SETTINGS, only now (RFC 7540 §3.5)
+            self._task = asyncio.get_running_loop().create_task(self._read())
+            await asyncio.wait_for(self.settings.wait(), 5)
+        return self, head
+
     def flush(self) -> None:
         data = self.conn.data_to_send()
         if data and not self.writer.is_closing():
@@ -88,6 +112,8 @@ class H2Client:
     def _on_event(self, ev: Any) -> None:
         if isinstance(ev, h2.events.ResponseReceived):
             self.streams[ev.stream_id].headers = list(ev.headers)
+        elif isinstance(ev, h2.events.InformationalResponseReceived):
+            self.streams[ev.stream_id].informational.append(list(ev.headers))
         elif isinstance(ev, h2.events.DataReceived):
             self.streams[ev.stream_id].body += ev.data
             if self.auto_ack:

@@ -46,6 +46,7 @@ __all__ = [
     "RequestTimeout",
     "ResponseReader",
     "StreamClosed",
+    "StreamRefused",
 ]
 
 BodyProducer = Callable[[Callable[[bytes], Awaitable[None]]], Awaitable[None] | None]
@@ -80,6 +81,16 @@ class StreamClosed(Exception):
         self.message = message
         self.real_error = real_error
         self.response_started = response_started
+
+
+class StreamRefused(StreamClosed):
+    """The server took none of the request: an HTTP/2 stream it refused
+    (``REFUSED_STREAM``) or left above its GOAWAY's last stream, or a connection that
+    was retired while the request waited for a stream. RFC 9113 §8.7: safe to retry
+    on another connection, whatever the method."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, None, False)
 
 
 class MalformedResponse(StreamClosed):
@@ -244,6 +255,9 @@ class ResponseReader:
 
 class ClientConnection(asyncio.Protocol):
     """One HTTP/1.1 client connection; :meth:`exchange` runs a request over it."""
+
+    #: One exchange at a time: the pool checks it out and back in.
+    multiplexed = False
 
     __slots__ = (
         "_closing",

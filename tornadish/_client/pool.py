@@ -11,6 +11,14 @@ Two independent resources, both owned by one :class:`ConnectionPool` per client:
   server closed is dropped as soon as its EOF arrives; one sweep timer per pool closes
   those idle longer than ``idle_timeout``, and the idle total is capped at
   ``max_clients`` (the oldest goes first).
+- **Shared HTTP/2 connections**, one per origin that asked for HTTP/2 (``http2``):
+  never checked out, every fetch to the origin runs on it at once, each on a stream
+  (:mod:`.h2_connection`). While the first is being opened the fetches that come
+  meanwhile wait for it rather than each opening their own; a server that answers the
+  TLS handshake with ``http/1.1`` (ALPN) is remembered, and that origin gets pooled
+  HTTP/1.1 connections from then on. A connection that got GOAWAY is forgotten at once
+  (the next fetch opens a new one); each closes itself after ``idle_timeout`` without
+  a stream.
 """
 
 from __future__ import annotations
@@ -21,13 +29,16 @@ import inspect
 import socket
 import ssl
 from collections.abc import Awaitable
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from tornadish._client.connection import ClientConnection, RequestTimeout
 from tornadish._client.proxy import Proxy, open_connection
 from tornadish._http.engines import resolve_http
 from tornadish.log import gen_log
 from tornadish.netutil import Resolver, is_valid_ip
+
+if TYPE_CHECKING:
+    from tornadish._client.h2_connection import H2ClientConnection
 
 _T = TypeVar("_T")
 
@@ -48,6 +59,8 @@ class Origin(NamedTuple):
     source: str | None  # a local address to bind (``network_interface``)
     family: int
     proxy: Proxy | None = None  # reached through it (see tornadish._client.proxy)
+    # HTTP/2 asked for: by ALPN over TLS, by prior knowledge over cleartext.
+    http2: bool = False
 
 
 async def _within(
@@ -105,6 +118,11 @@ class ConnectionPool:
         self._idle_count = 0
         self._sweep_timer: asyncio.TimerHandle | None = None
         self._closed = False
+        # HTTP/2: the shared connection of each origin, the openings under way (a
+        # future resolved when one is done), and origins whose server chose HTTP/1.1.
+        self._h2: dict[Origin, H2ClientConnection] = {}
+        self._h2_opening: dict[Origin, asyncio.Future[None]] = {}
+        self._h1_only: set[Origin] = set()
 
     # -- slots ----------------------------------------------------------------------
 
@@ -174,8 +192,13 @@ class ConnectionPool:
             conn.abort()
         return None
 
-    async def connect(self, origin: Origin, timeout: float | None) -> ClientConnection:
+    async def connect(
+        self, origin: Origin, timeout: float | None
+    ) -> ClientConnection | H2ClientConnection:
         """Open a new connection; :class:`RequestTimeout` after ``timeout`` seconds.
+
+        For an ``http2`` origin: HTTP/2 by prior knowledge over cleartext; over TLS,
+        HTTP/2 if the server picks ``h2`` by ALPN, else HTTP/1.1.
 
         Errors from the resolver, the socket or the TLS handshake propagate as they are
         (``ConnectionRefusedError``, ``socket.gaierror``, ``ssl.SSLCertVerificationError``),
@@ -192,12 +215,17 @@ class ConnectionPool:
                 )
             kwargs["local_addr"] = (origin.source, 0)
         host, port, family = origin.host, origin.port, origin.family
+        prior_knowledge = origin.http2 and origin.ssl is None
+        if origin.http2:
+            _h2_connection_class()  # without h2, say so before connecting
 
-        def factory() -> ClientConnection:
+        def factory() -> ClientConnection | H2ClientConnection:
+            if prior_knowledge:
+                return self._new_h2(origin)
             return ClientConnection(origin, self.max_header_size, self._lost, self.http)
 
         proxy = origin.proxy
-        connecting: Awaitable[tuple[asyncio.Transport, ClientConnection]]
+        connecting: Awaitable[tuple[asyncio.Transport, ClientConnection | H2ClientConnection]]
         if proxy is not None:
             # The proxy resolves the origin's name (or python-socks does, for socks5).
             tunnel = not (proxy.forwards_http and origin.scheme == "http")
@@ -214,9 +242,14 @@ class ConnectionPool:
             where = f"{host}:{port}"
         transport, conn = await _within(connecting, deadline)
         if origin.ssl is not None:
+            assert isinstance(conn, ClientConnection)
+            # Which protocol reads the server's first bytes is known only once the
+            # handshake is over (ALPN; a caller's SSLContext may offer h2 even where
+            # this origin did not ask): until then they wait in a stand-in.
+            chosen = _Undecided()
             # TLS after TCP, so that a timeout can say which of the two was slow.
             handshake = loop.start_tls(
-                transport, conn, origin.ssl, server_hostname=origin.server_hostname
+                transport, chosen, origin.ssl, server_hostname=origin.server_hostname
             )
             sock = transport.get_extra_info("socket")
             try:
@@ -235,8 +268,73 @@ class ConnectionPool:
                 raise
             if tls is None:  # the peer closed during the handshake
                 raise ConnectionResetError("connection closed during the TLS handshake")
+            ssl_object = tls.get_extra_info("ssl_object")
+            if ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2":
+                h2conn = self._new_h2(origin)
+                chosen.hand_over(tls, h2conn)
+                return h2conn
             conn.transport = tls
+            chosen.hand_over(tls, conn)
         return conn
+
+    # -- HTTP/2 -----------------------------------------------------------------------
+
+    def _new_h2(self, origin: Origin) -> H2ClientConnection:
+        cls = _h2_connection_class()
+        return cls(origin, self.max_header_size, self._lost_h2, self.idle_timeout)
+
+    async def connect_h2(
+        self, origin: Origin, timeout: float | None, fresh: bool = False
+    ) -> ClientConnection | H2ClientConnection:
+        """A connection for a fetch to an ``http2`` origin: its shared HTTP/2 connection
+        (opened if there is none, or being opened by another fetch: that one is awaited),
+        or, where the server chose HTTP/1.1, an idle (unless ``fresh``) or new HTTP/1.1
+        one to check in after the exchange. :class:`RequestTimeout` after ``timeout``
+        seconds."""
+        loop = self.loop
+        deadline = None if timeout is None else loop.time() + max(timeout, 0.0)
+        while True:
+            shared = self._h2.get(origin)
+            if shared is not None:
+                if shared.usable:
+                    return shared
+                del self._h2[origin]
+            if origin in self._h1_only:
+                idle = None if fresh else self.checkout(origin)
+                if idle is not None:
+                    return idle
+                break
+            opening = self._h2_opening.get(origin)
+            if opening is None:
+                break
+            # Another fetch is connecting: its connection will carry this one too (if
+            # that fails, this fetch tries for itself).
+            await _within(asyncio.shield(opening), deadline)
+        left = None if deadline is None else deadline - loop.time()
+        if origin in self._h1_only:
+            return await self.connect(origin, left)
+        opened = self._h2_opening[origin] = loop.create_future()
+        try:
+            conn = await self.connect(origin, left)
+            if isinstance(conn, ClientConnection):
+                self._h1_only.add(origin)
+            else:
+                self._h2[origin] = conn
+        finally:
+            del self._h2_opening[origin]
+            opened.set_result(None)
+        if self._closed and not isinstance(conn, ClientConnection):
+            conn.close_when_idle()
+        return conn
+
+    def _lost_h2(self, conn: H2ClientConnection) -> None:
+        if self._h2.get(conn.key) is conn:
+            del self._h2[conn.key]
+
+    @property
+    def h2_connections(self) -> int:
+        """Shared HTTP/2 connections open now."""
+        return len(self._h2)
 
     def checkin(self, conn: ClientConnection) -> None:
         """Take a connection back after an exchange that ended cleanly."""
@@ -297,3 +395,62 @@ class ConnectionPool:
         for conns in idle.values():
             for conn in conns:
                 conn.close()
+        shared, self._h2 = self._h2, {}
+        for h2conn in shared.values():
+            h2conn.close_when_idle()
+
+
+def _h2_connection_class() -> type[H2ClientConnection]:
+    # Imported when first asked for: h2 is an extra (``http2``).
+    try:
+        from tornadish._client.h2_connection import H2ClientConnection
+    except ImportError as e:
+        raise ImportError(
+            f"HTTP/2 needs the h2 library: pip install 'tornadish[http2]' ({e})"
+        ) from None
+    return H2ClientConnection
+
+
+class _Undecided(asyncio.Protocol):
+    """The TLS transport's protocol until ALPN has chosen: holds what arrives, then
+    hands the transport, and it, to the chosen connection."""
+
+    __slots__ = ("_data", "_eof", "_lost", "_target")
+
+    def __init__(self) -> None:
+        self._data: list[bytes] = []
+        self._eof = False
+        self._lost: tuple[Exception | None] | None = None
+        self._target: asyncio.Protocol | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self._target is not None:
+            self._target.data_received(data)
+        else:
+            self._data.append(data)
+
+    def eof_received(self) -> bool | None:
+        if self._target is not None:
+            return self._target.eof_received()
+        self._eof = True
+        return True  # the chosen connection decides, once it has it
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._target is not None:
+            self._target.connection_lost(exc)
+        else:
+            self._lost = (exc,)
+
+    def hand_over(self, transport: asyncio.Transport, target: asyncio.Protocol) -> None:
+        """Make ``target`` the transport's protocol, and give it what came meanwhile."""
+        self._target = target
+        transport.set_protocol(target)
+        if not isinstance(target, ClientConnection):
+            target.connection_made(transport)
+        for data in self._data:
+            target.data_received(data)
+        self._data.clear()
+        if self._eof and not target.eof_received():
+            transport.close()
+        if self._lost is not None:
+            target.connection_lost(self._lost[0])

@@ -22,7 +22,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 from tornadish import version
 from tornadish._client.connection import BodyProducer
 from tornadish._client.pool import Origin
-from tornadish._client.proxy import proxy_for
+from tornadish._client.proxy import Proxy, proxy_for
 from tornadish._http.headers import HTTPHeaders
 from tornadish._http.parse import encode_username_password
 
@@ -37,6 +37,9 @@ _IDEMPOTENT = frozenset(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"])
 _BODY_HEADERS = ("Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding")
 # Credentials that must not follow a redirect to another origin.
 _CREDENTIAL_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
+# ALPN offer of a client that asked for HTTP/2 (RFC 9113 §3.2), in order of preference.
+_ALPN = ["h2", "http/1.1"]
+_PRIOR_KNOWLEDGE = ("prior_knowledge", "prior-knowledge")
 # Characters left alone when a target with non-ASCII text is percent-encoded.
 _TARGET_SAFE = "/?&=%+:;@!$'()*,~[]"
 
@@ -154,6 +157,21 @@ def _header_bytes(value: str | bytes) -> bytes:
     return value if isinstance(value, bytes) else value.encode("latin-1")
 
 
+def _http2(req: Any, scheme: str, proxy: Proxy | None) -> bool:
+    """Whether to speak HTTP/2 (``http2``: True, over TLS by ALPN; ``"prior_knowledge"``,
+    over cleartext too, from the first byte)."""
+    asked = req.http2
+    if not asked:
+        return False
+    if asked is not True and asked not in _PRIOR_KNOWLEDGE:
+        raise ValueError(f"http2 must be True, False or 'prior_knowledge', not {asked!r}")
+    if scheme == "https":
+        return True
+    # Cleartext: only by prior knowledge (no Upgrade: h2c), and not to a proxy that
+    # forwards plain HTTP requests (it speaks HTTP/1.1 to us).
+    return asked in _PRIOR_KNOWLEDGE and not (proxy is not None and proxy.forwards_http)
+
+
 def _origin(
     req: Any, url: _URL, mapping: dict[Any, Any], ssl_contexts: dict[Any, ssl.SSLContext]
 ) -> Origin:
@@ -165,14 +183,15 @@ def _origin(
             address, address_port = mapped
         elif mapped is not None:
             address = mapped
-    context = _ssl_context(req, ssl_contexts) if url.scheme == "https" else None
-    family = socket.AF_INET if req.allow_ipv6 is False else socket.AF_UNSPEC
-    server_hostname = host if context is not None else None
     # Through a proxy the origin's name goes to it as given (a hostname_mapping only
     # redirects direct connections).
     proxy = proxy_for(req, url.scheme, host)
     if proxy is not None:
         address, address_port = host, url.port
+    http2 = _http2(req, url.scheme, proxy)
+    context = _ssl_context(req, ssl_contexts, http2) if url.scheme == "https" else None
+    family = socket.AF_INET if req.allow_ipv6 is False else socket.AF_UNSPEC
+    server_hostname = host if context is not None else None
     return Origin(
         url.scheme,
         address,
@@ -182,17 +201,24 @@ def _origin(
         req.network_interface,
         family,
         proxy,
+        http2,
     )
 
 
-def _ssl_context(req: Any, cache: dict[Any, ssl.SSLContext]) -> ssl.SSLContext:
+def _ssl_context(req: Any, cache: dict[Any, ssl.SSLContext], http2: bool) -> ssl.SSLContext:
     options = req.ssl_options
     if isinstance(options, ssl.SSLContext):
+        if http2:
+            # ALPN is a setting of the context (Python has none per connection): the
+            # caller's context offers h2 from now on; a connection that gets it is
+            # read as HTTP/2 (tornadish._client.pool) whichever fetch opened it.
+            options.set_alpn_protocols(_ALPN)
         return options
     if options is not None:
         key: Any = ("ssl_options", tuple(sorted((k, repr(v)) for k, v in options.items())))
     else:
         key = (bool(req.validate_cert), req.ca_certs, req.client_cert, req.client_key)
+    key = (key, http2)
     # Cached: loading the system's CA store costs milliseconds, and one context per
     # setting keeps pooled connections with the same TLS setup together.
     context = cache.get(key)
@@ -204,6 +230,9 @@ def _ssl_context(req: Any, cache: dict[Any, ssl.SSLContext]) -> ssl.SSLContext:
             client_cert=req.client_cert,
             client_key=req.client_key,
         )
+        if http2:
+            # RFC 9113 §3.2: offer h2, and HTTP/1.1 for a server that has no HTTP/2.
+            context.set_alpn_protocols(_ALPN)
     return context
 
 

@@ -16,11 +16,17 @@ Rules of this module:
    a reset, a window that opened, the peer's GOAWAY.
 4. Request data is acknowledged only when the glue says it was consumed
    (:meth:`H2Session.ack`): the peer's window is the backpressure on an upload.
+5. Limits are enforced where h2 cannot without a connection error, so that a client
+   over a limit loses one stream, not its connection: h2 is given hard caps (twice the
+   advertised header list size, twice the advertised concurrent streams) past which it
+   fails the connection, and the advertised limits are answered per stream here (a
+   431, REFUSED_STREAM from the glue). HPACK stays in step because h2 decoded the
+   block either way. Abuse that costs us work without producing requests (resets,
+   PINGs, SETTINGS, empty DATA frames) is counted in :class:`Budget` windows and
+   answered with GOAWAY ``ENHANCE_YOUR_CALM`` past its rate.
 """
 
 from __future__ import annotations
-
-from collections import deque
 
 import h2.config
 import h2.connection
@@ -28,17 +34,20 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import hyperframe.exceptions
 import hyperframe.frame
 
 __all__ = [
     "ENHANCE_YOUR_CALM",
     "Body",
+    "Budget",
     "End",
     "GoneAway",
     "H2ConnectionError",
     "H2OutputError",
     "H2Session",
     "Head",
+    "PingAck",
     "Reset",
     "WindowOpen",
 ]
@@ -49,6 +58,11 @@ CANCEL = int(h2.errors.ErrorCodes.CANCEL)
 REFUSED_STREAM = int(h2.errors.ErrorCodes.REFUSED_STREAM)
 ENHANCE_YOUR_CALM = int(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
 
+_S = h2.settings.SettingCodes
+# RFC 9113 §6.5.2: the size of a header list counts each field's name and value, and
+# 32 octets more for it.
+_FIELD_OVERHEAD = 32
+
 # Headers that mean something only to one HTTP/1.1 connection (RFC 9113 §8.2.2): a
 # response must not carry them over HTTP/2.
 _CONNECTION_HEADERS = frozenset(
@@ -58,9 +72,19 @@ _CONNECTION_HEADERS = frozenset(
 
 class Head:
     """A request's head: the pseudo-headers taken apart, the other headers as they came
-    (``cookie`` crumbs rejoined, RFC 9113 §8.2.3); ``ended`` when it has no body."""
+    (``cookie`` crumbs rejoined, RFC 9113 §8.2.3); ``ended`` when it has no body;
+    ``protocol`` the ``:protocol`` of an extended CONNECT (RFC 8441), else None."""
 
-    __slots__ = ("authority", "ended", "headers", "method", "scheme", "stream_id", "target")
+    __slots__ = (
+        "authority",
+        "ended",
+        "headers",
+        "method",
+        "protocol",
+        "scheme",
+        "stream_id",
+        "target",
+    )
 
     def __init__(
         self,
@@ -71,6 +95,7 @@ class Head:
         scheme: str | None,
         headers: list[tuple[bytes, bytes]],
         ended: bool,
+        protocol: str | None = None,
     ) -> None:
         self.stream_id = stream_id
         self.method = method
@@ -79,6 +104,7 @@ class Head:
         self.scheme = scheme
         self.headers = headers
         self.ended = ended
+        self.protocol = protocol
 
 
 class Body:
@@ -122,6 +148,15 @@ class WindowOpen:
         self.stream_id = stream_id
 
 
+class PingAck:
+    """The peer acknowledged our PING carrying ``data``."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
 class GoneAway:
     """The peer sent GOAWAY: no stream past ``last_stream_id`` will be answered."""
 
@@ -132,7 +167,7 @@ class GoneAway:
         self.last_stream_id = last_stream_id
 
 
-Event = Head | Body | End | Reset | WindowOpen | GoneAway
+Event = Head | Body | End | Reset | WindowOpen | PingAck | GoneAway
 
 
 class H2ConnectionError(Exception):
@@ -148,23 +183,50 @@ class H2OutputError(Exception):
     stream): nothing of it was queued."""
 
 
+class Budget:
+    """At most ``limit`` events in each ``window`` seconds (fixed windows: two numbers
+    per connection; a burst across a window's edge may reach twice the limit)."""
+
+    __slots__ = ("_count", "_start", "limit", "window")
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._count = 0
+        self._start = float("-inf")
+
+    def spend(self, now: float, n: int = 1) -> bool:
+        """Count ``n`` events at ``now``; False once the window's limit is passed."""
+        if now - self._start >= self.window:
+            self._start = now
+            self._count = 0
+        self._count += n
+        return self._count <= self.limit
+
+
 class H2Session:
     """One server-side HTTP/2 connection (see the module's rules).
 
-    ``max_concurrent_streams`` and ``max_header_list_size`` are advertised in our
-    SETTINGS (h2 enforces them: a stream over the limit, or a header block that decodes
-    larger, is a connection error). Rapid Reset (CVE-2023-44487): a peer that resets
-    more than ``max_resets`` streams within ``reset_window`` seconds is sent GOAWAY
-    ``ENHANCE_YOUR_CALM``.
+    Advertised in our SETTINGS: ``max_concurrent_streams`` (the glue refuses a stream
+    past it with :meth:`refuse`; h2 fails the connection past twice it),
+    ``max_header_list_size`` (a request over it is answered 431 and its stream closed;
+    one decoding past twice it, an HPACK bomb, is a connection error
+    ``ENHANCE_YOUR_CALM``), ``max_frame_size`` (a larger frame is a connection error
+    ``FRAME_SIZE_ERROR``) and ``initial_window_size``. Rapid Reset (CVE-2023-44487):
+    more than ``max_resets`` streams reset by the peer or refused by us within
+    ``window`` seconds is answered GOAWAY ``ENHANCE_YOUR_CALM``; so are more than
+    ``max_control_frames`` PINGs, SETTINGS and empty DATA frames (the 2019 PING,
+    SETTINGS and empty-frame floods, CVE-2019-9512/9515/9518). h2 itself refuses a
+    header block of more than 64 CONTINUATION frames (PROTOCOL_ERROR).
     """
 
     __slots__ = (
+        "_control",
         "_going_away",
         "_h2",
-        "_max_resets",
+        "_limits",
+        "_max_header_list",
         "_pending",
-        "_refused",
-        "_reset_window",
         "_resets",
     )
 
@@ -173,26 +235,35 @@ class H2Session:
         *,
         max_concurrent_streams: int = 100,
         max_header_list_size: int = 65536,
+        max_frame_size: int = 16384,
         initial_window_size: int = 65535,
         max_resets: int = 200,
-        reset_window: float = 10.0,
+        max_control_frames: int = 1000,
+        window: float = 10.0,
     ) -> None:
         config = h2.config.H2Configuration(client_side=False, header_encoding=None)
         self._h2 = conn = h2.connection.H2Connection(config=config)
-        conn.local_settings = h2.settings.Settings(
-            client=False,
-            initial_values={
-                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: max_concurrent_streams,
-                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: max_header_list_size,
-                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: initial_window_size,
-                h2.settings.SettingCodes.ENABLE_PUSH: 0,
-            },
-        )
-        self._max_resets = max_resets
-        self._reset_window = reset_window
-        self._resets: deque[float] = deque()
-        # Streams refused after our graceful GOAWAY: their events are dropped.
-        self._refused: set[int] = set()
+        advertised = {
+            _S.MAX_CONCURRENT_STREAMS: max_concurrent_streams,
+            _S.MAX_HEADER_LIST_SIZE: max_header_list_size,
+            _S.MAX_FRAME_SIZE: max_frame_size,
+            _S.INITIAL_WINDOW_SIZE: initial_window_size,
+            _S.ENABLE_PUSH: 0,
+            # RFC 8441: extended CONNECT (WebSockets over HTTP/2) is understood.
+            _S.ENABLE_CONNECT_PROTOCOL: 1,
+        }
+        conn.local_settings = h2.settings.Settings(client=False, initial_values=advertised)
+        # What h2 enforces itself (rule 5). Its settings object is read for the stream
+        # limit, once our SETTINGS are sent (see initiate); the frame size and header
+        # list limits are its own public attributes, set from the settings only when
+        # the peer acknowledges a change.
+        self._limits = dict(advertised)
+        self._limits[_S.MAX_CONCURRENT_STREAMS] = 2 * max_concurrent_streams
+        conn.max_inbound_frame_size = max_frame_size
+        conn.decoder.max_header_list_size = 2 * max_header_list_size
+        self._max_header_list = max_header_list_size
+        self._resets = Budget(max_resets, window)
+        self._control = Budget(max_control_frames, window)
         # The last stream our graceful GOAWAY named (None: not sent), and bytes of ours
         # queued before h2's next output.
         self._going_away: int | None = None
@@ -200,11 +271,23 @@ class H2Session:
 
     def initiate(self, upgrade_settings: bytes | None = None) -> None:
         """Queue our preface (SETTINGS); ``upgrade_settings`` is the client's
-        ``HTTP2-Settings`` header after ``Upgrade: h2c`` (stream 1 is then its request)."""
+        ``HTTP2-Settings`` header after ``Upgrade: h2c`` (stream 1 is then its request).
+        Raises :class:`H2ConnectionError` if that header is not a valid SETTINGS
+        payload (nothing is queued then)."""
+        conn = self._h2
         if upgrade_settings is None:
-            self._h2.initiate_connection()
+            conn.initiate_connection()
         else:
-            self._h2.initiate_upgrade_connection(upgrade_settings)
+            try:
+                conn.initiate_upgrade_connection(upgrade_settings)
+            except (h2.exceptions.ProtocolError, hyperframe.exceptions.HyperframeError) as e:
+                raise H2ConnectionError(PROTOCOL_ERROR, str(e)) from None
+            except (ValueError, TypeError) as e:  # not base64, not a multiple of 6
+                raise H2ConnectionError(PROTOCOL_ERROR, f"bad HTTP2-Settings: {e}") from None
+        # Our SETTINGS frame is queued with the advertised values: from now on h2
+        # enforces the hard caps (rule 5). No change is pending, so the peer's
+        # acknowledgement changes nothing.
+        conn.local_settings = h2.settings.Settings(client=False, initial_values=self._limits)
 
     def receive_data(self, data: bytes, now: float) -> list[Event]:
         """Feed bytes from the peer; returns the events they complete. Raises
@@ -212,9 +295,12 @@ class H2Session:
         try:
             raw = self._h2.receive_data(data)
         except h2.exceptions.ProtocolError as e:
-            return self._fail(int(e.error_code), str(e) or type(e).__name__)
+            raise H2ConnectionError(int(e.error_code), str(e) or type(e).__name__) from None
         events: list[Event] = []
-        refused = self._refused
+        # Streams closed here in this batch: the rest of their events are dropped
+        # (h2 answers anything later on them itself).
+        refused: set[int] = set()
+        control = 0
         for ev in raw:
             sid = getattr(ev, "stream_id", None)
             if refused and sid in refused:
@@ -223,7 +309,13 @@ class H2Session:
                 continue
             if isinstance(ev, h2.events.DataReceived):
                 assert ev.stream_id is not None and ev.data is not None
-                events.append(Body(ev.stream_id, ev.data, ev.flow_controlled_length or 0))
+                if ev.data:
+                    events.append(Body(ev.stream_id, ev.data, ev.flow_controlled_length or 0))
+                else:
+                    # Nothing for the application; a flood of them is abuse (rule 5).
+                    self.ack(ev.stream_id, ev.flow_controlled_length or 0)
+                    if ev.stream_ended is None:
+                        control += 1
             elif isinstance(ev, h2.events.RequestReceived):
                 assert ev.stream_id is not None
                 if self._going_away is not None and ev.stream_id > self._going_away:
@@ -232,7 +324,9 @@ class H2Session:
                     self.reset(ev.stream_id, REFUSED_STREAM)
                     continue
                 head = self._head(ev)
-                if head is not None:
+                if head is None:
+                    refused.add(ev.stream_id)
+                else:
                     events.append(head)
             elif isinstance(ev, h2.events.StreamEnded):
                 assert ev.stream_id is not None
@@ -244,21 +338,33 @@ class H2Session:
                 events.append(Reset(ev.stream_id, int(ev.error_code or 0)))
             elif isinstance(ev, h2.events.WindowUpdated):
                 events.append(WindowOpen(ev.stream_id or 0))
+            elif isinstance(ev, h2.events.PingReceived):
+                control += 1
+            elif isinstance(ev, h2.events.PingAckReceived):
+                events.append(PingAck(ev.ping_data or b""))
             elif isinstance(ev, h2.events.RemoteSettingsChanged):
-                if h2.settings.SettingCodes.INITIAL_WINDOW_SIZE in ev.changed_settings:
+                control += 1
+                if _S.INITIAL_WINDOW_SIZE in ev.changed_settings:
                     events.append(WindowOpen(0))
             elif isinstance(ev, h2.events.ConnectionTerminated):
                 events.append(GoneAway(int(ev.error_code or 0), ev.last_stream_id or 0))
+        if control and not self._control.spend(now, control):
+            self.goaway(ENHANCE_YOUR_CALM)
+            raise H2ConnectionError(
+                ENHANCE_YOUR_CALM, "too many PING, SETTINGS or empty DATA frames"
+            )
         return events
 
     def _head(self, ev: h2.events.RequestReceived) -> Head | None:
         stream_id = ev.stream_id
         assert stream_id is not None
-        method = target = authority = scheme = None
+        method = target = authority = scheme = protocol = None
         headers: list[tuple[bytes, bytes]] = []
         cookies: list[bytes] = []
+        size = 0
         for name, value in ev.headers or ():
             name, value = bytes(name), bytes(value)
+            size += len(name) + len(value) + _FIELD_OVERHEAD
             if name[:1] == b":":
                 if name == b":method":
                     method = value.decode("latin-1")
@@ -268,31 +374,47 @@ class H2Session:
                     authority = value.decode("latin-1")
                 elif name == b":scheme":
                     scheme = value.decode("latin-1")
+                elif name == b":protocol":
+                    protocol = value.decode("latin-1")
             elif name == b"cookie":
                 cookies.append(value)
             else:
                 headers.append((name, value))
+        ended = ev.stream_ended is not None
+        if size > self._max_header_list:
+            # Over the advertised limit (not yet the hard cap): this stream only is
+            # refused, with HTTP/1.1's answer (RFC 6585 §5).
+            self._refuse_head(stream_id, 431, ended)
+            return None
         if cookies:
             headers.append((b"cookie", b"; ".join(cookies)))
         if method is None or target is None:
             # CONNECT (no :path) is not served: a stream error, not a connection one.
+            # (An extended CONNECT, RFC 8441, has its :path: h2 checked the tuple.)
             self.reset(stream_id, PROTOCOL_ERROR)
             return None
-        ended = ev.stream_ended is not None
-        return Head(stream_id, method, target, authority, scheme, headers, ended)
+        return Head(stream_id, method, target, authority, scheme, headers, ended, protocol)
+
+    def _refuse_head(self, stream_id: int, status: int, ended: bool) -> None:
+        try:
+            self._h2.send_headers(stream_id, [(b":status", b"%d" % status)], end_stream=True)
+        except h2.exceptions.ProtocolError:
+            pass
+        if not ended:
+            self.reset(stream_id, NO_ERROR)  # RFC 9113 §8.1: stop sending, no error
 
     def _count_reset(self, now: float) -> None:
-        resets = self._resets
-        resets.append(now)
-        horizon = now - self._reset_window
-        while resets and resets[0] < horizon:
-            resets.popleft()
-        if len(resets) > self._max_resets:
+        if not self._resets.spend(now):
             self.goaway(ENHANCE_YOUR_CALM)
             raise H2ConnectionError(ENHANCE_YOUR_CALM, "too many streams reset (Rapid Reset)")
 
-    def _fail(self, code: int, message: str) -> list[Event]:
-        raise H2ConnectionError(code, message)
+    def refuse(self, stream_id: int, now: float) -> None:
+        """Refuse a new stream over the concurrency limit: RST_STREAM
+        ``REFUSED_STREAM`` (the client may retry it). Refusals count with the peer's
+        resets: a peer ignoring the limit is opening and losing streams as Rapid Reset
+        does (raises :class:`H2ConnectionError` past that rate)."""
+        self.reset(stream_id, REFUSED_STREAM)
+        self._count_reset(now)
 
     # -- sending -------------------------------------------------------------------
 
@@ -363,6 +485,15 @@ class H2Session:
             pass
         except h2.exceptions.ProtocolError:
             pass  # (already closed on both sides, or never opened)
+
+    def ping(self, data: bytes) -> None:
+        """Queue a PING carrying ``data`` (8 bytes); its :class:`PingAck` comes back."""
+        self._h2.ping(data)
+
+    @property
+    def connection_window(self) -> int:
+        """How many body bytes the peer's connection window lets us send now."""
+        return self._h2.outbound_flow_control_window
 
     def goaway(self, code: int = NO_ERROR) -> None:
         """Queue GOAWAY with ``code`` and the last stream we took (RFC 9113 §6.8)."""

@@ -18,6 +18,14 @@ events and writes what it queues. Rules of this module:
 4. A stream is done once its response has ended (and, if the request had not ended,
    it is reset so the peer stops sending), or it was reset, or the connection went.
    Then the close callback and delegate are forgotten.
+5. A response waiting for the peer's window notes since when (:attr:`stalled_since`,
+   renewed whenever some of it goes); the connection resets a stream that waited
+   ``h2_window_timeout`` (:mod:`.h2_protocol`, rule 5).
+6. An extended CONNECT for a WebSocket (RFC 8441, :mod:`.h2_websocket`) reaches the
+   handler as its HTTP/1.1 handshake; once accepted, the stream's data in both
+   directions is the WebSocket connection's (the "tunnel"), and the web layer's
+   writes are ignored. Any other 2xx answer to it would read as an open tunnel to the
+   client: the stream is reset instead.
 """
 
 from __future__ import annotations
@@ -28,11 +36,26 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from tornadish._http.body import BodyTooLarge
-from tornadish._http.contract import HTTPConnection, HTTPMessageDelegate, StreamClosedError
+from tornadish._http.contract import (
+    HTTPConnection,
+    HTTPMessageDelegate,
+    StreamClosedError,
+    UpgradedProtocol,
+    WebSocketChannel,
+    WebSocketNotSupportedError,
+    WebSocketOffer,
+    WebSocketSink,
+)
 from tornadish._http.h2_session import CANCEL, NO_ERROR, Body, H2OutputError, Head
 from tornadish._http.headers import HTTPHeaders, HTTPInputError, HTTPOutputError
 from tornadish._http.parse import RequestStartLine, responses
 from tornadish._io.flow_control import WriteGate, failed_future
+from tornadish._io.websocket import accept_server_websocket
+from tornadish._server.h2_websocket import (
+    H2StreamTransport,
+    websocket_head,
+    websocket_response_headers,
+)
 from tornadish._server.proxy_headers import forwarded_client
 from tornadish.log import app_log, gen_log
 
@@ -53,6 +76,7 @@ class H2Stream(HTTPConnection):
         "_body_bytes",
         "_close_callback",
         "_conn",
+        "_connect",
         "_delegate",
         "_done",
         "_finished_in",
@@ -69,10 +93,13 @@ class H2Stream(HTTPConnection):
         "_response_ended",
         "_response_started",
         "_too_large_status",
+        "_tunnel",
+        "_tunnel_paused",
         "_view",
         "_waiting",
         "remote_ip",
         "scheme",
+        "stalled_since",
         "stream_id",
     )
 
@@ -99,6 +126,13 @@ class H2Stream(HTTPConnection):
         self._reset = False
         self._done = False
         self._view: H2StreamView | None = None
+        # Rule 6: an extended CONNECT for a WebSocket; the WebSocket once accepted, and
+        # whether it paused reading.
+        self._connect = False
+        self._tunnel: UpgradedProtocol | None = None
+        self._tunnel_paused = False
+        #: When the response began waiting for the peer's window (None: it is not).
+        self.stalled_since: float | None = None
         self.remote_ip: str | None = conn.remote_ip
         self.scheme = conn.scheme
 
@@ -108,6 +142,12 @@ class H2Stream(HTTPConnection):
         """The request's head arrived: hand it to a new delegate."""
         conn = self._conn
         params = conn._params
+        if head.protocol is not None:
+            if head.method != "CONNECT" or head.protocol.lower() != "websocket":
+                self._error(501, f"no such protocol: {head.protocol}")
+                return
+            head = websocket_head(head)
+            self._connect = True
         raw = head.headers
         if head.authority is not None and not any(name == b"host" for name, _ in raw):
             raw.append((b"host", head.authority.encode("latin-1")))
@@ -153,6 +193,12 @@ class H2Stream(HTTPConnection):
         if self._done:
             self._conn._session.ack(self.stream_id, event.flow_length)
             return
+        if self._connect:
+            # The tunnel's (rule 6): kept until the WebSocket is open and reading.
+            self._inbox.append((event.data, event.flow_length))
+            if self._tunnel is not None and not self._tunnel_paused:
+                self._tunnel_feed()
+            return
         self._body_bytes += len(event.data)
         if self._body_bytes > self._max_body_size:
             self._conn._session.ack(self.stream_id, event.flow_length)
@@ -165,6 +211,10 @@ class H2Stream(HTTPConnection):
     def on_end(self) -> None:
         """The request is complete."""
         self._request_ended = True
+        if self._connect:
+            if self._tunnel is not None and not self._tunnel_paused:
+                self._tunnel_feed()
+            return
         if not self._waiting and not self._done:
             self._deliver()
 
@@ -183,14 +233,14 @@ class H2Stream(HTTPConnection):
         session = self._conn._session
         try:
             while not self._waiting and delegate is not None and not self._done:
-                if inbox:
+                if inbox and not self._connect:
                     chunk, flow = inbox.popleft()
                     result = delegate.data_received(chunk)
                     if result is None:
                         session.ack(self.stream_id, flow)
                     else:
                         self._wait_for(result, flow)
-                elif self._request_ended and not self._finished_in:
+                elif (self._request_ended or self._connect) and not self._finished_in:
                     self._finished_in = True
                     delegate.finish()
                     break
@@ -308,6 +358,16 @@ class H2Stream(HTTPConnection):
             return
         if self._response_started:
             raise HTTPOutputError("response already started")
+        if self._connect and 200 <= status < 300:
+            # Rule 6: not a WebSocket acceptance, yet the client would take it for one.
+            gen_log.info(
+                "Resetting stream %d of %s: a %d to an extended CONNECT opens no WebSocket",
+                self.stream_id,
+                self._conn._peer_ip,
+                status,
+            )
+            self.close()
+            return
         no_body = self._head_only or status in (204, 304) or 100 <= status < 200
         end = finish and (no_body or not body)
         try:
@@ -324,7 +384,7 @@ class H2Stream(HTTPConnection):
 
     def send_body(self, chunk: bytes, finish: bool) -> None:
         """Send more of the body; ``finish`` ends the response."""
-        if self._done or self._out_end:
+        if self._done or self._out_end or self._tunnel is not None:
             return
         self._queue(b"" if self._head_only else chunk, finish)
 
@@ -336,6 +396,9 @@ class H2Stream(HTTPConnection):
             self._out_end = True
         self.pump()
         if self._out_bytes > _HIGH and not self._done:
+            tunnel = self._tunnel
+            if tunnel is not None and not self._gate.paused:
+                tunnel.pause_writing()
             self._gate.pause()
 
     def pump(self) -> None:
@@ -345,6 +408,7 @@ class H2Stream(HTTPConnection):
         session = self._conn._session
         out = self._out
         sid = self.stream_id
+        sent = False
         while out:
             room = session.sendable(sid)
             if room <= 0:
@@ -359,12 +423,30 @@ class H2Stream(HTTPConnection):
             last = self._out_end and not out
             session.send_body(sid, piece, last)
             self._response_ended = last
-        if not out and self._out_end and not self._response_ended:
-            session.send_body(sid, memoryview(b""), True)  # END_STREAM needs no window
-            self._response_ended = True
+            sent = True
+        if sent or (out and self.stalled_since is None):
+            conn = self._conn
+            now = conn._loop.time()
+            if sent:
+                conn.progress_at = now
+            if not out:
+                self.stalled_since = None
+            else:
+                # The rest waits for a window from now (rule 5).
+                if self.stalled_since is None:
+                    conn._stalled(now)
+                self.stalled_since = now
+        elif not out:
+            self.stalled_since = None
+        if not out:
+            if self._out_end and not self._response_ended:
+                session.send_body(sid, memoryview(b""), True)  # END_STREAM needs no window
+                self._response_ended = True
         self._conn._flush()
         if self._out_bytes <= _HIGH and self._gate.paused:
             self._gate.resume()
+            if self._tunnel is not None:
+                self._tunnel.resume_writing()
         if self._response_ended:
             self._finish_stream(notify=False)
 
@@ -404,6 +486,79 @@ class H2Stream(HTTPConnection):
         if view is None:
             view = self._view = H2StreamView(self)
         return view
+
+    def accept_websocket(self, sink: WebSocketSink, offer: WebSocketOffer) -> WebSocketChannel:
+        """Accept the WebSocket an extended CONNECT asked for (rule 6): ``200``, then
+        the stream is the WebSocket's. Raises :class:`WebSocketNotSupportedError` for
+        any other request."""
+        if not self._connect:
+            raise WebSocketNotSupportedError(
+                "a WebSocket over HTTP/2 needs an extended CONNECT (RFC 8441)"
+            )
+        if self._done:
+            raise StreamClosedError()
+        if self._response_started:
+            raise HTTPOutputError("response already started")
+        return accept_server_websocket(self._open_tunnel, sink, offer, self._conn._params.ws)
+
+    def _open_tunnel(self, headers: list[tuple[bytes, bytes]], protocol: UpgradedProtocol) -> None:
+        if self._done:
+            raise StreamClosedError()
+        try:
+            self._conn._session.send_head(
+                self.stream_id, 200, websocket_response_headers(headers), False
+            )
+        except H2OutputError as e:
+            raise HTTPOutputError(str(e)) from None
+        self._response_started = True
+        self._tunnel = protocol
+        self._delegate = None
+        self._close_callback = None
+        protocol.take_over(H2StreamTransport(self, protocol), b"", self._gate.paused, _nothing)
+        self._conn._flush()
+        if self._inbox or self._request_ended:
+            # What the client sent meanwhile, once the caller has set up (as
+            # WebSocketProtocol.take_over does with bytes read past a 101).
+            self._conn._loop.call_soon(self._tunnel_feed)
+
+    def _tunnel_feed(self) -> None:
+        """Hand the WebSocket what arrived for it, acknowledging it as it goes; then
+        the client's end of the stream, if it came (rule 6)."""
+        tunnel = self._tunnel
+        inbox = self._inbox
+        session = self._conn._session
+        while inbox and tunnel is not None and not self._tunnel_paused:
+            data, flow = inbox.popleft()
+            tunnel.data_received(data)
+            session.ack(self.stream_id, flow)
+            tunnel = self._tunnel
+        if tunnel is not None and not inbox and self._request_ended and not self._out_end:
+            if not tunnel.eof_received():
+                self._tunnel_end()
+        self._conn._flush()
+
+    def _tunnel_write(self, data: bytes) -> None:
+        if not self._tunnel_closing and data:
+            self._queue(data, False)
+
+    def _tunnel_end(self) -> None:
+        if not self._tunnel_closing:
+            self._queue(b"", True)
+
+    def _tunnel_pause(self, paused: bool) -> None:
+        self._tunnel_paused = paused
+        if not paused and self._tunnel is not None and (self._inbox or self._request_ended):
+            self._tunnel_feed()
+
+    @property
+    def _tunnel_closing(self) -> bool:
+        return self._done or self._out_end
+
+    def shutdown_tunnel(self) -> None:
+        """The server is going away: a WebSocket on this stream closes (1001)."""
+        tunnel = self._tunnel
+        if tunnel is not None:
+            tunnel.shutdown()
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         """The connection's transport details (``"peername"``, ``"ssl_object"``...)."""
@@ -451,7 +606,18 @@ class H2Stream(HTTPConnection):
             view = self._view
             if view is not None:
                 view._run_close_callback()
+        tunnel = self._tunnel
+        if tunnel is not None:
+            self._tunnel = None
+            try:
+                tunnel.connection_lost(None)
+            except Exception:
+                gen_log.exception("Exception closing a WebSocket over HTTP/2")
         conn._stream_done(self.stream_id)
+
+
+def _nothing() -> None:
+    pass
 
 
 class H2StreamView:

@@ -7,7 +7,7 @@ import functools
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from tornadish import netutil
 from tornadish._http.body import BodyDecoder
@@ -26,6 +26,9 @@ from tornadish._server.params import ServerParams
 from tornadish._server.protocol import HTTP1ServerProtocol
 from tornadish._server.tls import accept_tls
 from tornadish.log import gen_log
+
+if TYPE_CHECKING:
+    from tornadish._server.h2_protocol import H2ServerProtocol
 
 __all__ = ["HTTPServer", "StreamClosedError"]
 
@@ -99,8 +102,14 @@ class HTTPServer(HTTPServerConnectionDelegate):
     ``h2`` library): over TLS when the client picks ``h2`` by ALPN (offered on the
     server's SSL context), over cleartext when it opens with the HTTP/2 preface (prior
     knowledge); each stream is an ordinary request to ``request_callback``.
-    ``h2_max_concurrent_streams`` (100) and ``h2_max_resets`` (200 per 10 s, against
-    Rapid Reset) bound each HTTP/2 connection.
+    Over cleartext, ``Upgrade: h2c`` from an HTTP/1.1 request without a body is
+    honoured too (101, then its answer on stream 1).
+    ``h2_max_concurrent_streams`` (100), ``h2_max_frame_size`` (16 KiB),
+    ``h2_max_resets`` (200 per 10 s, against Rapid Reset), ``h2_max_control_frames``
+    (1000 PINGs, SETTINGS and empty DATA frames per 10 s), ``h2_ping_interval`` and
+    ``h2_ping_timeout`` (60 s and 20 s: liveness) and ``h2_window_timeout`` (60 s:
+    zero-window slow reads) bound each HTTP/2 connection (see
+    :class:`~.params.ServerParams`).
     ``xheaders=True`` trusts ``X-Real-Ip``/``X-Forwarded-For``/``X-Forwarded-Proto`` from a
     proxy in front; ``trusted_downstream`` lists proxies to skip in ``X-Forwarded-For``.
     """
@@ -130,6 +139,11 @@ class HTTPServer(HTTPServerConnectionDelegate):
         http2: bool = False,
         h2_max_concurrent_streams: int | None = None,
         h2_max_resets: int | None = None,
+        h2_max_frame_size: int | None = None,
+        h2_max_control_frames: int | None = None,
+        h2_ping_interval: float | None = None,
+        h2_ping_timeout: float | None = None,
+        h2_window_timeout: float | None = None,
     ) -> None:
         self.request_callback = request_callback
         self.ssl_options = ssl_options
@@ -160,12 +174,24 @@ class HTTPServer(HTTPServerConnectionDelegate):
             http2=http2,
             h2_max_concurrent_streams=h2_max_concurrent_streams,
             h2_max_resets=h2_max_resets,
+            h2_max_frame_size=h2_max_frame_size,
+            h2_max_control_frames=h2_max_control_frames,
+            h2_ping_interval=h2_ping_interval,
+            h2_ping_timeout=h2_ping_timeout,
+            h2_window_timeout=h2_window_timeout,
         )
         if http2 and self._ssl_context is not None:
             offer_alpn(self._ssl_context)
         self._delegate = _server_delegate(request_callback)
         if decompress_request or chunk_size is not None:
             self._delegate = _BodyDelegates(self._delegate, chunk_size or 65536, decompress_request)
+        # What HTTP/1.1 connections start requests with: on cleartext with HTTP/2, one
+        # that takes the requests asking for ``Upgrade: h2c`` first (see _server.h2c).
+        self._h1_delegate: HTTPServerConnectionDelegate = self._delegate
+        if http2 and self._ssl_context is None:
+            from tornadish._server.h2c import H2cUpgrade  # needs h2: imported late
+
+            self._h1_delegate = H2cUpgrade(self._delegate, self._make_h2)
         # Counted where the application asks (its metrics); a plain set otherwise.
         watch = getattr(request_callback, "connection_watch", None)
         self._connections = _ConnectionSet() if watch is None else _WatchedConnectionSet(watch)
@@ -298,9 +324,9 @@ class HTTPServer(HTTPServerConnectionDelegate):
         return HTTP1ServerProtocol(self.params, self._delegate, self._connections)
 
     def _make_h1(self) -> HTTP1ServerProtocol:
-        return HTTP1ServerProtocol(self.params, self._delegate, self._connections)
+        return HTTP1ServerProtocol(self.params, self._h1_delegate, self._connections)
 
-    def _make_h2(self) -> asyncio.Protocol:
+    def _make_h2(self) -> H2ServerProtocol:
         from tornadish._server.h2_protocol import H2ServerProtocol  # needs h2: imported late
 
         return H2ServerProtocol(self.params, self._delegate, self._connections)

@@ -32,10 +32,25 @@ class ServerParams:
     time to hold a connection (R.U.D.Y.). ``http`` picks the engine
     (:func:`~tornadish._http.engines.resolve_http`), ``ws`` the WebSocket one
     (:func:`~tornadish._http.ws_engines.resolve_ws`). ``http2`` serves HTTP/2 as well
-    (prior knowledge on cleartext, ALPN over TLS; needs the ``h2`` library, the
-    ``http2`` extra): at most ``h2_max_concurrent_streams`` streams at once (100,
-    advertised), and GOAWAY ``ENHANCE_YOUR_CALM`` to a peer resetting more than
-    ``h2_max_resets`` streams in 10 s (200: Rapid Reset).
+    (prior knowledge and ``Upgrade: h2c`` on cleartext, ALPN over TLS; needs the
+    ``h2`` library, the ``http2`` extra), each connection bounded by:
+
+    - ``h2_max_concurrent_streams`` (100, advertised): a stream past it is refused
+      (RST_STREAM ``REFUSED_STREAM``); twice it in flight is a connection error.
+    - ``max_header_size``, advertised as the header list size: a request over it is
+      answered 431; one that decodes past twice it (an HPACK bomb) gets GOAWAY
+      ``ENHANCE_YOUR_CALM``.
+    - ``h2_max_frame_size`` (16 KiB, advertised; 16 KiB to 16 MiB - 1): a larger frame
+      is a connection error ``FRAME_SIZE_ERROR``.
+    - ``h2_max_resets`` (200) streams reset by the client (or refused) in 10 s, and
+      ``h2_max_control_frames`` (1000) PINGs, SETTINGS and empty DATA frames in 10 s:
+      past either, GOAWAY ``ENHANCE_YOUR_CALM`` (Rapid Reset; PING, SETTINGS and
+      empty-frame floods).
+    - ``h2_ping_interval`` (60 s): a client silent that long is sent a PING, and
+      dropped if it does not answer within ``h2_ping_timeout`` (20 s); 0 sends none.
+    - ``h2_window_timeout`` (60 s): a response that waited that long for the client
+      to open its flow-control window is reset, and the connection dropped if its own
+      window stayed shut (zero-window slow read).
     """
 
     __slots__ = (
@@ -43,7 +58,12 @@ class ServerParams:
         "decompress",
         "drain",
         "h2_max_concurrent_streams",
+        "h2_max_control_frames",
+        "h2_max_frame_size",
         "h2_max_resets",
+        "h2_ping_interval",
+        "h2_ping_timeout",
+        "h2_window_timeout",
         "header_timeout",
         "http",
         "http2",
@@ -82,6 +102,11 @@ class ServerParams:
         http2: bool = False,
         h2_max_concurrent_streams: int | None = None,
         h2_max_resets: int | None = None,
+        h2_max_frame_size: int | None = None,
+        h2_max_control_frames: int | None = None,
+        h2_ping_interval: float | None = None,
+        h2_ping_timeout: float | None = None,
+        h2_window_timeout: float | None = None,
     ) -> None:
         if http2 and importlib.util.find_spec("h2") is None:
             raise RuntimeError("http2=True needs the h2 library: pip install 'tornadish[http2]'")
@@ -89,6 +114,14 @@ class ServerParams:
         self.http2 = http2
         self.h2_max_concurrent_streams = h2_max_concurrent_streams or 100
         self.h2_max_resets = h2_max_resets or 200
+        self.h2_max_frame_size = h2_max_frame_size or 16 * KiB
+        if not 16 * KiB <= self.h2_max_frame_size < 16 * MiB:
+            # RFC 9113 §6.5.2: what SETTINGS_MAX_FRAME_SIZE may say.
+            raise ValueError("h2_max_frame_size must be from 16384 to 16777215")
+        self.h2_max_control_frames = h2_max_control_frames or 1000
+        self.h2_ping_interval = 60.0 if h2_ping_interval is None else h2_ping_interval
+        self.h2_ping_timeout = 20.0 if h2_ping_timeout is None else h2_ping_timeout
+        self.h2_window_timeout = 60.0 if h2_window_timeout is None else h2_window_timeout
         #: The HTTP/1.1 engine (``"h11"`` or ``"httptools"``), resolved from ``http``.
         self.http: EngineName = resolve_http(http)
         self.session_class: type[ServerSessionType] = server_session_class(self.http)

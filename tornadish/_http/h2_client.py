@@ -1,0 +1,345 @@
+"""The HTTP/2 client session on h2: requests in, frames out; frames in, a few small
+per-stream events out.
+
+Rules of this module:
+
+1. Sans-IO: :meth:`H2ClientSession.receive_data` takes the server's bytes and returns
+   the events they complete; what the session has to say is taken with
+   :meth:`H2ClientSession.data_to_send`. No socket, no clock, no future.
+2. h2 does the protocol (framing, HPACK, stream states, flow-control accounting,
+   header validation, PING and SETTINGS acknowledgements); nothing here parses a frame
+   or touches h2's private state. A connection error h2 finds is raised as
+   :class:`H2ClientError` once h2 has queued its GOAWAY.
+3. The events are the client's vocabulary, as :mod:`tornadish._http.client_session` is
+   for HTTP/1.1: a response head (informational ones too), body data with the
+   flow-controlled length to acknowledge once consumed, the end of a response, a reset,
+   a window that opened, the server's new concurrency limit, the server's GOAWAY.
+4. Response data is acknowledged only when the glue says it was consumed
+   (:meth:`H2ClientSession.ack`): a slow ``streaming_callback`` holds the server to the
+   stream's window, as a paused socket does on HTTP/1.1.
+5. A request goes out as HTTP/2 wants it (RFC 9113 §8.3.1): ``Host`` becomes
+   ``:authority``, names are lowercased, and the headers that only mean something to
+   one HTTP/1.1 connection are dropped (``TE`` stays only as ``trailers``).
+"""
+
+from __future__ import annotations
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.settings
+
+__all__ = [
+    "CANCEL",
+    "NO_ERROR",
+    "REFUSED_STREAM",
+    "Data",
+    "End",
+    "GoneAway",
+    "H2ClientError",
+    "H2ClientSession",
+    "Limit",
+    "Reset",
+    "ResponseHead",
+    "WindowOpen",
+    "error_name",
+]
+
+NO_ERROR = int(h2.errors.ErrorCodes.NO_ERROR)
+CANCEL = int(h2.errors.ErrorCodes.CANCEL)
+REFUSED_STREAM = int(h2.errors.ErrorCodes.REFUSED_STREAM)
+
+# What one HTTP/1.1 connection's hop-by-hop headers are (RFC 9113 §8.2.2): a request
+# must not carry them over HTTP/2.
+_CONNECTION_HEADERS = frozenset(
+    (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
+)
+
+# Until the server's SETTINGS say otherwise, at most this many streams at once: the
+# least RFC 9113 §6.5.2 asks a server to allow, so a first burst is not refused.
+_ASSUMED_CONCURRENCY = 100
+
+# A fresh stream's receive window (the server may send this much before we acknowledge
+# any of it) and the connection's (shared by every stream). The stream window bounds
+# what a stalled coroutine ``streaming_callback`` holds in memory.
+STREAM_WINDOW = 1 << 18
+CONNECTION_WINDOW = 1 << 24
+
+
+class ResponseHead:
+    """A response head on ``stream_id``; ``status`` < 200 for an informational one.
+    ``headers`` are (name, value) byte pairs without the pseudo-headers."""
+
+    __slots__ = ("headers", "status", "stream_id")
+
+    def __init__(self, stream_id: int, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.stream_id = stream_id
+        self.status = status
+        self.headers = headers
+
+
+class Data:
+    """A piece of a response body; ``flow_length`` (padding included) is what to
+    :meth:`H2ClientSession.ack` once it is consumed."""
+
+    __slots__ = ("data", "flow_length", "stream_id")
+
+    def __init__(self, stream_id: int, data: bytes, flow_length: int) -> None:
+        self.stream_id = stream_id
+        self.data = data
+        self.flow_length = flow_length
+
+
+class End:
+    """The response on ``stream_id`` is complete."""
+
+    __slots__ = ("stream_id",)
+
+    def __init__(self, stream_id: int) -> None:
+        self.stream_id = stream_id
+
+
+class Reset:
+    """The server reset ``stream_id`` (RST_STREAM with ``code``)."""
+
+    __slots__ = ("code", "stream_id")
+
+    def __init__(self, stream_id: int, code: int) -> None:
+        self.stream_id = stream_id
+        self.code = code
+
+
+class WindowOpen:
+    """The server opened its window for ``stream_id`` (0: the connection's, or its
+    initial window changed: every stream may send again)."""
+
+    __slots__ = ("stream_id",)
+
+    def __init__(self, stream_id: int) -> None:
+        self.stream_id = stream_id
+
+
+class Limit:
+    """The server's SETTINGS arrived or changed: at most ``max_streams`` at once."""
+
+    __slots__ = ("max_streams",)
+
+    def __init__(self, max_streams: int) -> None:
+        self.max_streams = max_streams
+
+
+class GoneAway:
+    """The server sent GOAWAY: streams above ``last_stream_id`` were not processed
+    (RFC 9113 §6.8) and may be retried elsewhere; ``code`` 0 is a graceful close."""
+
+    __slots__ = ("code", "last_stream_id")
+
+    def __init__(self, code: int, last_stream_id: int) -> None:
+        self.code = code
+        self.last_stream_id = last_stream_id
+
+
+Event = ResponseHead | Data | End | Reset | WindowOpen | Limit | GoneAway
+
+
+class H2ClientError(Exception):
+    """The connection is over (the server broke the protocol): a GOAWAY is queued."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class H2ClientSession:
+    """One client-side HTTP/2 connection (see the module's rules).
+
+    ``max_header_list_size`` is advertised in our SETTINGS and enforced by h2 on what
+    the server sends; server push is refused (``ENABLE_PUSH`` 0).
+    """
+
+    __slots__ = ("_h2", "_settled")
+
+    def __init__(
+        self,
+        *,
+        max_header_list_size: int = 65536,
+        stream_window: int = STREAM_WINDOW,
+        connection_window: int = CONNECTION_WINDOW,
+    ) -> None:
+        config = h2.config.H2Configuration(client_side=True, header_encoding=None)
+        self._h2 = conn = h2.connection.H2Connection(config=config)
+        settings = h2.settings.Settings(
+            client=True,
+            initial_values={
+                h2.settings.SettingCodes.ENABLE_PUSH: 0,
+                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: max_header_list_size,
+                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: stream_window,
+            },
+        )
+        # A setting of RFC 8441 (WebSockets over HTTP/2) a client has no use for; some
+        # servers refuse a SETTINGS frame that names it.
+        del settings[h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL]
+        conn.local_settings = settings
+        conn.initiate_connection()
+        if connection_window > 65535:
+            conn.increment_flow_control_window(connection_window - 65535)
+        # The server's SETTINGS arrived (until then, _ASSUMED_CONCURRENCY applies).
+        self._settled = False
+
+    # -- receiving -------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        """Feed bytes from the server; returns the events they complete. Raises
+        :class:`H2ClientError` on a connection error (a GOAWAY is queued)."""
+        try:
+            raw = self._h2.receive_data(data)
+        except h2.exceptions.ProtocolError as e:
+            raise H2ClientError(int(e.error_code), str(e) or type(e).__name__) from None
+        events: list[Event] = []
+        append = events.append
+        for ev in raw:
+            t = type(ev)
+            if t is h2.events.DataReceived:
+                sid = ev.stream_id  # type: ignore[attr-defined]
+                append(Data(sid, ev.data, ev.flow_controlled_length or 0))  # type: ignore[attr-defined]
+            elif t is h2.events.ResponseReceived or t is h2.events.InformationalResponseReceived:
+                append(_head(ev.stream_id, ev.headers))  # type: ignore[attr-defined]
+            elif t is h2.events.StreamEnded:
+                append(End(ev.stream_id))  # type: ignore[attr-defined]
+            elif t is h2.events.StreamReset:
+                append(Reset(ev.stream_id, int(ev.error_code or 0)))  # type: ignore[attr-defined]
+            elif t is h2.events.WindowUpdated:
+                append(WindowOpen(ev.stream_id or 0))  # type: ignore[attr-defined]
+            elif t is h2.events.RemoteSettingsChanged:
+                self._settled = True
+                changed = ev.changed_settings  # type: ignore[attr-defined]
+                if h2.settings.SettingCodes.INITIAL_WINDOW_SIZE in changed:
+                    append(WindowOpen(0))
+                append(Limit(self.max_streams))
+            elif t is h2.events.ConnectionTerminated:
+                code = int(ev.error_code or 0)  # type: ignore[attr-defined]
+                append(GoneAway(code, ev.last_stream_id or 0))  # type: ignore[attr-defined]
+            # Trailers, PINGs, SETTINGS acks, priorities, ALTSVC: nothing for us to do.
+        return events
+
+    @property
+    def max_streams(self) -> int:
+        """How many streams the server lets us have open at once."""
+        limit = self._h2.remote_settings.max_concurrent_streams
+        return limit if self._settled else min(limit, _ASSUMED_CONCURRENCY)
+
+    # -- sending ---------------------------------------------------------------------
+
+    def data_to_send(self) -> bytes:
+        """The bytes to write to the server now."""
+        return self._h2.data_to_send()
+
+    def send_request(
+        self,
+        method: str,
+        scheme: str,
+        target: str,
+        headers: list[tuple[bytes, bytes]],
+        end: bool,
+    ) -> int:
+        """Open a stream with a request head; returns its id. ``headers`` may carry
+        ``Host`` (it becomes ``:authority``). Raises ``ValueError`` for a head h2
+        refuses, :class:`H2ClientError` when no stream id is left."""
+        authority = b""
+        block: list[tuple[bytes, bytes]] = []
+        for name, value in headers:
+            name = name.lower()
+            if name == b"host":
+                authority = value
+            elif name == b"te":
+                if value.strip().lower() == b"trailers":
+                    block.append((name, value))
+            elif name not in _CONNECTION_HEADERS:
+                block.append((name, value))
+        head = [
+            (b":method", method.encode("latin-1")),
+            (b":scheme", scheme.encode("latin-1")),
+            (b":authority", authority),
+            (b":path", target.encode("latin-1")),
+        ]
+        head += block
+        conn = self._h2
+        try:
+            stream_id = conn.get_next_available_stream_id()
+        except h2.exceptions.NoAvailableStreamIDError:
+            raise H2ClientError(NO_ERROR, "no stream id left on this connection") from None
+        try:
+            conn.send_headers(stream_id, head, end_stream=end)
+        except (h2.exceptions.ProtocolError, ValueError, TypeError) as e:
+            raise ValueError(str(e) or type(e).__name__) from None
+        return stream_id
+
+    def sendable(self, stream_id: int) -> int:
+        """How many body bytes the windows let us send on ``stream_id`` now."""
+        try:
+            return self._h2.local_flow_control_window(stream_id)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError, KeyError):
+            return 0
+
+    def send_body(self, stream_id: int, data: memoryview, end: bool) -> bool:
+        """Queue ``data`` (no more than :meth:`sendable` allows) in frames of the
+        server's maximum size; ``end`` ends the stream. False if the stream is closed."""
+        conn = self._h2
+        step = conn.max_outbound_frame_size
+        size = len(data)
+        pos = 0
+        try:
+            while pos < size:
+                piece = data[pos : pos + step]
+                pos += len(piece)
+                conn.send_data(stream_id, piece, end_stream=end and pos >= size)
+            if end and not size:
+                conn.end_stream(stream_id)
+        except h2.exceptions.ProtocolError:
+            return False  # the server closed or reset it meanwhile
+        return True
+
+    def ack(self, stream_id: int, length: int) -> None:
+        """``length`` flow-controlled bytes of ``stream_id`` were consumed: let the
+        server send as much again (h2 sends WINDOW_UPDATE when it is worth a frame)."""
+        if length:
+            try:
+                self._h2.acknowledge_received_data(length, stream_id)
+            except h2.exceptions.ProtocolError:
+                pass  # the stream closed meanwhile: h2 credits the connection's share
+
+    def reset(self, stream_id: int, code: int = CANCEL) -> None:
+        """Reset ``stream_id`` (RST_STREAM with ``code``), if it is not closed already."""
+        try:
+            self._h2.reset_stream(stream_id, code)
+        except h2.exceptions.ProtocolError:
+            pass  # closed on both sides already, or never opened
+
+    def close(self, code: int = NO_ERROR) -> None:
+        """Queue GOAWAY with ``code`` (the connection is then done)."""
+        try:
+            self._h2.close_connection(code)
+        except h2.exceptions.ProtocolError:
+            pass  # closed already
+
+
+def error_name(code: int) -> str:
+    """An HTTP/2 error code's name (RFC 9113 §7), for messages: ``"INTERNAL_ERROR"``."""
+    try:
+        return h2.errors.ErrorCodes(code).name
+    except ValueError:
+        return f"error {code}"
+
+
+def _head(stream_id: int, raw: list[tuple[bytes, bytes]]) -> ResponseHead:
+    status = 0
+    headers: list[tuple[bytes, bytes]] = []
+    for name, value in raw:
+        if name[:1] == b":":
+            if name == b":status":
+                status = int(value)
+        else:
+            headers.append((bytes(name), bytes(value)))
+    return ResponseHead(stream_id, status, headers)
