@@ -199,3 +199,31 @@ def test_from_raw_with_a_repeated_header_is_linear_and_joins_once() -> None:
     _assert_linear(
         lambda n: HTTPHeaders.from_raw([(b"x", b"a")] * n), 20_000, "HTTPHeaders.from_raw()"
     )
+
+
+def test_raw_items_has_every_value_in_order_however_the_headers_were_built() -> None:
+    # raw_items reads the joined values while every name has one value, the lists
+    # once one has had several: both must give the same pairs.
+    h = HTTPHeaders()
+    h["Server"] = "x"
+    h.add("Set-Cookie", "a=1")
+    assert h.raw_items() == [(b"Server", b"x"), (b"Set-Cookie", b"a=1")]
+    h.add("Set-Cookie", "b=2")
+    h["Date"] = "now"
+    assert h.raw_items() == [
+        (b"Server", b"x"),
+        (b"Set-Cookie", b"a=1"),
+        (b"Set-Cookie", b"b=2"),
+        (b"Date", b"now"),
+    ]
+    h["Set-Cookie"] = "c=3"  # one value again
+    assert h.raw_items() == [(b"Server", b"x"), (b"Set-Cookie", b"c=3"), (b"Date", b"now")]
+    for _ in range(40):  # past the eager joins: the joined value goes stale
+        h.add("Vary", "Accept")
+    assert h.raw_items()[-40:] == [(b"Vary", b"Accept")] * 40
+    raw = HTTPHeaders.from_raw([(b"a", b"1"), (b"b", b"2"), (b"a", b"3")])
+    assert raw.raw_items() == [(b"A", b"1"), (b"A", b"3"), (b"B", b"2")]
+    assert raw.copy().raw_items() == raw.raw_items()
+    single = HTTPHeaders.from_raw([(b"a", b"1"), (b"b", b"2")])
+    assert single.raw_items() == [(b"A", b"1"), (b"B", b"2")]
+    assert single.copy().raw_items() == single.raw_items()

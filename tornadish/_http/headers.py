@@ -109,7 +109,9 @@ class HTTPHeaders(MutableMapping[str, str]):
     # joined by commas, except for the names in _stale, add()ed to since: joining on
     # every add would copy the whole value each time (quadratic in a repeated header,
     # CVE-2025-67725), so past _EAGER_JOINS values they are joined when next read.
-    __slots__ = ("_as_list", "_joined", "_stale")
+    # _multi: some name may have had several values (then _joined alone cannot give
+    # every pair); False is a promise that each list holds one value.
+    __slots__ = ("_as_list", "_joined", "_multi", "_stale")
 
     @overload
     def __init__(self, __arg: Mapping[str, list[str]]) -> None: ...
@@ -127,6 +129,7 @@ class HTTPHeaders(MutableMapping[str, str]):
         self._joined: dict[str, str] = {}
         self._as_list: dict[str, list[str]] = {}
         self._stale: set[str] | None = None
+        self._multi = False
         if len(args) == 1 and not kwargs and isinstance(args[0], HTTPHeaders):
             for k, v in args[0].get_all():
                 self.add(k, v)
@@ -160,20 +163,23 @@ class HTTPHeaders(MutableMapping[str, str]):
         self._joined = d
         self._as_list = lists
         self._stale = None
+        self._multi = repeated
         return self
 
     @classmethod
     def from_normalized(
-        cls, values: dict[str, str], value_lists: dict[str, list[str]]
+        cls, values: dict[str, str], value_lists: dict[str, list[str]], single: bool = False
     ) -> HTTPHeaders:
         """Headers from names already in normalized form (not checked): ``values``
         maps each name to its value (repeated values joined by commas), ``value_lists``
-        to the list of its values. Both dicts become the new object's own. The fast
-        path for the default headers every response starts with."""
+        to the list of its values (``single``: one each). Both dicts become the new
+        object's own. The fast path for the default headers every response starts
+        with."""
         self = cls.__new__(cls)
         self._joined = values
         self._as_list = value_lists
         self._stale = None
+        self._multi = not single
         return self
 
     @property
@@ -207,8 +213,12 @@ class HTTPHeaders(MutableMapping[str, str]):
     def raw_items(self) -> list[tuple[bytes, bytes]]:
         """Every (name, value) pair as latin-1 bytes, names in normalized form: what a
         connection sends (one pair per value of a repeated header)."""
-        out = []
         cached = _NAME_BYTES.get  # the usual names: one dict hit, no call
+        if not self._multi:  # one value per name: _joined has them all, in order
+            return [
+                (cached(n) or _name_bytes(n), v.encode("latin-1")) for n, v in self._joined.items()
+            ]
+        out = []
         for name, values in self._as_list.items():
             bname = cached(name) or _name_bytes(name)
             for value in values:
@@ -241,6 +251,7 @@ class HTTPHeaders(MutableMapping[str, str]):
             self._joined[norm] = value
         elif len(values) < _EAGER_JOINS:
             # A name not stale yet (it goes stale only with more values): join at once.
+            self._multi = True
             values.append(value)
             self._joined[norm] = self._joined[norm] + "," + value
         else:
@@ -355,6 +366,7 @@ class HTTPHeaders(MutableMapping[str, str]):
         new._joined = dict(self.joined)
         new._as_list = {k: list(v) for k, v in self._as_list.items()}
         new._stale = None
+        new._multi = self._multi
         return new
 
     __copy__ = copy

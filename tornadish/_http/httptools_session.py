@@ -29,6 +29,7 @@ from typing import cast
 
 import httptools
 
+from tornadish._http.chunked import ChunkedReader
 from tornadish._http.framing import CHUNKED, LENGTH, NO_BODY, UNTIL_CLOSE, frame_response
 from tornadish._http.h11_session import ServerSession
 from tornadish._http.session import (
@@ -68,34 +69,10 @@ _METHODS: dict[bytes, str] = {}
 # Headers whose values decide framing, routing or what h11 would refuse.
 _WATCHED = frozenset([b"host", b"transfer-encoding", b"content-length", b"connection", b"expect"])
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_RAW_LIMIT = 65536  # bytes of a chunked request kept to find where it ends
 _TOO_MUCH = "Too much data for declared Content-Length"
 _TOO_LITTLE = "Too little data for declared Content-Length"
 _INCOMPLETE_HEAD = "peer unexpectedly closed connection"
 _INCOMPLETE_BODY = "peer closed connection without sending complete message body"
-
-
-def _chunked_end(data: bytes, pos: int) -> int:
-    """The offset just past the chunked body that starts at ``pos`` in ``data``, or -1.
-
-    llhttp has validated these bytes already; this only finds where they end (it has
-    no call for that), so that a request pipelined behind can be judged whole.
-    """
-    while True:
-        eol = data.find(b"\r\n", pos)
-        if eol < 0:
-            return -1
-        try:
-            size = int(data[pos:eol].split(b";", 1)[0].strip(b" \t"), 16)
-        except ValueError:
-            return -1  # not what llhttp read: the end stays unknown
-        if size:
-            pos = eol + 2 + size + 2
-            continue
-        if data.startswith(b"\r\n", eol + 2):
-            return eol + 4  # no trailer
-        end = data.find(b"\r\n\r\n", eol + 2)
-        return end + 4 if end >= 0 else -1
 
 
 _SPENT: list = []  # type: ignore[type-arg]  # never appended to: a message begins anew
@@ -123,6 +100,11 @@ def _spent_parser() -> httptools.HttpRequestParser:
 
 class _Judge(Exception):
     """Raised inside llhttp's callbacks: stop, and let h11 parse this head."""
+
+
+class _Chunked(Exception):
+    """Raised at the end of a chunked request's head: stop, the body is read by
+    :mod:`.chunked` (llhttp's grammar for it is not RFC 9112's, nor h11's)."""
 
 
 def _body_error(error: httptools.HttpParserError) -> ProtocolError:
@@ -158,7 +140,7 @@ class HttptoolsSession(HeaderCallback):
 
     __slots__ = (
         "_chunk",
-        "_chunked_raw",
+        "_chunked",
         "_cl",
         "_close_10",
         "_current",
@@ -172,7 +154,6 @@ class HttptoolsSession(HeaderCallback):
         "_h11",
         "_head_end",
         "_head_fed",
-        "_kept",
         "_left",
         "_max_head",
         "_mode",
@@ -217,11 +198,10 @@ class HttptoolsSession(HeaderCallback):
         self._start = 0
         self._end_at = -1
         self._chunk = b""  # the read being parsed
-        # The reads since a chunked request began, kept (up to _RAW_LIMIT) to find where
-        # it ends, and the length of its head.
-        self._chunked_raw: list[bytes] | None = None
+        # The reader of the chunked body under way (see _read_chunked), and the length
+        # of the head being parsed.
+        self._chunked: ChunkedReader | None = None
         self._head_end = 0
-        self._kept = 0
         # The bytes after each request parsed and not yet delivered (None: unknown),
         # and after the one being answered: what a detach() hands over.
         self._tails: list[list[bytes] | None] = []
@@ -346,14 +326,13 @@ class HttptoolsSession(HeaderCallback):
         if whole:
             # Where this request ends: a request pipelined behind it in the same read
             # then starts at a known byte, and is judged on its own bytes like any other.
-            end = whole.find(b"\r\n\r\n")
+            end = whole.find(b"\r\n\r\n", at)  # (past empty lines before the head)
             if end >= 0:
                 self._head_end = end + 4
                 if not te:
                     self._end_at = self._start + end + 4 + (int(length) if length else 0)
-                else:  # found by reading the chunk sizes at the end
-                    self._chunked_raw = raw
-                    self._kept = len(whole)
+                else:  # read by .chunked, to its last byte (see _read_chunked)
+                    self._chunked = ChunkedReader(self._max_head)
         self._raw = None
         self._phase = _BODY
         self._events.append(
@@ -370,6 +349,8 @@ class HttptoolsSession(HeaderCallback):
         # them: the head's list must not take them in.
         self._headers = TRAILERS
         self._quiet = 0
+        if te and self._chunked is not None:
+            raise _Chunked
 
     def on_body(self, body: bytes) -> None:
         self._events.append(body)
@@ -377,15 +358,10 @@ class HttptoolsSession(HeaderCallback):
     def on_message_complete(self) -> None:
         self._phase = _DONE
         self._events.append(END)
-        chunked = self._chunked_raw
-        self._chunked_raw = None
         if self._parser.should_upgrade():
             # llhttp skips an upgrade request's body: the request ends with its head.
             head_end = self._head_end
             self._end_at = self._start + head_end if head_end >= 0 else -1
-        elif chunked is not None:
-            end = _chunked_end(b"".join(chunked), self._head_end)
-            self._end_at = self._start + end if end >= 0 else -1
         end = self._end_at
         tail = None
         if end >= 0:
@@ -445,11 +421,9 @@ class HttptoolsSession(HeaderCallback):
             self._first = True
         elif self._raw is not None:
             self._raw.append(data)
-        elif self._chunked_raw is not None:
-            self._chunked_raw.append(data)
-            self._kept += len(data)
-            if self._kept > _RAW_LIMIT:
-                self._chunked_raw = None  # a long body: its end stays unknown
+        elif self._chunked is not None:
+            self._read_chunked(data, 0)
+            return
         self._feed(data)
 
     def _feed(self, data: bytes) -> None:
@@ -463,6 +437,9 @@ class HttptoolsSession(HeaderCallback):
             cause = e.__context__
             if isinstance(cause, _Judge):
                 self._hand_over()
+            elif isinstance(cause, _Chunked):
+                self._read_chunked(data, self._start + self._head_end - self._fed)
+                return
             elif isinstance(cause, ProtocolError):
                 self._fail(cause)
             else:
@@ -495,6 +472,34 @@ class HttptoolsSession(HeaderCallback):
         self._first = False
         self._fed += len(data)
         self._chunk = b""
+
+    def _read_chunked(self, data: bytes, at: int) -> None:
+        """Read ``data[at:]``, bytes of a chunked body, with :mod:`.chunked`
+        (``self._fed``: where ``data`` starts in the input). Its end is then known to
+        the byte: what follows goes to a fresh parser (llhttp was stopped at the head)."""
+        reader = self._chunked
+        assert reader is not None
+        self._first = False
+        body = reader.feed(data[at:] if at else data)
+        if body:
+            self._events.append(body)
+        if reader.error is not None:
+            self._chunked = None
+            self._fail(reader.error)
+        elif reader.done:
+            self._chunked = None
+            rest = reader.rest
+            used = len(data) - len(rest)
+            self._parser = httptools.HttpRequestParser(self)
+            self._chunk = data
+            self._end_at = self._fed + used
+            self.on_message_complete()
+            self._chunk = b""
+            self._fed += used
+            if rest:
+                self._feed(rest)  # a request pipelined behind
+            return
+        self._fed += len(data)
 
     def _hand_over(self) -> None:
         """Give the connection to h11, fed the reads since the head began; it takes
@@ -761,8 +766,9 @@ class HttptoolsSession(HeaderCallback):
         if self._phase == _DONE:
             self._phase = _BETWEEN
         stash = self._stash
-        self._stash = []
         self._eof = False
-        for chunk in stash:  # b"" among them: the peer's close
-            self.receive_data(chunk)
+        if stash:
+            self._stash = []
+            for chunk in stash:  # b"" among them: the peer's close
+                self.receive_data(chunk)
         return True

@@ -11,7 +11,7 @@ import asyncio
 import http.cookies
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tornadish import escape
@@ -504,8 +504,11 @@ class RequestHandler(
 
     # -- execution -------------------------------------------------------------------------------
 
-    def _execute(self, *args: bytes | None, **kwargs: bytes | None) -> Awaitable[None] | None:
-        """Run the request; returns an awaitable only if something had to wait."""
+    def _execute(
+        self, args: Sequence[bytes | None], kwargs: dict[str, bytes | None]
+    ) -> Awaitable[None] | None:
+        """Run the request with the route's groups; returns an awaitable only if
+        something had to wait."""
         try:
             method = self.request.method
             if method not in self.SUPPORTED_METHODS:
@@ -538,7 +541,9 @@ class RequestHandler(
                 return self._continue_async(result, after_prepare=True)
             if self._finished:
                 return None
-            result = getattr(self, method.lower())(*self.path_args, **self.path_kwargs)
+            result = getattr(self, _METHOD_NAMES.get(method) or method.lower())(
+                *self.path_args, **self.path_kwargs
+            )
             if result is not None:
                 return self._continue_async(result, after_prepare=False)
             self._method_returned()
@@ -629,6 +634,7 @@ def _own_task_cancelled() -> bool:
     return cancelling is None or cancelling() > 0
 
 
+_METHOD_NAMES = {m: m.lower() for m in RequestHandler.SUPPORTED_METHODS}
 _COMPUTE_ETAG = RequestHandler.compute_etag
 _SET_ETAG = RequestHandler.set_etag_header
 _CHECK_ETAG = RequestHandler.check_etag_header

@@ -70,7 +70,7 @@ class HandlerRun:
     ) -> Awaitable[None] | None:
         """Run the handler; a task comes back only if something has to wait (its
         coroutine, which a graceful shutdown waits for, then cancels)."""
-        pending = self.handler._execute(*path_args, **path_kwargs)
+        pending = self.handler._execute(path_args, path_kwargs)
         return None if pending is None else run_task(self.handler, pending)
 
     def until_prepared(self) -> Awaitable[None] | None:

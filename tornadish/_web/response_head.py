@@ -50,6 +50,7 @@ def default_headers() -> HTTPHeaders:
     return _from_normalized(
         {"Server": _SERVER, "Content-Type": _HTML, "Date": date},
         {"Server": [_SERVER], "Content-Type": [_HTML], "Date": [date]},
+        True,
     )
 
 

@@ -87,6 +87,8 @@ def _unquote(s: str | None) -> bytes | None:
     # None stays None: an optional group that did not participate.
     if s is None:
         return None
+    if "%" not in s:
+        return s.encode("utf-8")  # what unquote_to_bytes returns then, without its steps
     return unquote_to_bytes(s)
 
 
