@@ -5,6 +5,7 @@
     python -m tornadish run myproject.web:app --port 8000 --workers 4
     python -m tornadish run myproject.web:make_app --reload --debug
     python -m tornadish run myproject.web:app --no-uvloop      # asyncio's own loop
+    python -m tornadish run myproject.web:app --http2 --h2-max-concurrent-streams 250
 
 ``module:app`` names an ``Application`` (or any request callback) or a function that
 takes no arguments and returns one. The current directory is importable, as with
@@ -83,6 +84,33 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve HTTP/2 too: prior knowledge on cleartext, ALPN h2 over TLS (needs h2)",
     )
+    # The HTTP/2 settings a deployer tunes (see HTTPServer's h2_* settings); the
+    # attack limits keep their defaults.
+    h2 = run.add_argument_group("HTTP/2 (with --http2)")
+    h2.add_argument(
+        "--h2-max-concurrent-streams",
+        type=_count,
+        metavar="N",
+        help="streams a client may have open at once (100); more are refused",
+    )
+    h2.add_argument(
+        "--h2-ping-interval",
+        type=_seconds(zero=True),
+        metavar="SECONDS",
+        help="PING a client silent this long (60; 0: never)",
+    )
+    h2.add_argument(
+        "--h2-ping-timeout",
+        type=_seconds(zero=False),
+        metavar="SECONDS",
+        help="drop a client that does not answer a PING within this (20)",
+    )
+    h2.add_argument(
+        "--h2-window-timeout",
+        type=_seconds(zero=False),
+        metavar="SECONDS",
+        help="reset a response that waited this long for the client's window (60)",
+    )
     run.add_argument(
         "--log-level",
         default="info",
@@ -91,6 +119,39 @@ def _parser() -> argparse.ArgumentParser:
         help="logging level: critical, error, warning, info (the default) or debug",
     )
     return parser
+
+
+_H2_OPTIONS = (
+    "h2_max_concurrent_streams",
+    "h2_ping_interval",
+    "h2_ping_timeout",
+    "h2_window_timeout",
+)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, not {text!r}")
+    return value
+
+
+def _seconds(zero: bool) -> Any:
+    least = "0 or more" if zero else "more than 0"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not (value >= 0 if zero else value > 0) or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"expected seconds, {least}, not {text!r}")
+        return value
+
+    return parse
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -105,6 +166,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     reload = bool(args.reload or args.debug)
     if reload and args.workers != 1:
         _fail("--reload and --debug need one process: drop --workers")
+    h2_settings = {k: getattr(args, k) for k in _H2_OPTIONS if getattr(args, k) is not None}
+    if h2_settings and not args.http2:
+        option = "--" + next(iter(h2_settings)).replace("_", "-")
+        _fail(f"{option} is an HTTP/2 setting: add --http2")
     _configure_logging(args.log_level)
     from tornadish._http.engines import resolve_http
     from tornadish._http.ws_engines import resolve_ws
@@ -144,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             uvloop=False if args.no_uvloop else None,
             http=args.http,
             ws=args.ws,
-            **({"http2": True} if args.http2 else {}),
+            **({"http2": True, **h2_settings} if args.http2 else {}),
         )
     except runner.BindError as e:
         _fail(str(e))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -116,3 +117,23 @@ async def test_h2load_5000_requests_none_failed(serve, h2load) -> None:
     total, _started, done, succeeded, failed, errored = map(int, match.groups())
     assert (total, done, succeeded, failed, errored) == (5000, 5000, 5000, 0, 0), text
     assert "status codes: 5000 2xx" in text, text
+
+
+@pytest.mark.timeout_async(60)
+async def test_a_timed_h2load_run_ends_without_errors_in_the_log(serve, h2load, caplog) -> None:
+    # At the end of a timed run h2load sends GOAWAY with requests still in flight:
+    # their answers are dropped quietly (and nothing is written to closing sockets,
+    # which asyncio would warn about).
+    srv = await serve(make_app(), http2=True)
+    proc = await asyncio.create_subprocess_exec(
+        h2load,
+        *("-D", "1", "-c", "10", "-m", "10"),
+        f"{srv.base_url}/sleep?t=0.005&n=1",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, out.decode()
+    await asyncio.sleep(0.2)  # the handlers in flight finish
+    noisy = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert noisy == []

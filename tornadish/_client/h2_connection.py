@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -51,10 +50,12 @@ from tornadish._client.connection import (
     StreamRefused,
 )
 from tornadish._http import h2_client as h2s
+from tornadish._http.h2_common import take
 from tornadish._http.h11_exchange import informational_refusal
 from tornadish._http.headers import HTTPHeaders
 from tornadish._http.parse import responses
 from tornadish._io.flow_control import Deadline, WriteGate
+from tornadish._io.h2_glue import H2Glue, set_nodelay
 from tornadish.log import app_log, gen_log
 
 __all__ = ["H2ClientConnection"]
@@ -102,7 +103,7 @@ class _Stream:
         self.timer: asyncio.TimerHandle | None = None
 
 
-class H2ClientConnection(asyncio.Protocol):
+class H2ClientConnection(H2Glue[h2s.H2ClientSession]):
     """One HTTP/2 client connection; :meth:`exchange` runs a request on a new stream."""
 
     #: Many exchanges at once: the pool shares it rather than checking it out.
@@ -175,7 +176,7 @@ class H2ClientConnection(asyncio.Protocol):
     def close(self) -> None:
         """GOAWAY and close now; exchanges in flight fail."""
         self._gone = True
-        self._session.close()
+        self._session.goaway()
         self._flush()
         self._fail_all(StreamClosed("Stream closed", None))
         if self.transport is not None:
@@ -198,12 +199,7 @@ class H2ClientConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+        set_nodelay(transport)
         self._flush()  # our preface
         self._idle.after(self._idle_timeout)
 
@@ -448,12 +444,7 @@ class H2ClientConnection(asyncio.Protocol):
             room = session.sendable(st.id)
             if room <= 0:
                 return
-            piece = out[0]
-            if len(piece) > room:
-                out[0] = piece[room:]
-                piece = piece[:room]
-            else:
-                out.popleft()
+            piece = take(out, room)
             if not session.send_body(st.id, piece, end=st.out_end and not out):
                 out.clear()
                 st.out_closed = True
@@ -661,17 +652,6 @@ class H2ClientConnection(asyncio.Protocol):
         self._fail(st, RequestTimeout("Timeout during request"))
 
     # -- writing and closing ---------------------------------------------------------
-
-    def _flush(self) -> None:
-        """Write what the session has queued (once per read while one runs: rule 5)."""
-        if self._in_read:
-            return
-        transport = self.transport
-        if transport is None:
-            return
-        data = self._session.data_to_send()
-        if data:
-            transport.write(data)
 
     def _idle_out(self) -> None:
         if not self._streams and self.transport is not None:

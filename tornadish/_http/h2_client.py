@@ -10,10 +10,11 @@ Rules of this module:
    header validation, PING and SETTINGS acknowledgements); nothing here parses a frame
    or touches h2's private state. A connection error h2 finds is raised as
    :class:`H2ClientError` once h2 has queued its GOAWAY.
-3. The events are the client's vocabulary, as :mod:`tornadish._http.client_session` is
-   for HTTP/1.1: a response head (informational ones too), body data with the
-   flow-controlled length to acknowledge once consumed, the end of a response, a reset,
-   a window that opened, the server's new concurrency limit, the server's GOAWAY.
+3. The events are the client's vocabulary, as :mod:`tornadish._http.client_session`
+   is for HTTP/1.1 (those the server's session says too are :mod:`.h2_common`'s, as
+   is the sending half): a response head (informational ones too), body data with the
+   flow-controlled length to acknowledge once consumed, the end of a response, a
+   reset, a window that opened, the server's new concurrency limit, its GOAWAY.
 4. Response data is acknowledged only when the glue says it was consumed
    (:meth:`H2ClientSession.ack`): a slow ``streaming_callback`` holds the server to the
    stream's window, as a paused socket does on HTTP/1.1.
@@ -31,6 +32,20 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
+from tornadish._http.h2_common import (
+    CANCEL,
+    CONNECTION_HEADERS,
+    NO_ERROR,
+    REFUSED_STREAM,
+    Data,
+    End,
+    GoneAway,
+    H2Error,
+    H2SessionBase,
+    Reset,
+    WindowOpen,
+)
+
 __all__ = [
     "CANCEL",
     "NO_ERROR",
@@ -46,16 +61,6 @@ __all__ = [
     "WindowOpen",
     "error_name",
 ]
-
-NO_ERROR = int(h2.errors.ErrorCodes.NO_ERROR)
-CANCEL = int(h2.errors.ErrorCodes.CANCEL)
-REFUSED_STREAM = int(h2.errors.ErrorCodes.REFUSED_STREAM)
-
-# What one HTTP/1.1 connection's hop-by-hop headers are (RFC 9113 §8.2.2): a request
-# must not carry them over HTTP/2.
-_CONNECTION_HEADERS = frozenset(
-    (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
-)
 
 # Until the server's SETTINGS say otherwise, at most this many streams at once: the
 # least RFC 9113 §6.5.2 asks a server to allow, so a first burst is not refused.
@@ -80,47 +85,6 @@ class ResponseHead:
         self.headers = headers
 
 
-class Data:
-    """A piece of a response body; ``flow_length`` (padding included) is what to
-    :meth:`H2ClientSession.ack` once it is consumed."""
-
-    __slots__ = ("data", "flow_length", "stream_id")
-
-    def __init__(self, stream_id: int, data: bytes, flow_length: int) -> None:
-        self.stream_id = stream_id
-        self.data = data
-        self.flow_length = flow_length
-
-
-class End:
-    """The response on ``stream_id`` is complete."""
-
-    __slots__ = ("stream_id",)
-
-    def __init__(self, stream_id: int) -> None:
-        self.stream_id = stream_id
-
-
-class Reset:
-    """The server reset ``stream_id`` (RST_STREAM with ``code``)."""
-
-    __slots__ = ("code", "stream_id")
-
-    def __init__(self, stream_id: int, code: int) -> None:
-        self.stream_id = stream_id
-        self.code = code
-
-
-class WindowOpen:
-    """The server opened its window for ``stream_id`` (0: the connection's, or its
-    initial window changed: every stream may send again)."""
-
-    __slots__ = ("stream_id",)
-
-    def __init__(self, stream_id: int) -> None:
-        self.stream_id = stream_id
-
-
 class Limit:
     """The server's SETTINGS arrived or changed: at most ``max_streams`` at once."""
 
@@ -130,36 +94,21 @@ class Limit:
         self.max_streams = max_streams
 
 
-class GoneAway:
-    """The server sent GOAWAY: streams above ``last_stream_id`` were not processed
-    (RFC 9113 §6.8) and may be retried elsewhere; ``code`` 0 is a graceful close."""
-
-    __slots__ = ("code", "last_stream_id")
-
-    def __init__(self, code: int, last_stream_id: int) -> None:
-        self.code = code
-        self.last_stream_id = last_stream_id
-
-
 Event = ResponseHead | Data | End | Reset | WindowOpen | Limit | GoneAway
 
 
-class H2ClientError(Exception):
+class H2ClientError(H2Error):
     """The connection is over (the server broke the protocol): a GOAWAY is queued."""
 
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
-
-class H2ClientSession:
+class H2ClientSession(H2SessionBase):
     """One client-side HTTP/2 connection (see the module's rules).
 
     ``max_header_list_size`` is advertised in our SETTINGS and enforced by h2 on what
     the server sends; server push is refused (``ENABLE_PUSH`` 0).
     """
 
-    __slots__ = ("_h2", "_settled")
+    __slots__ = ("_settled",)
 
     def __init__(
         self,
@@ -232,10 +181,6 @@ class H2ClientSession:
 
     # -- sending ---------------------------------------------------------------------
 
-    def data_to_send(self) -> bytes:
-        """The bytes to write to the server now."""
-        return self._h2.data_to_send()
-
     def send_request(
         self,
         method: str,
@@ -256,7 +201,7 @@ class H2ClientSession:
             elif name == b"te":
                 if value.strip().lower() == b"trailers":
                     block.append((name, value))
-            elif name not in _CONNECTION_HEADERS:
+            elif name not in CONNECTION_HEADERS:
                 block.append((name, value))
         head = [
             (b":method", method.encode("latin-1")),
@@ -275,54 +220,6 @@ class H2ClientSession:
         except (h2.exceptions.ProtocolError, ValueError, TypeError) as e:
             raise ValueError(str(e) or type(e).__name__) from None
         return stream_id
-
-    def sendable(self, stream_id: int) -> int:
-        """How many body bytes the windows let us send on ``stream_id`` now."""
-        try:
-            return self._h2.local_flow_control_window(stream_id)
-        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError, KeyError):
-            return 0
-
-    def send_body(self, stream_id: int, data: memoryview, end: bool) -> bool:
-        """Queue ``data`` (no more than :meth:`sendable` allows) in frames of the
-        server's maximum size; ``end`` ends the stream. False if the stream is closed."""
-        conn = self._h2
-        step = conn.max_outbound_frame_size
-        size = len(data)
-        pos = 0
-        try:
-            while pos < size:
-                piece = data[pos : pos + step]
-                pos += len(piece)
-                conn.send_data(stream_id, piece, end_stream=end and pos >= size)
-            if end and not size:
-                conn.end_stream(stream_id)
-        except h2.exceptions.ProtocolError:
-            return False  # the server closed or reset it meanwhile
-        return True
-
-    def ack(self, stream_id: int, length: int) -> None:
-        """``length`` flow-controlled bytes of ``stream_id`` were consumed: let the
-        server send as much again (h2 sends WINDOW_UPDATE when it is worth a frame)."""
-        if length:
-            try:
-                self._h2.acknowledge_received_data(length, stream_id)
-            except h2.exceptions.ProtocolError:
-                pass  # the stream closed meanwhile: h2 credits the connection's share
-
-    def reset(self, stream_id: int, code: int = CANCEL) -> None:
-        """Reset ``stream_id`` (RST_STREAM with ``code``), if it is not closed already."""
-        try:
-            self._h2.reset_stream(stream_id, code)
-        except h2.exceptions.ProtocolError:
-            pass  # closed on both sides already, or never opened
-
-    def close(self, code: int = NO_ERROR) -> None:
-        """Queue GOAWAY with ``code`` (the connection is then done)."""
-        try:
-            self._h2.close_connection(code)
-        except h2.exceptions.ProtocolError:
-            pass  # closed already
 
 
 def error_name(code: int) -> str:

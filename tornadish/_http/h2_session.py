@@ -11,9 +11,10 @@ Rules of this module:
    here parses a frame or touches h2's private state. A connection error h2 finds is
    raised as :class:`H2ConnectionError` once h2 has queued its GOAWAY.
 3. The events are the server's vocabulary, as :mod:`tornadish._http.session` is for
-   HTTP/1.1: a request head (pseudo-headers taken apart, cookies rejoined), body data
-   with the flow-controlled length to acknowledge once consumed, the end of a request,
-   a reset, a window that opened, the peer's GOAWAY.
+   HTTP/1.1 (those the client's session says too are :mod:`.h2_common`'s, as is the
+   sending half): a request head (pseudo-headers taken apart, cookies rejoined), body
+   data with the flow-controlled length to acknowledge once consumed, the end of a
+   request, a reset, a window that opened, the peer's GOAWAY.
 4. Request data is acknowledged only when the glue says it was consumed
    (:meth:`H2Session.ack`): the peer's window is the backpressure on an upload.
 5. Limits are enforced where h2 cannot without a connection error, so that a client
@@ -24,23 +25,50 @@ Rules of this module:
    block either way. Abuse that costs us work without producing requests (resets,
    PINGs, SETTINGS, empty DATA frames) is counted in :class:`Budget` windows and
    answered with GOAWAY ``ENHANCE_YOUR_CALM`` past its rate.
+6. A response's header fields are judged here, by HTTP/1.1's rules
+   (:mod:`tornadish._http.session`: token names, no control character but HTAB in a
+   value, no whitespace around it), names lower-cased and connection-specific fields
+   dropped (RFC 9113 §8.2); h2's own outbound normalization and validation are off.
+   A bad field raises :class:`H2OutputError` before anything is queued, so the web
+   layer answers 500, as over HTTP/1.1, instead of a malformed response on the wire.
+   Each field is judged once (bounded caches): most responses repeat the same ones.
 """
 
 from __future__ import annotations
 
+import re
+
 import h2.config
 import h2.connection
-import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
 import hyperframe.exceptions
 import hyperframe.frame
+from hpack import NeverIndexedHeaderTuple
+
+from tornadish._http.h2_common import (
+    CANCEL,
+    CONNECTION_HEADERS,
+    ENHANCE_YOUR_CALM,
+    NO_ERROR,
+    PROTOCOL_ERROR,
+    REFUSED_STREAM,
+    Data,
+    End,
+    GoneAway,
+    H2Error,
+    H2SessionBase,
+    Reset,
+    WindowOpen,
+)
 
 __all__ = [
+    "CANCEL",
     "ENHANCE_YOUR_CALM",
-    "Body",
+    "NO_ERROR",
     "Budget",
+    "Data",
     "End",
     "GoneAway",
     "H2ConnectionError",
@@ -52,22 +80,26 @@ __all__ = [
     "WindowOpen",
 ]
 
-NO_ERROR = int(h2.errors.ErrorCodes.NO_ERROR)
-PROTOCOL_ERROR = int(h2.errors.ErrorCodes.PROTOCOL_ERROR)
-CANCEL = int(h2.errors.ErrorCodes.CANCEL)
-REFUSED_STREAM = int(h2.errors.ErrorCodes.REFUSED_STREAM)
-ENHANCE_YOUR_CALM = int(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
-
 _S = h2.settings.SettingCodes
 # RFC 9113 §6.5.2: the size of a header list counts each field's name and value, and
 # 32 octets more for it.
 _FIELD_OVERHEAD = 32
 
-# Headers that mean something only to one HTTP/1.1 connection (RFC 9113 §8.2.2): a
-# response must not carry them over HTTP/2.
-_CONNECTION_HEADERS = frozenset(
-    (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
-)
+# What a response must not carry over HTTP/2 (RFC 9113 §8.2.2): the headers of one
+# HTTP/1.1 connection, and TE, which only a request may carry.
+_CONNECTION_HEADERS = CONNECTION_HEADERS | {b"te"}
+# Rule 6: HTTP/1.1's rules for a field we send (tornadish._http.session).
+_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]|^[ \t]|[ \t]$")
+# Kept out of HPACK's dynamic table, as h2's own normalization would (RFC 7541 §7.1.3).
+_NEVER_INDEXED = frozenset((b"authorization", b"proxy-authorization"))
+# The caches of rule 6 (module state, but only caches, bounded): a sent field by the
+# pair the web layer gave; a name's lower-case form; a status's pseudo-header.
+_DROP: tuple[bytes, bytes] = (b"", b"")  # a connection-specific field: not sent
+_FIELDS: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
+_FIELDS_LIMIT = 4096
+_LOWER: dict[bytes, bytes] = {}
+_STATUS: dict[int, tuple[bytes, bytes]] = {}
 
 
 class Head:
@@ -107,47 +139,6 @@ class Head:
         self.protocol = protocol
 
 
-class Body:
-    """A piece of a request body; ``flow_length`` (padding included) is what to
-    :meth:`H2Session.ack` once it is consumed."""
-
-    __slots__ = ("data", "flow_length", "stream_id")
-
-    def __init__(self, stream_id: int, data: bytes, flow_length: int) -> None:
-        self.stream_id = stream_id
-        self.data = data
-        self.flow_length = flow_length
-
-
-class End:
-    """The request on ``stream_id`` is complete."""
-
-    __slots__ = ("stream_id",)
-
-    def __init__(self, stream_id: int) -> None:
-        self.stream_id = stream_id
-
-
-class Reset:
-    """The peer reset ``stream_id`` (RST_STREAM) with ``code``."""
-
-    __slots__ = ("code", "stream_id")
-
-    def __init__(self, stream_id: int, code: int) -> None:
-        self.stream_id = stream_id
-        self.code = code
-
-
-class WindowOpen:
-    """The peer opened its window for ``stream_id`` (0: the connection's, or its
-    initial window changed: every stream may send again)."""
-
-    __slots__ = ("stream_id",)
-
-    def __init__(self, stream_id: int) -> None:
-        self.stream_id = stream_id
-
-
 class PingAck:
     """The peer acknowledged our PING carrying ``data``."""
 
@@ -157,30 +148,52 @@ class PingAck:
         self.data = data
 
 
-class GoneAway:
-    """The peer sent GOAWAY: no stream past ``last_stream_id`` will be answered."""
-
-    __slots__ = ("code", "last_stream_id")
-
-    def __init__(self, code: int, last_stream_id: int) -> None:
-        self.code = code
-        self.last_stream_id = last_stream_id
+Event = Head | Data | End | Reset | WindowOpen | PingAck | GoneAway
 
 
-Event = Head | Body | End | Reset | WindowOpen | PingAck | GoneAway
-
-
-class H2ConnectionError(Exception):
+class H2ConnectionError(H2Error):
     """The connection is over: a GOAWAY with ``code`` is queued (send it, then close)."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class H2OutputError(Exception):
     """h2 refused what we asked it to send (a header it does not allow, a closed
     stream): nothing of it was queued."""
+
+
+def _status_field(status: int) -> tuple[bytes, bytes]:
+    if not isinstance(status, int) or not 100 <= status <= 999:
+        raise H2OutputError(f"illegal status {status!r}")
+    field = _STATUS[status] = (b":status", b"%d" % status)
+    return field
+
+
+def _new_field(pair: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+    """The field to send for ``pair`` (``_DROP``: none), judged by rule 6 and kept for
+    the next response."""
+    try:
+        name, value = pair
+        lname = _LOWER.get(name)
+        if lname is None:
+            if _TOKEN.fullmatch(name) is None:
+                raise H2OutputError(f"illegal header name {name!r}")
+            lname = name.lower()
+            if len(_LOWER) < 1024:
+                _LOWER[name] = lname
+        if lname in _CONNECTION_HEADERS:
+            field = _DROP
+        elif _BAD_VALUE.search(value) is not None:
+            raise H2OutputError(f"illegal header value {value!r}")
+        elif lname in _NEVER_INDEXED:
+            field = NeverIndexedHeaderTuple(lname, value)
+        else:
+            field = (lname, value)
+    except (TypeError, ValueError):  # not a pair of bytes
+        raise H2OutputError(f"illegal header {pair!r}") from None
+    fields = _FIELDS
+    if len(fields) >= _FIELDS_LIMIT:
+        fields.clear()  # bounded: values such as ETags never repeat
+    fields[pair] = field
+    return field
 
 
 class Budget:
@@ -204,7 +217,7 @@ class Budget:
         return self._count <= self.limit
 
 
-class H2Session:
+class H2Session(H2SessionBase):
     """One server-side HTTP/2 connection (see the module's rules).
 
     Advertised in our SETTINGS: ``max_concurrent_streams`` (the glue refuses a stream
@@ -223,7 +236,6 @@ class H2Session:
     __slots__ = (
         "_control",
         "_going_away",
-        "_h2",
         "_limits",
         "_max_header_list",
         "_pending",
@@ -241,7 +253,13 @@ class H2Session:
         max_control_frames: int = 1000,
         window: float = 10.0,
     ) -> None:
-        config = h2.config.H2Configuration(client_side=False, header_encoding=None)
+        config = h2.config.H2Configuration(
+            client_side=False,
+            header_encoding=None,
+            # Rule 6: the fields are judged here, once each.
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+        )
         self._h2 = conn = h2.connection.H2Connection(config=config)
         advertised = {
             _S.MAX_CONCURRENT_STREAMS: max_concurrent_streams,
@@ -310,7 +328,7 @@ class H2Session:
             if isinstance(ev, h2.events.DataReceived):
                 assert ev.stream_id is not None and ev.data is not None
                 if ev.data:
-                    events.append(Body(ev.stream_id, ev.data, ev.flow_controlled_length or 0))
+                    events.append(Data(ev.stream_id, ev.data, ev.flow_controlled_length or 0))
                 else:
                     # Nothing for the application; a flood of them is abuse (rule 5).
                     self.ack(ev.stream_id, ev.flow_controlled_length or 0)
@@ -430,39 +448,31 @@ class H2Session:
         self, stream_id: int, status: int, headers: list[tuple[bytes, bytes]], end: bool
     ) -> None:
         """Queue a response head; connection-specific headers are dropped and names
-        lowercased (RFC 9113 §8.2)."""
-        block = [(b":status", str(status).encode())]
-        for name, value in headers:
-            name = name.lower()
-            if name not in _CONNECTION_HEADERS:
-                block.append((name, value))
+        lowercased (RFC 9113 §8.2). Raises :class:`H2OutputError` for a bad status or
+        field, queueing nothing (rule 6)."""
+        fields = _FIELDS
+        try:
+            block = [_STATUS.get(status) or _status_field(status)]
+            for pair in headers:
+                field = fields.get(pair)
+                if field is None:
+                    field = _new_field(pair)
+                if field is not _DROP:
+                    block.append(field)
+        except TypeError:  # not a pair of bytes (unhashable)
+            raise H2OutputError(f"illegal headers {headers!r}") from None
         try:
             self._h2.send_headers(stream_id, block, end_stream=end)
         except (h2.exceptions.ProtocolError, ValueError, TypeError) as e:
             raise H2OutputError(str(e) or type(e).__name__) from None
 
-    def sendable(self, stream_id: int) -> int:
-        """How many body bytes the windows let us send on ``stream_id`` now."""
+    def receivable(self, stream_id: int) -> int:
+        """How many body bytes the windows we gave let the peer send on ``stream_id``
+        now (0: it must wait for us to consume and acknowledge what it sent)."""
         try:
-            return self._h2.local_flow_control_window(stream_id)
-        except (h2.exceptions.StreamClosedError, KeyError):
+            return self._h2.remote_flow_control_window(stream_id)
+        except (h2.exceptions.ProtocolError, KeyError):
             return 0
-
-    def send_body(self, stream_id: int, data: memoryview, end: bool) -> None:
-        """Queue ``data`` (no more than :meth:`sendable` allows) in frames of the peer's
-        maximum size; ``end`` ends the stream."""
-        step = self._h2.max_outbound_frame_size
-        size = len(data)
-        pos = 0
-        try:
-            while pos < size:
-                piece = data[pos : pos + step]
-                pos += len(piece)
-                self._h2.send_data(stream_id, piece, end_stream=end and pos >= size)
-            if end and not size:
-                self._h2.end_stream(stream_id)
-        except h2.exceptions.ProtocolError:
-            pass  # the peer reset the stream meanwhile: its Reset event says so
 
     def send_informational(self, stream_id: int, status: int) -> None:
         """Queue a 1xx head (``100 Continue``) on ``stream_id``."""
@@ -470,21 +480,6 @@ class H2Session:
             self._h2.send_headers(stream_id, [(b":status", str(status).encode())])
         except h2.exceptions.ProtocolError:
             pass  # the stream is gone: nobody waits for the 100
-
-    def ack(self, stream_id: int, length: int) -> None:
-        """``length`` flow-controlled bytes of ``stream_id`` were consumed: let the peer
-        send as much again (h2 sends WINDOW_UPDATE when it is worth a frame)."""
-        if length:
-            self._h2.acknowledge_received_data(length, stream_id)
-
-    def reset(self, stream_id: int, code: int = CANCEL) -> None:
-        """Reset ``stream_id`` (RST_STREAM with ``code``), if it is not closed already."""
-        try:
-            self._h2.reset_stream(stream_id, code)
-        except h2.exceptions.StreamClosedError:
-            pass
-        except h2.exceptions.ProtocolError:
-            pass  # (already closed on both sides, or never opened)
 
     def ping(self, data: bytes) -> None:
         """Queue a PING carrying ``data`` (8 bytes); its :class:`PingAck` comes back."""
@@ -494,13 +489,6 @@ class H2Session:
     def connection_window(self) -> int:
         """How many body bytes the peer's connection window lets us send now."""
         return self._h2.outbound_flow_control_window
-
-    def goaway(self, code: int = NO_ERROR) -> None:
-        """Queue GOAWAY with ``code`` and the last stream we took (RFC 9113 §6.8)."""
-        try:
-            self._h2.close_connection(code)
-        except h2.exceptions.ProtocolError:
-            pass  # the connection is closed already
 
     def graceful_goaway(self) -> int:
         """Queue GOAWAY ``NO_ERROR`` naming the last stream taken, and keep the

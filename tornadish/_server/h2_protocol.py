@@ -5,7 +5,8 @@ Thin glue over :class:`~tornadish._http.h2_session.H2Session`. Rules of this mod
 
 1. Bytes go to the session; its events go to the streams (a head makes one); what the
    session has to send is written once per read (several streams answered in one
-   read leave in one write), or at once when a stream writes outside a read.
+   read leave in one write), or at once when a stream writes outside a read
+   (:mod:`tornadish._io.h2_glue`).
 2. A connection error the session reports (a protocol violation, Rapid Reset, a
    control-frame flood) has its GOAWAY written; then every stream hears
    ``on_connection_close`` and the connection closes. Other clients are not affected.
@@ -23,24 +24,30 @@ Thin glue over :class:`~tornadish._http.h2_session.H2Session`. Rules of this mod
    does not answer within ``h2_ping_timeout`` (a read marks the peer heard; no clock
    is read per frame). A response that has waited ``h2_window_timeout`` for the peer
    to open its window is reset; if it is the connection's window that stays shut,
-   the connection is dropped (zero-window slow read).
+   the connection is dropped (zero-window slow read). A request body silent past its
+   stream's ``body_due`` is 408 (:mod:`.h2_stream`, rule 6); time spent not reading
+   (rule 3) is ours, not the peer's: the bodies' clocks restart when reading does.
 6. ``Upgrade: h2c`` (:mod:`.h2c`): the HTTP/1.1 connection hands its transport over
    (:meth:`H2ServerProtocol.take_over`) after its 101, and the upgrading request is
    served as stream 1.
+7. The peer's GOAWAY closes h2's side of the connection (it sends nothing more, and
+   drops what it had queued), so the streams in flight cannot be answered: they hear
+   ``on_connection_close`` as when the connection is lost, their handlers' answers
+   are dropped (``on_finish`` still runs), and nothing is logged above debug. (h2load
+   sends GOAWAY at the end of every timed run, with requests in flight.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tornadish._http.contract import HTTPServerConnectionDelegate, UpgradedProtocol
 from tornadish._http.h2_session import (
     ENHANCE_YOUR_CALM,
-    Body,
+    Data,
     End,
     GoneAway,
     H2ConnectionError,
@@ -51,6 +58,7 @@ from tornadish._http.h2_session import (
     WindowOpen,
 )
 from tornadish._io.flow_control import Deadline, WriteGate
+from tornadish._io.h2_glue import H2Glue, set_nodelay
 from tornadish._server.h2_stream import H2Stream
 from tornadish.log import gen_log
 
@@ -62,7 +70,7 @@ __all__ = ["H2ServerProtocol"]
 _NEVER = float("inf")
 
 
-class H2ServerProtocol(UpgradedProtocol):
+class H2ServerProtocol(H2Glue[H2Session], UpgradedProtocol):
     """Serves HTTP/2 on one transport (see the module's rules)."""
 
     __slots__ = (
@@ -86,6 +94,7 @@ class H2ServerProtocol(UpgradedProtocol):
         "_write_blocked",
         "address",
         "progress_at",
+        "read_at",
         "remote_ip",
         "scheme",
         "transport",
@@ -125,6 +134,8 @@ class H2ServerProtocol(UpgradedProtocol):
         self._upgrade_head: Head | None = None
         #: When a response last sent body bytes (what a shut window is measured from).
         self.progress_at = 0.0
+        #: When the last read arrived (the streams' clock for the body: rule 5).
+        self.read_at = 0.0
         self.transport: asyncio.Transport | None = None
         self.address: Any = None
         self._peer_ip = "0.0.0.0"
@@ -148,12 +159,7 @@ class H2ServerProtocol(UpgradedProtocol):
         if isinstance(peer, (tuple, list)) and peer:
             self._peer_ip = peer[0]
         self.remote_ip = self._peer_ip
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+        set_nodelay(transport)
         limits = self._params.write_buffer_limits
         if limits is not None:
             transport.set_write_buffer_limits(*limits)
@@ -205,8 +211,9 @@ class H2ServerProtocol(UpgradedProtocol):
             return
         self._heard = True
         self._in_read = True
+        now = self.read_at = self._loop.time()
         try:
-            self._dispatch(self._session.receive_data(data, self._loop.time()))
+            self._dispatch(self._session.receive_data(data, now))
         except H2ConnectionError as e:
             gen_log.info("HTTP/2 connection error from %s: %s (%d)", self._peer_ip, e, e.code)
             self._in_read = False
@@ -222,7 +229,7 @@ class H2ServerProtocol(UpgradedProtocol):
         streams = self._streams
         for ev in events:
             t = type(ev)
-            if t is Body:
+            if t is Data:
                 stream = streams.get(ev.stream_id)
                 if stream is None:
                     self._session.ack(ev.stream_id, ev.flow_length)
@@ -244,12 +251,24 @@ class H2ServerProtocol(UpgradedProtocol):
                 if ev.data == self._ping:
                     self._ping = None
             elif t is GoneAway:
-                self._closing = True
-                if not streams:
-                    self._in_read = False
-                    self._flush()
-                    self._close()
-                    return
+                self._gone_away(ev)
+                return
+
+    def _gone_away(self, ev: GoneAway) -> None:
+        """The peer sent GOAWAY (rule 7): the streams in flight end as if the
+        connection were lost, quietly, and the connection closes."""
+        self._closing = True
+        if self._streams:
+            gen_log.debug(
+                "%s sent GOAWAY (code %d) with %d streams in flight: their answers are dropped",
+                self._peer_ip,
+                ev.code,
+                len(self._streams),
+            )
+            self._drop_streams()
+        self._in_read = False
+        self._flush()
+        self._close()
 
     def eof_received(self) -> bool:
         # The peer will send nothing more: streams still being read cannot complete.
@@ -280,7 +299,11 @@ class H2ServerProtocol(UpgradedProtocol):
             self._write_blocked = False
             transport.resume_reading()
             self._heard = True  # (what it sent while we did not read is on its way)
-            self._rearm(self._loop.time())
+            now = self._loop.time()
+            for stream in self._streams.values():
+                if stream.body_at is not None:
+                    stream._hear_body(now)  # (rule 5: the silence was ours)
+            self._rearm(now)
 
     # -- streams ------------------------------------------------------------------------
 
@@ -318,9 +341,9 @@ class H2ServerProtocol(UpgradedProtocol):
             self._idle_since = now = self._loop.time()
             self._rearm(now)
 
-    def _stalled(self, since: float) -> None:
-        """A stream's response began waiting for the peer's window at ``since``."""
-        when = since + self._params.h2_window_timeout
+    def _due(self, when: float) -> None:
+        """A stream has a deadline at ``when`` (its window or its body): the timer
+        fires no later (rule 5)."""
         current = self._deadline.when
         if current is None or when < current:
             self._deadline.at(when)
@@ -347,6 +370,9 @@ class H2ServerProtocol(UpgradedProtocol):
                 stalled = stream.stalled_since
                 if stalled is not None:
                     when = min(when, stalled + timeout)
+                due = stream.body_due
+                if due is not None:
+                    when = min(when, due)
         if when == _NEVER:
             self._deadline.clear()
         else:
@@ -375,6 +401,10 @@ class H2ServerProtocol(UpgradedProtocol):
                 return
             if not self._check_windows(now):
                 return
+            for stream in list(self._streams.values()):
+                due = stream.body_due
+                if due is not None and due <= now:
+                    stream.body_overdue(now)
         self._rearm(now)
 
     def _check_liveness(self, now: float) -> bool:
@@ -434,17 +464,6 @@ class H2ServerProtocol(UpgradedProtocol):
         return True
 
     # -- writing and closing ---------------------------------------------------------
-
-    def _flush(self) -> None:
-        """Write what the session has queued (once per read while one runs: rule 1)."""
-        if self._in_read:
-            return
-        transport = self.transport
-        if transport is None:
-            return
-        data = self._session.data_to_send()
-        if data:
-            transport.write(data)
 
     def _close(self) -> None:
         transport = self.transport

@@ -21,7 +21,14 @@ events and writes what it queues. Rules of this module:
 5. A response waiting for the peer's window notes since when (:attr:`stalled_since`,
    renewed whenever some of it goes); the connection resets a stream that waited
    ``h2_window_timeout`` (:mod:`.h2_protocol`, rule 5).
-6. An extended CONNECT for a WebSocket (RFC 8441, :mod:`.h2_websocket`) reaches the
+6. A request body is judged as it arrives, as on HTTP/1.1 (:mod:`.reading`, rule 3):
+   silence past ``body_timeout`` (``set_body_timeout`` for this request), or a rate
+   under ``min_body_rate`` once it has taken that long, is 408, or a reset once the
+   response has begun. The silence is the peer's only while it may send: not while
+   the handler is busy with what came, nor while the peer's window is shut (then it
+   waits for us); either restarts the clock, as reading resuming does on HTTP/1.1.
+   The connection's one timer watches :attr:`body_due` (:mod:`.h2_protocol`, rule 5).
+7. An extended CONNECT for a WebSocket (RFC 8441, :mod:`.h2_websocket`) reaches the
    handler as its HTTP/1.1 handshake; once accepted, the stream's data in both
    directions is the WebSocket connection's (the "tunnel"), and the web layer's
    writes are ignored. Any other 2xx answer to it would read as an open tunnel to the
@@ -37,7 +44,6 @@ from typing import TYPE_CHECKING, Any
 
 from tornadish._http.body import BodyTooLarge
 from tornadish._http.contract import (
-    HTTPConnection,
     HTTPMessageDelegate,
     StreamClosedError,
     UpgradedProtocol,
@@ -46,11 +52,13 @@ from tornadish._http.contract import (
     WebSocketOffer,
     WebSocketSink,
 )
-from tornadish._http.h2_session import CANCEL, NO_ERROR, Body, H2OutputError, Head
+from tornadish._http.h2_common import take
+from tornadish._http.h2_session import CANCEL, NO_ERROR, Data, H2OutputError, Head
 from tornadish._http.headers import HTTPHeaders, HTTPInputError, HTTPOutputError
 from tornadish._http.parse import RequestStartLine, responses
 from tornadish._io.flow_control import WriteGate, failed_future
 from tornadish._io.websocket import accept_server_websocket
+from tornadish._server.contract_base import CloseCallbackView, ServerContract, notify_close
 from tornadish._server.h2_websocket import (
     H2StreamTransport,
     websocket_head,
@@ -68,12 +76,13 @@ __all__ = ["H2Stream"]
 _HIGH = 65536
 
 
-class H2Stream(HTTPConnection):
+class H2Stream(ServerContract):
     """The request on one HTTP/2 stream, and the connection its handler answers
     through (see the module's rules)."""
 
     __slots__ = (
         "_body_bytes",
+        "_body_timeout",
         "_close_callback",
         "_conn",
         "_connect",
@@ -88,6 +97,9 @@ class H2Stream(HTTPConnection):
         "_out",
         "_out_bytes",
         "_out_end",
+        "_params",
+        "_rate_bytes",
+        "_rate_start",
         "_request_ended",
         "_reset",
         "_response_ended",
@@ -97,6 +109,7 @@ class H2Stream(HTTPConnection):
         "_tunnel_paused",
         "_view",
         "_waiting",
+        "body_at",
         "remote_ip",
         "scheme",
         "stalled_since",
@@ -105,12 +118,19 @@ class H2Stream(HTTPConnection):
 
     def __init__(self, conn: H2ServerProtocol, stream_id: int) -> None:
         self._conn = conn
+        params = self._params = conn._params
         self.stream_id = stream_id
         self._delegate: HTTPMessageDelegate | None = None
         self._close_callback: Callable[[], None] | None = None
-        self._max_body_size = conn._params.max_body_size
+        self._max_body_size = params.max_body_size
         self._too_large_status = 400
         self._body_bytes = 0
+        # Rule 6: when the body was last heard from (None: no body is awaited), and
+        # the window over which its average rate is judged.
+        self._body_timeout = params.body_timeout
+        self.body_at: float | None = None
+        self._rate_start = 0.0
+        self._rate_bytes = 0
         self._inbox: deque[tuple[bytes, int]] = deque()
         self._waiting = False  # the delegate is busy with an awaitable (rule 1)
         self._request_ended = False  # END_STREAM received
@@ -126,7 +146,7 @@ class H2Stream(HTTPConnection):
         self._reset = False
         self._done = False
         self._view: H2StreamView | None = None
-        # Rule 6: an extended CONNECT for a WebSocket; the WebSocket once accepted, and
+        # Rule 7: an extended CONNECT for a WebSocket; the WebSocket once accepted, and
         # whether it paused reading.
         self._connect = False
         self._tunnel: UpgradedProtocol | None = None
@@ -160,6 +180,8 @@ class H2Stream(HTTPConnection):
             )
         self._head_only = head.method == "HEAD"
         self._request_ended = head.ended
+        if not head.ended and not self._connect:
+            self._hear_body(conn._loop.time())
         try:
             delegate = self._delegate = conn._server_delegate.start_request(conn, self)
             start_line = RequestStartLine(head.method, head.target, "HTTP/2.0")
@@ -188,22 +210,35 @@ class H2Stream(HTTPConnection):
             self._conn._session.send_informational(self.stream_id, 100)
             self._conn._flush()
 
-    def on_body(self, event: Body) -> None:
+    def on_body(self, event: Data) -> None:
         """A piece of the body arrived; it is acknowledged once consumed (rule 1)."""
         if self._done:
             self._conn._session.ack(self.stream_id, event.flow_length)
             return
         if self._connect:
-            # The tunnel's (rule 6): kept until the WebSocket is open and reading.
+            # The tunnel's (rule 7): kept until the WebSocket is open and reading.
             self._inbox.append((event.data, event.flow_length))
             if self._tunnel is not None and not self._tunnel_paused:
                 self._tunnel_feed()
             return
-        self._body_bytes += len(event.data)
+        size = len(event.data)
+        self._body_bytes += size
         if self._body_bytes > self._max_body_size:
             self._conn._session.ack(self.stream_id, event.flow_length)
             self._too_large("body too large")
             return
+        now = self.body_at = self._conn.read_at  # (later: the timer looks again)
+        rate = self._params.min_body_rate
+        timeout = self._body_timeout
+        if rate and timeout:
+            # A body trickled in would hold the stream for ever: once it has taken
+            # body_timeout, it must average min_body_rate (rule 6).
+            self._rate_bytes += size
+            elapsed = now - self._rate_start
+            if elapsed > timeout and self._rate_bytes < rate * elapsed:
+                self._conn._session.ack(self.stream_id, event.flow_length)
+                self._body_timed_out("body (too slow)")
+                return
         self._inbox.append((event.data, event.flow_length))
         if not self._waiting:
             self._deliver()
@@ -211,6 +246,7 @@ class H2Stream(HTTPConnection):
     def on_end(self) -> None:
         """The request is complete."""
         self._request_ended = True
+        self.body_at = None
         if self._connect:
             if self._tunnel is not None and not self._tunnel_paused:
                 self._tunnel_feed()
@@ -274,9 +310,51 @@ class H2Stream(HTTPConnection):
             self._error(500, "internal error while reading the request")
             return
         self._conn._session.ack(self.stream_id, flow)
+        if self.body_at is not None:
+            # The handler was busy: the silence was ours (rule 6).
+            self._hear_body(self._conn._loop.time())
         if self._body_bytes == 0:
             self._body_ready()
         self._deliver()
+
+    # -- the body's deadline (rule 6) -------------------------------------------------
+
+    def _hear_body(self, now: float) -> None:
+        """Judge the body's silence and rate afresh from ``now``."""
+        self.body_at = self._rate_start = now
+        self._rate_bytes = 0
+        due = self.body_due
+        if due is not None:
+            self._conn._due(due)
+
+    @property
+    def body_due(self) -> float | None:
+        """When the body's silence times out (None: no body is awaited, or no
+        timeout)."""
+        at = self.body_at
+        timeout = self._body_timeout
+        if at is None or not timeout:
+            return None
+        return at + timeout
+
+    def body_overdue(self, now: float) -> None:
+        """The body's silence timed out (the connection's timer says so): 408, unless
+        the silence is ours (rule 6)."""
+        if self._done or self.body_at is None:
+            return
+        if self._waiting or self._inbox or self._conn._session.receivable(self.stream_id) <= 0:
+            self._hear_body(now)
+            return
+        self._body_timed_out("body")
+
+    def _body_timed_out(self, message: str) -> None:
+        gen_log.info(
+            "Timeout reading %s of stream %d from %s (408)",
+            message,
+            self.stream_id,
+            self._conn._peer_ip,
+        )
+        self._error(408, message)
 
     # -- errors ---------------------------------------------------------------------
 
@@ -321,24 +399,12 @@ class H2Stream(HTTPConnection):
 
     # -- the connection contract -------------------------------------------------------
 
-    @property
-    def max_body_size(self) -> int:
-        """The body limit for this request (decompression checks it too)."""
-        return self._max_body_size
-
-    def set_max_body_size(self, max_body_size: int) -> None:
-        """Change the body limit for this request (from a handler's prepare)."""
-        self._max_body_size = max_body_size
-        self._too_large_status = 400
-
-    def limit_body(self, max_body_size: int, status: int = 413) -> None:
-        """Set a route's body limit for this request, refused with ``status``."""
-        self._max_body_size = max_body_size
-        self._too_large_status = status
-
     def set_body_timeout(self, timeout: float) -> None:
-        """Accepted for the contract; HTTP/2 streams have no body deadline of their own
-        yet (the peer's window bounds what a slow body holds)."""
+        """Change the body inactivity timeout for this request (Tornado API; rule 6)."""
+        self._body_timeout = timeout
+        due = self.body_due
+        if due is not None:
+            self._conn._due(due)
 
     def set_close_callback(self, callback: Callable[[], None] | None) -> None:
         """Call ``callback()`` (once) if the stream is reset or the connection closes
@@ -359,7 +425,7 @@ class H2Stream(HTTPConnection):
         if self._response_started:
             raise HTTPOutputError("response already started")
         if self._connect and 200 <= status < 300:
-            # Rule 6: not a WebSocket acceptance, yet the client would take it for one.
+            # Rule 7: not a WebSocket acceptance, yet the client would take it for one.
             gen_log.info(
                 "Resetting stream %d of %s: a %d to an extended CONNECT opens no WebSocket",
                 self.stream_id,
@@ -413,12 +479,7 @@ class H2Stream(HTTPConnection):
             room = session.sendable(sid)
             if room <= 0:
                 break
-            piece = out[0]
-            if len(piece) > room:
-                out[0] = piece[room:]
-                piece = piece[:room]
-            else:
-                out.popleft()
+            piece = take(out, room)
             self._out_bytes -= len(piece)
             last = self._out_end and not out
             session.send_body(sid, piece, last)
@@ -434,7 +495,7 @@ class H2Stream(HTTPConnection):
             else:
                 # The rest waits for a window from now (rule 5).
                 if self.stalled_since is None:
-                    conn._stalled(now)
+                    conn._due(now + conn._params.h2_window_timeout)
                 self.stalled_since = now
         elif not out:
             self.stalled_since = None
@@ -488,7 +549,7 @@ class H2Stream(HTTPConnection):
         return view
 
     def accept_websocket(self, sink: WebSocketSink, offer: WebSocketOffer) -> WebSocketChannel:
-        """Accept the WebSocket an extended CONNECT asked for (rule 6): ``200``, then
+        """Accept the WebSocket an extended CONNECT asked for (rule 7): ``200``, then
         the stream is the WebSocket's. Raises :class:`WebSocketNotSupportedError` for
         any other request."""
         if not self._connect:
@@ -499,7 +560,7 @@ class H2Stream(HTTPConnection):
             raise StreamClosedError()
         if self._response_started:
             raise HTTPOutputError("response already started")
-        return accept_server_websocket(self._open_tunnel, sink, offer, self._conn._params.ws)
+        return accept_server_websocket(self._open_tunnel, sink, offer, self._params.ws)
 
     def _open_tunnel(self, headers: list[tuple[bytes, bytes]], protocol: UpgradedProtocol) -> None:
         if self._done:
@@ -523,7 +584,7 @@ class H2Stream(HTTPConnection):
 
     def _tunnel_feed(self) -> None:
         """Hand the WebSocket what arrived for it, acknowledging it as it goes; then
-        the client's end of the stream, if it came (rule 6)."""
+        the client's end of the stream, if it came (rule 7)."""
         tunnel = self._tunnel
         inbox = self._inbox
         session = self._conn._session
@@ -567,14 +628,6 @@ class H2Stream(HTTPConnection):
             return default
         return transport.get_extra_info(name, default)
 
-    def shutting_down(self) -> asyncio.Future[None]:
-        """Completes when the server starts a graceful shutdown (see the contract)."""
-        return self._conn._params.drain.future()
-
-    def track_task(self, task: asyncio.Future[Any]) -> None:
-        """A graceful shutdown waits for ``task``, then cancels it (see the contract)."""
-        self._conn._params.drain.hold(task)
-
     # -- the end --------------------------------------------------------------------
 
     def _finish_stream(self, notify: bool) -> None:
@@ -593,16 +646,7 @@ class H2Stream(HTTPConnection):
         self._close_callback = None
         self._delegate = None
         if notify:
-            if callback is not None:
-                try:
-                    callback()
-                except Exception:
-                    gen_log.exception("Exception in connection close callback")
-            if delegate is not None:
-                try:
-                    delegate.on_connection_close()
-                except Exception:
-                    gen_log.exception("Exception in on_connection_close")
+            notify_close(callback, delegate)
             view = self._view
             if view is not None:
                 view._run_close_callback()
@@ -620,24 +664,21 @@ def _nothing() -> None:
     pass
 
 
-class H2StreamView:
+class H2StreamView(CloseCallbackView):
     """What Tornado code reaches as ``request.connection.stream`` on an HTTP/2 stream:
-    whether the client is still there, and a close callback. Raw bytes cannot be
-    written past HTTP/2's framing: :meth:`write` fails."""
+    whether the client is still there, and a close callback (run once the stream is
+    reset or the connection closes). Raw bytes cannot be written past HTTP/2's
+    framing: :meth:`write` fails."""
 
-    __slots__ = ("_close_callback", "_stream")
+    __slots__ = ("_stream",)
 
     def __init__(self, stream: H2Stream) -> None:
+        super().__init__()
         self._stream = stream
-        self._close_callback: Callable[[], None] | None = None
 
     def closed(self) -> bool:
         """True once the stream was reset or the connection closed."""
         return self._stream.closed
-
-    def set_close_callback(self, callback: Callable[[], None] | None) -> None:
-        """Call ``callback()`` once the stream is reset or the connection closes."""
-        self._close_callback = callback
 
     def write(self, data: bytes) -> Awaitable[None]:
         """Fails with :class:`StreamClosedError`: HTTP/2 has no raw byte stream."""
@@ -646,11 +687,3 @@ class H2StreamView:
     def close(self) -> None:
         """Reset the stream."""
         self._stream.close()
-
-    def _run_close_callback(self) -> None:
-        callback, self._close_callback = self._close_callback, None
-        if callback is not None:
-            try:
-                callback()
-            except Exception:
-                gen_log.exception("Exception in stream close callback")

@@ -1,0 +1,186 @@
+"""What the two HTTP/2 sessions on h2 share: the server's (:mod:`.h2_session`) and the
+client's (:mod:`.h2_client`).
+
+Rules of this module:
+
+1. Sans-IO, as both sessions are: nothing here reads a clock or touches a socket.
+2. The events both sides report in the same words live here (body data, the end of a
+   message, a reset, a window that opened, the peer's GOAWAY); each session adds the
+   ones only its side has (a request head, a response head, a PING answer...).
+3. :class:`H2SessionBase` is the sending half both sides drive the same way: body data
+   as the peer's windows allow, acknowledgements, resets, GOAWAY. A stream the peer
+   closed meanwhile is not an error here: the peer's RST_STREAM, already on its way,
+   says so as an event.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import h2.connection
+import h2.errors
+import h2.exceptions
+
+__all__ = [
+    "CANCEL",
+    "CONNECTION_HEADERS",
+    "ENHANCE_YOUR_CALM",
+    "NO_ERROR",
+    "PROTOCOL_ERROR",
+    "REFUSED_STREAM",
+    "Data",
+    "End",
+    "GoneAway",
+    "H2Error",
+    "H2SessionBase",
+    "Reset",
+    "WindowOpen",
+    "take",
+]
+
+NO_ERROR = int(h2.errors.ErrorCodes.NO_ERROR)
+PROTOCOL_ERROR = int(h2.errors.ErrorCodes.PROTOCOL_ERROR)
+CANCEL = int(h2.errors.ErrorCodes.CANCEL)
+REFUSED_STREAM = int(h2.errors.ErrorCodes.REFUSED_STREAM)
+ENHANCE_YOUR_CALM = int(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
+
+#: Headers that mean something only to one HTTP/1.1 connection (RFC 9113 §8.2.2): a
+#: message must not carry them over HTTP/2 (lower case).
+CONNECTION_HEADERS = frozenset(
+    (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
+)
+
+
+class Data:
+    """A piece of a message body on ``stream_id``; ``flow_length`` (padding included)
+    is what to :meth:`H2SessionBase.ack` once it is consumed."""
+
+    __slots__ = ("data", "flow_length", "stream_id")
+
+    def __init__(self, stream_id: int, data: bytes, flow_length: int) -> None:
+        self.stream_id = stream_id
+        self.data = data
+        self.flow_length = flow_length
+
+
+class End:
+    """The message on ``stream_id`` is complete."""
+
+    __slots__ = ("stream_id",)
+
+    def __init__(self, stream_id: int) -> None:
+        self.stream_id = stream_id
+
+
+class Reset:
+    """The peer reset ``stream_id`` (RST_STREAM) with ``code``."""
+
+    __slots__ = ("code", "stream_id")
+
+    def __init__(self, stream_id: int, code: int) -> None:
+        self.stream_id = stream_id
+        self.code = code
+
+
+class WindowOpen:
+    """The peer opened its window for ``stream_id`` (0: the connection's, or its
+    initial window changed: every stream may send again)."""
+
+    __slots__ = ("stream_id",)
+
+    def __init__(self, stream_id: int) -> None:
+        self.stream_id = stream_id
+
+
+class GoneAway:
+    """The peer sent GOAWAY with ``code`` (0: a graceful close): no stream of ours past
+    ``last_stream_id`` was or will be processed (RFC 9113 §6.8)."""
+
+    __slots__ = ("code", "last_stream_id")
+
+    def __init__(self, code: int, last_stream_id: int) -> None:
+        self.code = code
+        self.last_stream_id = last_stream_id
+
+
+class H2Error(Exception):
+    """The connection is over (the peer broke the protocol, or abused it): a GOAWAY
+    with ``code`` is queued (send it, then close)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class H2SessionBase:
+    """The sending half of an HTTP/2 session on h2 (see the module's rules); ``_h2``
+    is the h2 connection, made by the subclass."""
+
+    __slots__ = ("_h2",)
+
+    _h2: h2.connection.H2Connection
+
+    def data_to_send(self) -> bytes:
+        """The bytes to write to the peer now."""
+        return self._h2.data_to_send()
+
+    def sendable(self, stream_id: int) -> int:
+        """How many body bytes the windows let us send on ``stream_id`` now."""
+        try:
+            return self._h2.local_flow_control_window(stream_id)
+        except (h2.exceptions.ProtocolError, KeyError):
+            return 0
+
+    def send_body(self, stream_id: int, data: memoryview, end: bool) -> bool:
+        """Queue ``data`` (no more than :meth:`sendable` allows) in frames of the peer's
+        maximum size; ``end`` ends the stream. False if the stream is closed (the
+        peer reset it meanwhile: its :class:`Reset` says so)."""
+        conn = self._h2
+        step = conn.max_outbound_frame_size
+        size = len(data)
+        pos = 0
+        try:
+            while pos < size:
+                piece = data[pos : pos + step]
+                pos += len(piece)
+                conn.send_data(stream_id, piece, end_stream=end and pos >= size)
+            if end and not size:
+                conn.end_stream(stream_id)
+        except h2.exceptions.ProtocolError:
+            return False
+        return True
+
+    def ack(self, stream_id: int, length: int) -> None:
+        """``length`` flow-controlled bytes of ``stream_id`` were consumed: let the peer
+        send as much again (h2 sends WINDOW_UPDATE when it is worth a frame)."""
+        if length:
+            try:
+                self._h2.acknowledge_received_data(length, stream_id)
+            except h2.exceptions.ProtocolError:
+                pass  # the stream closed meanwhile: h2 credits the connection's share
+
+    def reset(self, stream_id: int, code: int = CANCEL) -> None:
+        """Reset ``stream_id`` (RST_STREAM with ``code``), if it is not closed already."""
+        try:
+            self._h2.reset_stream(stream_id, code)
+        except h2.exceptions.ProtocolError:
+            pass  # closed on both sides already, or never opened
+
+    def goaway(self, code: int = NO_ERROR) -> None:
+        """Queue GOAWAY with ``code`` and the last stream the peer opened (RFC 9113
+        §6.8); the connection is then done."""
+        try:
+            self._h2.close_connection(code)
+        except h2.exceptions.ProtocolError:
+            pass  # the connection is closed already
+
+
+def take(out: deque[memoryview], room: int) -> memoryview:
+    """The next piece of a queued body that fits in ``room`` bytes of window (``out``
+    not empty, ``room`` > 0), taken off ``out``."""
+    piece = out[0]
+    if len(piece) > room:
+        out[0] = piece[room:]
+        return piece[:room]
+    out.popleft()
+    return piece
