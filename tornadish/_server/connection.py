@@ -42,13 +42,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tornadish._http.contract import (
-    HTTPConnection,
     HTTPMessageDelegate,
     HTTPServerConnectionDelegate,
     UpgradedProtocol,
 )
 from tornadish._http.parse import responses
 from tornadish._io.flow_control import Deadline, WriteGate, write_batch
+from tornadish._server.contract_base import ServerContract, notify_close
 from tornadish.log import gen_log
 
 if sys.platform != "win32":
@@ -96,7 +96,7 @@ _DRAIN_QUIET = 0.25
 _DRAIN_RECHECK = 0.02
 
 
-class ConnectionBase(asyncio.Protocol, HTTPConnection):
+class ConnectionBase(asyncio.Protocol, ServerContract):
     """A server connection's state, limits, deadlines and closing (see the module's
     rules); :class:`~.protocol.HTTP1ServerProtocol` is the class to use."""
 
@@ -286,16 +286,7 @@ class ConnectionBase(asyncio.Protocol, HTTPConnection):
         delegate = self._delegate
         self._close_callback = None
         self._delegate = None
-        if callback is not None:
-            try:
-                callback()
-            except Exception:
-                gen_log.exception("Exception in connection close callback")
-        if delegate is not None:
-            try:
-                delegate.on_connection_close()
-            except Exception:
-                gen_log.exception("Exception in on_connection_close")
+        notify_close(callback, delegate)
 
     def _stream_closed(self) -> None:
         # Tornado's ``connection.stream`` close callback: the connection is gone (or

@@ -24,7 +24,6 @@ web layer, WebSocket and Tornado-style code see. Rules of this module:
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -52,8 +51,8 @@ from tornadish._server.connection import (
     T_NONE,
     T_WRITE,
 )
+from tornadish._server.contract_base import CloseCallbackView
 from tornadish._server.reading import ConnectionReader
-from tornadish.log import gen_log
 
 __all__ = ["HTTP1ServerProtocol", "ServerStream", "StreamClosedError", "UpgradedProtocol"]
 
@@ -93,15 +92,6 @@ class HTTP1ServerProtocol(ConnectionReader):
         elif self.idle:
             self._close_idle()  # once quiet: a request on its way is answered, not reset
 
-    def shutting_down(self) -> asyncio.Future[None]:
-        """A new future that completes when the server starts a graceful shutdown (see
-        the contract; the server's :class:`~tornadish._io.drain.Drain` hands it out)."""
-        return self._params.drain.future()
-
-    def track_task(self, task: asyncio.Future[Any]) -> None:
-        """A graceful shutdown waits for ``task``, then cancels it (see the contract)."""
-        self._params.drain.hold(task)
-
     @property
     def closed(self) -> bool:
         """True once the transport has closed or is closing."""
@@ -133,22 +123,6 @@ class HTTP1ServerProtocol(ConnectionReader):
         return transport.get_extra_info(name, default)
 
     # -- limits of the request being read ------------------------------------------
-
-    @property
-    def max_body_size(self) -> int:
-        """The body limit for the request being read (decompression checks it too)."""
-        return self._max_body_size
-
-    def set_max_body_size(self, max_body_size: int) -> None:
-        """Change the body limit for the request being read (from a handler's prepare)."""
-        self._max_body_size = max_body_size
-        self._too_large_status = 400
-
-    def limit_body(self, max_body_size: int, status: int = 413) -> None:
-        """Set a route's body limit for the request being read, refused with ``status``
-        (see the contract)."""
-        self._max_body_size = max_body_size
-        self._too_large_status = status
 
     def set_body_timeout(self, timeout: float) -> None:
         """Change the body inactivity timeout for the request being read (Tornado API)."""
@@ -380,7 +354,7 @@ class HTTP1ServerProtocol(ConnectionReader):
         self.send_body(b"", True)
 
 
-class ServerStream:
+class ServerStream(CloseCallbackView):
     """The byte stream under one server connection: the ``IOStream`` methods a Tornado
     handler reaches through ``self.request.connection.stream``.
 
@@ -394,11 +368,11 @@ class ServerStream:
     ...     await self.wait_for_news()
     """
 
-    __slots__ = ("_close_callback", "_conn")
+    __slots__ = ("_conn",)
 
     def __init__(self, conn: HTTP1ServerProtocol) -> None:
+        super().__init__()
         self._conn = conn
-        self._close_callback: Callable[[], None] | None = None
 
     def closed(self) -> bool:
         """True once the connection has closed, or the client has closed its side."""
@@ -433,14 +407,6 @@ class ServerStream:
             self._conn._detached.close()
             return
         self._conn.close()
-
-    def _run_close_callback(self) -> None:
-        callback, self._close_callback = self._close_callback, None
-        if callback is not None:
-            try:
-                callback()
-            except Exception:
-                gen_log.exception("Exception in stream close callback")
 
 
 def _content_length(headers: list[tuple[bytes, bytes]]) -> int:
