@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import quote
 
-from tornadish._http.contract import HTTPConnection
+from tornadish._http.contract import CloseCallbackView, HTTPConnection
 from tornadish._http.headers import HTTPHeaders
 from tornadish._http.parse import RequestStartLine
 from tornadish._io.drain import Drain
@@ -299,24 +299,20 @@ class ASGIConnection(HTTPConnection):
             await self._pump_task
 
 
-class ASGIStream:
+class ASGIStream(CloseCallbackView):
     """``request.connection.stream`` under ASGI: whether the client is still there, and
     a close callback for when it leaves; raw writes are refused, since the ASGI server
     frames every byte of the response itself."""
 
-    __slots__ = ("_close_callback", "_conn")
+    __slots__ = ("_conn",)
 
     def __init__(self, conn: ASGIConnection) -> None:
+        super().__init__()
         self._conn = conn
-        self._close_callback: Callable[[], None] | None = None
 
     def closed(self) -> bool:
         """True once the client has gone or the response was abandoned."""
         return self._conn.closed
-
-    def set_close_callback(self, callback: Callable[[], None] | None) -> None:
-        """Call ``callback()`` once the client leaves (or the response is abandoned)."""
-        self._close_callback = callback
 
     def write(self, data: bytes) -> Awaitable[None]:
         """Not possible under ASGI: raises ``NotImplementedError`` (write the response
@@ -329,14 +325,6 @@ class ASGIStream:
     def close(self) -> None:
         """Abandon the response (the ASGI server then drops the connection)."""
         self._conn.close()
-
-    def _run_close_callback(self) -> None:
-        callback, self._close_callback = self._close_callback, None
-        if callback is not None:
-            try:
-                callback()
-            except Exception:
-                gen_log.exception("Exception in stream close callback")
 
 
 def request_head(scope: Scope, method: str) -> tuple[RequestStartLine, HTTPHeaders]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import socket
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
@@ -36,6 +35,7 @@ from tornadish._http.engines import client_session_class, resolve_http
 from tornadish._http.h11_exchange import head_refusal, informational_refusal
 from tornadish._http.headers import HTTPHeaders
 from tornadish._io.flow_control import Deadline, WriteGate
+from tornadish._io.sockopt import set_nodelay
 from tornadish._io.stream_base import UnsatisfiableReadError
 from tornadish.log import app_log, gen_log
 from tornadish.util import GzipDecompressor
@@ -343,13 +343,7 @@ class ClientConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            try:
-                # Requests are written in one piece; waiting for an ACK only adds latency.
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+        set_nodelay(transport)
 
     def data_received(self, data: bytes) -> None:
         done = self._done

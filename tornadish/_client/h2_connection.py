@@ -55,7 +55,8 @@ from tornadish._http.h11_exchange import informational_refusal
 from tornadish._http.headers import HTTPHeaders
 from tornadish._http.parse import responses
 from tornadish._io.flow_control import Deadline, WriteGate
-from tornadish._io.h2_glue import H2Glue, set_nodelay
+from tornadish._io.h2_glue import H2Glue
+from tornadish._io.sockopt import set_nodelay
 from tornadish.log import app_log, gen_log
 
 __all__ = ["H2ClientConnection"]

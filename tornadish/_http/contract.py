@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from tornadish._http.headers import HTTPHeaders
 from tornadish._http.parse import RequestStartLine, ResponseStartLine
 from tornadish._http.websocket import DeflateAgreement
+from tornadish.log import gen_log
 
 
 class StreamClosedError(OSError):
@@ -371,3 +372,43 @@ class HTTPServerConnectionDelegate:
 
     def on_close(self, server_conn: object) -> None:
         """A connection that carried requests to this delegate has closed."""
+
+
+def notify_close(callback: Callable[[], None] | None, delegate: HTTPMessageDelegate | None) -> None:
+    """Tell a request that its connection is gone, the same way on every connection:
+    ``callback()`` (the one
+    ``set_close_callback`` gave), then ``delegate.on_connection_close()``. The caller
+    forgets both first, so each runs once."""
+    if callback is not None:
+        try:
+            callback()
+        except Exception:
+            gen_log.exception("Exception in connection close callback")
+    if delegate is not None:
+        try:
+            delegate.on_connection_close()
+        except Exception:
+            gen_log.exception("Exception in on_connection_close")
+
+
+class CloseCallbackView:
+    """What Tornado code reaching ``request.connection.stream`` sets a close callback
+    on: the callback, run once when the connection (or stream) goes (an exception
+    from it is logged, never raised)."""
+
+    __slots__ = ("_close_callback",)
+
+    def __init__(self) -> None:
+        self._close_callback: Callable[[], None] | None = None
+
+    def set_close_callback(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback()`` once the connection closes."""
+        self._close_callback = callback
+
+    def _run_close_callback(self) -> None:
+        callback, self._close_callback = self._close_callback, None
+        if callback is not None:
+            try:
+                callback()
+            except Exception:
+                gen_log.exception("Exception in stream close callback")

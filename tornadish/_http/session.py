@@ -187,7 +187,8 @@ def whole_message(
     """A complete response framed by ``Content-Length``, in one piece; ``None`` where
     the headers say otherwise about framing or the connection (a framing header other
     than a ``Content-Length`` that agrees with ``body``): the engine must judge those."""
-    # split_headers and status_line, inlined: this runs once per response.
+    # split_headers and status_line, inlined: this runs once per response, and calling
+    # split_headers from here cost 1 % of a hello request's instructions (callgrind).
     line = _STATUS_LINES.get((status, reason))
     out = [status_line(status, reason) if line is None else line]
     length = b"%d" % len(body)

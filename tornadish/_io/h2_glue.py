@@ -15,23 +15,11 @@ Rules of this module:
 from __future__ import annotations
 
 import asyncio
-import socket
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from tornadish._http.h2_common import H2SessionBase
 
-__all__ = ["H2Glue", "set_nodelay"]
-
-
-def set_nodelay(transport: Any) -> None:
-    """Turn Nagle's algorithm off on ``transport``'s TCP socket (nothing for another
-    kind of socket, or a transport without one)."""
-    sock = transport.get_extra_info("socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
+__all__ = ["H2Glue"]
 
 
 _Session = TypeVar("_Session", bound=H2SessionBase)

@@ -45,10 +45,11 @@ from tornadish._http.contract import (
     HTTPMessageDelegate,
     HTTPServerConnectionDelegate,
     UpgradedProtocol,
+    notify_close,
 )
 from tornadish._http.parse import responses
 from tornadish._io.flow_control import Deadline, WriteGate, write_batch
-from tornadish._server.contract_base import ServerContract, notify_close
+from tornadish._server.contract_base import ServerContract
 from tornadish.log import gen_log
 
 if sys.platform != "win32":

@@ -58,7 +58,8 @@ from tornadish._http.h2_session import (
     WindowOpen,
 )
 from tornadish._io.flow_control import Deadline, WriteGate
-from tornadish._io.h2_glue import H2Glue, set_nodelay
+from tornadish._io.h2_glue import H2Glue
+from tornadish._io.sockopt import set_nodelay
 from tornadish._server.h2_stream import H2Stream
 from tornadish.log import gen_log
 

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from tornadish._http.body import BodyTooLarge
 from tornadish._http.contract import (
+    CloseCallbackView,
     HTTPMessageDelegate,
     StreamClosedError,
     UpgradedProtocol,
@@ -51,6 +52,7 @@ from tornadish._http.contract import (
     WebSocketNotSupportedError,
     WebSocketOffer,
     WebSocketSink,
+    notify_close,
 )
 from tornadish._http.h2_common import take
 from tornadish._http.h2_session import CANCEL, NO_ERROR, Data, H2OutputError, Head
@@ -58,7 +60,7 @@ from tornadish._http.headers import HTTPHeaders, HTTPInputError, HTTPOutputError
 from tornadish._http.parse import RequestStartLine, responses
 from tornadish._io.flow_control import WriteGate, failed_future
 from tornadish._io.websocket import accept_server_websocket
-from tornadish._server.contract_base import CloseCallbackView, ServerContract, notify_close
+from tornadish._server.contract_base import ServerContract
 from tornadish._server.h2_websocket import (
     H2StreamTransport,
     websocket_head,

@@ -29,6 +29,7 @@ from typing import Any
 
 from tornadish._http import session as seam
 from tornadish._http.contract import (
+    CloseCallbackView,
     StreamClosedError,
     UpgradedProtocol,
     WebSocketChannel,
@@ -51,7 +52,6 @@ from tornadish._server.connection import (
     T_NONE,
     T_WRITE,
 )
-from tornadish._server.contract_base import CloseCallbackView
 from tornadish._server.reading import ConnectionReader
 
 __all__ = ["HTTP1ServerProtocol", "ServerStream", "StreamClosedError", "UpgradedProtocol"]

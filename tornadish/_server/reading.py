@@ -23,13 +23,13 @@ and the limits it enforces are :class:`~.connection.ConnectionBase`'s, and answe
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable
 
 from tornadish._http import session as seam
 from tornadish._http.body import BodyTooLarge
 from tornadish._http.headers import HTTPHeaders, HTTPInputError
 from tornadish._http.parse import RequestStartLine
+from tornadish._io.sockopt import set_nodelay
 from tornadish._server.connection import (
     BLOCK_FLOW,
     BLOCK_PIPELINE,
@@ -85,12 +85,7 @@ class ConnectionReader(ConnectionBase):
             # Unix sockets have no peer address; Tornado reports 0.0.0.0.
             self._peer_ip = "0.0.0.0"
         self.remote_ip = self._peer_ip
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+        set_nodelay(transport)
         limits = self._params.write_buffer_limits
         if limits is not None:
             transport.set_write_buffer_limits(*limits)  # type: ignore[attr-defined]
