@@ -244,9 +244,10 @@ async def test_large_bodies_both_ways_through_flow_control(serve, client, loop_f
     assert streamed.headers["X-Sha"] == hashlib.sha256(expected).hexdigest()
 
 
-async def test_a_slow_streaming_callback_holds_only_its_stream(serve, client) -> None:
+async def test_a_slow_streaming_callback_holds_only_its_stream(serve, client, monkeypatch) -> None:
     srv = await serve(make_app(), http2=True, ssl_options=TLS)
     base = f"https://127.0.0.1:{srv.port}"
+    opened = _count_connects(monkeypatch)
     gate = asyncio.Event()
     received: list[bytes] = []
 
@@ -260,9 +261,18 @@ async def test_a_slow_streaming_callback_holds_only_its_stream(serve, client) ->
     )
     await asyncio.sleep(0.2)
     assert not held.done()
-    # The stalled stream holds no other: a fetch on the same connection completes.
-    other = await client.fetch(f"{base}/version", ca_certs=CERT)
-    assert other.body == b"HTTP/2.0 https"
+    # The stalled stream holds its own window, not the connection's: other downloads
+    # on the same connection, each far past a stream's window, complete meanwhile.
+    other = 1 << 20
+    others = await asyncio.gather(
+        *(client.fetch(f"{base}/big?n={other}", ca_certs=CERT) for _ in range(3)),
+        client.fetch(f"{base}/version", ca_certs=CERT),
+    )
+    assert [len(r.body) for r in others[:3]] == [other] * 3
+    assert others[0].body == (bytes(range(256)) * 1024 * 4)[:other]
+    assert others[3].body == b"HTTP/2.0 https"
+    assert not held.done()
+    assert len(opened) == 1
     gate.set()
     response = await held
     assert response.body == b""

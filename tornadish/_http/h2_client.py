@@ -17,7 +17,10 @@ Rules of this module:
    reset, a window that opened, the server's new concurrency limit, its GOAWAY.
 4. Response data is acknowledged only when the glue says it was consumed
    (:meth:`H2ClientSession.ack`): a slow ``streaming_callback`` holds the server to the
-   stream's window, as a paused socket does on HTTP/1.1.
+   stream's window, as a paused socket does on HTTP/1.1. The connection's window is
+   sized as the server sizes its own (:mod:`.h2_common`, rule 4), for the 100 streams
+   a server is assumed to allow, so one slow consumer never holds up the other
+   downloads; what unconsumed data we hold stays within the 16 MiB cap.
 5. A request goes out as HTTP/2 wants it (RFC 9113 §8.3.1): ``Host`` becomes
    ``:authority``, names are lowercased, and the headers that only mean something to
    one HTTP/1.1 connection are dropped (``TE`` stays only as ``trailers``).
@@ -44,6 +47,7 @@ from tornadish._http.h2_common import (
     H2SessionBase,
     Reset,
     WindowOpen,
+    connection_window,
 )
 
 __all__ = [
@@ -67,10 +71,9 @@ __all__ = [
 _ASSUMED_CONCURRENCY = 100
 
 # A fresh stream's receive window (the server may send this much before we acknowledge
-# any of it) and the connection's (shared by every stream). The stream window bounds
-# what a stalled coroutine ``streaming_callback`` holds in memory.
+# any of it): it bounds what a stalled coroutine ``streaming_callback`` holds in memory.
+# The connection's, shared by every stream, is sized from it (rule 4): 16 MiB.
 STREAM_WINDOW = 1 << 18
-CONNECTION_WINDOW = 1 << 24
 
 
 class ResponseHead:
@@ -105,7 +108,8 @@ class H2ClientSession(H2SessionBase):
     """One client-side HTTP/2 connection (see the module's rules).
 
     ``max_header_list_size`` is advertised in our SETTINGS and enforced by h2 on what
-    the server sends; server push is refused (``ENABLE_PUSH`` 0).
+    the server sends; server push is refused (``ENABLE_PUSH`` 0). ``stream_window`` is
+    each stream's receive window; the connection's is sized from it (rule 4).
     """
 
     __slots__ = ("_settled",)
@@ -115,7 +119,6 @@ class H2ClientSession(H2SessionBase):
         *,
         max_header_list_size: int = 65536,
         stream_window: int = STREAM_WINDOW,
-        connection_window: int = CONNECTION_WINDOW,
     ) -> None:
         config = h2.config.H2Configuration(client_side=True, header_encoding=None)
         self._h2 = conn = h2.connection.H2Connection(config=config)
@@ -132,8 +135,8 @@ class H2ClientSession(H2SessionBase):
         del settings[h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL]
         conn.local_settings = settings
         conn.initiate_connection()
-        if connection_window > 65535:
-            conn.increment_flow_control_window(connection_window - 65535)
+        # Rule 4: the server's limit is not known yet; it should allow at least this.
+        self.open_connection_window(connection_window(_ASSUMED_CONCURRENCY, stream_window))
         # The server's SETTINGS arrived (until then, _ASSUMED_CONCURRENCY applies).
         self._settled = False
 

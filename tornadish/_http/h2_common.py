@@ -11,6 +11,18 @@ Rules of this module:
    as the peer's windows allow, acknowledgements, resets, GOAWAY. A stream the peer
    closed meanwhile is not an error here: the peer's RST_STREAM, already on its way,
    says so as an event.
+4. Receive windows, the same on both sides. Each stream has its own window (our
+   ``SETTINGS_INITIAL_WINDOW_SIZE``, S), and what arrives is acknowledged only once
+   consumed (:meth:`H2SessionBase.ack`), so a stream whose consumer stalls holds at
+   most S. The connection's window is opened at once, after the preface, to
+   :func:`connection_window` of the N streams the peer may have open: otherwise it is
+   the RFC's 65,535 bytes, one stream's worth, and one stalled stream shuts it for
+   every other (head-of-line blocking across streams, which HTTP/2 exists to avoid).
+   It is no memory reservation: the connection's credit too comes back only as data
+   is consumed, so a peer can make us hold at most min(N x S, the connection window)
+   of unconsumed data (N x S = 6.25 MiB with the server's defaults, 100 x 64 KiB).
+   Data on a stream that is gone is acknowledged at once (h2 does it for a closed
+   stream; the glue for one it dropped), so nothing leaks the connection's window.
 """
 
 from __future__ import annotations
@@ -24,6 +36,8 @@ import h2.exceptions
 __all__ = [
     "CANCEL",
     "CONNECTION_HEADERS",
+    "CONNECTION_WINDOW_CAP",
+    "DEFAULT_WINDOW",
     "ENHANCE_YOUR_CALM",
     "NO_ERROR",
     "PROTOCOL_ERROR",
@@ -35,6 +49,7 @@ __all__ = [
     "H2SessionBase",
     "Reset",
     "WindowOpen",
+    "connection_window",
     "take",
 ]
 
@@ -49,6 +64,29 @@ ENHANCE_YOUR_CALM = int(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
 CONNECTION_HEADERS = frozenset(
     (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
 )
+
+
+#: A window's size until SETTINGS or WINDOW_UPDATE say otherwise (RFC 9113 §6.9.2); a
+#: connection's stays this until a WINDOW_UPDATE opens it.
+DEFAULT_WINDOW = 65535
+#: The most :func:`connection_window` opens a connection's receive window to: h2o's
+#: connection window. Past N x S it also caps what one connection can make us hold
+#: (rule 4), and it covers the bandwidth-delay product of 1 Gbit/s at 130 ms.
+CONNECTION_WINDOW_CAP = 16 << 20
+
+
+def connection_window(streams: int, stream_window: int) -> int:
+    """The receive window for a connection whose peer may have ``streams`` streams open
+    at once, each with a window of ``stream_window`` bytes (rule 4): twice what they can
+    hold, within :data:`DEFAULT_WINDOW` and :data:`CONNECTION_WINDOW_CAP`.
+
+    Twice, because h2 gives the connection's credit back only once half its window was
+    consumed (or all of it): up to half can be consumed and not yet re-credited. With
+    twice N x S, a stream that moves still finds a whole stream window open while all
+    the others are stalled and full. (nginx and Apache open it to 2 GiB at once and
+    bound memory by the streams' windows; Go's server leaves it at 1 MiB for up to 250
+    streams of 1 MiB each, so one slow upload can stall the others.)"""
+    return max(DEFAULT_WINDOW, min(2 * streams * stream_window, CONNECTION_WINDOW_CAP))
 
 
 class Data:
@@ -123,6 +161,14 @@ class H2SessionBase:
     def data_to_send(self) -> bytes:
         """The bytes to write to the peer now."""
         return self._h2.data_to_send()
+
+    def open_connection_window(self, size: int) -> None:
+        """Open the connection's receive window to ``size`` bytes (rule 4): a
+        WINDOW_UPDATE on stream 0, queued after the preface (call it after h2's
+        ``initiate_*``)."""
+        increment = size - self._h2.inbound_flow_control_window
+        if increment > 0:
+            self._h2.increment_flow_control_window(increment)
 
     def sendable(self, stream_id: int) -> int:
         """How many body bytes the windows let us send on ``stream_id`` now."""

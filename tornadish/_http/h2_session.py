@@ -16,7 +16,11 @@ Rules of this module:
    data with the flow-controlled length to acknowledge once consumed, the end of a
    request, a reset, a window that opened, the peer's GOAWAY.
 4. Request data is acknowledged only when the glue says it was consumed
-   (:meth:`H2Session.ack`): the peer's window is the backpressure on an upload.
+   (:meth:`H2Session.ack`): the stream's window is the backpressure on an upload. The
+   connection's window is opened in our preface to cover every stream's
+   (:mod:`.h2_common`, rule 4), so one stalled upload never holds up the others, and
+   the unconsumed data a client can make us hold stays within
+   ``max_concurrent_streams`` x ``initial_window_size`` (6.25 MiB by default).
 5. Limits are enforced where h2 cannot without a connection error, so that a client
    over a limit loses one stream, not its connection: h2 is given hard caps (twice the
    advertised header list size, twice the advertised concurrent streams) past which it
@@ -61,6 +65,7 @@ from tornadish._http.h2_common import (
     H2SessionBase,
     Reset,
     WindowOpen,
+    connection_window,
 )
 
 __all__ = [
@@ -222,10 +227,12 @@ class H2Session(H2SessionBase):
 
     Advertised in our SETTINGS: ``max_concurrent_streams`` (the glue refuses a stream
     past it with :meth:`refuse`; h2 fails the connection past twice it),
+    ``initial_window_size`` (each stream's receive window; the connection's is opened
+    to :func:`~.h2_common.connection_window` of the two, rule 4),
     ``max_header_list_size`` (a request over it is answered 431 and its stream closed;
     one decoding past twice it, an HPACK bomb, is a connection error
     ``ENHANCE_YOUR_CALM``), ``max_frame_size`` (a larger frame is a connection error
-    ``FRAME_SIZE_ERROR``) and ``initial_window_size``. Rapid Reset (CVE-2023-44487):
+    ``FRAME_SIZE_ERROR``). Rapid Reset (CVE-2023-44487):
     more than ``max_resets`` streams reset by the peer or refused by us within
     ``window`` seconds is answered GOAWAY ``ENHANCE_YOUR_CALM``; so are more than
     ``max_control_frames`` PINGs, SETTINGS and empty DATA frames (the 2019 PING,
@@ -234,6 +241,7 @@ class H2Session(H2SessionBase):
     """
 
     __slots__ = (
+        "_connection_window",
         "_control",
         "_going_away",
         "_limits",
@@ -280,6 +288,7 @@ class H2Session(H2SessionBase):
         conn.max_inbound_frame_size = max_frame_size
         conn.decoder.max_header_list_size = 2 * max_header_list_size
         self._max_header_list = max_header_list_size
+        self._connection_window = connection_window(max_concurrent_streams, initial_window_size)
         self._resets = Budget(max_resets, window)
         self._control = Budget(max_control_frames, window)
         # The last stream our graceful GOAWAY named (None: not sent), and bytes of ours
@@ -306,6 +315,8 @@ class H2Session(H2SessionBase):
         # enforces the hard caps (rule 5). No change is pending, so the peer's
         # acknowledgement changes nothing.
         conn.local_settings = h2.settings.Settings(client=False, initial_values=self._limits)
+        # Rule 4: the connection's window, right after our SETTINGS.
+        self.open_connection_window(self._connection_window)
 
     def receive_data(self, data: bytes, now: float) -> list[Event]:
         """Feed bytes from the peer; returns the events they complete. Raises
