@@ -1,5 +1,6 @@
 """HTTPServer(http2=True) with real HTTP/2 clients: curl (nghttp2) by prior knowledge
-and by ALPN over TLS, and h2load for load (Debian's nghttp2-client, installed when
+and by ALPN over TLS, nghttp (prior knowledge, Upgrade: h2c, TLS, uploads, many
+streams) and h2load for load (Debian's nghttp2-client, installed when
 running as root)."""
 
 from __future__ import annotations
@@ -137,3 +138,70 @@ async def test_a_timed_h2load_run_ends_without_errors_in_the_log(serve, h2load, 
     await asyncio.sleep(0.2)  # the handlers in flight finish
     noisy = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert noisy == []
+
+
+@pytest.fixture(scope="module")
+def nghttp() -> str:
+    found = shutil.which("nghttp")
+    if found is None:
+        _h2load()  # the same Debian package (nghttp2-client) brings nghttp
+        found = shutil.which("nghttp")
+    if found is None:
+        pytest.skip("nghttp2-client installed no nghttp")
+    return found
+
+
+async def _nghttp(nghttp: str, *args: str) -> tuple[int, str, bytes]:
+    proc = await asyncio.create_subprocess_exec(
+        nghttp, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, err.decode(errors="replace"), out
+
+
+async def test_nghttp_prior_knowledge_upgrade_and_tls(serve, nghttp, self_signed_cert) -> None:
+    srv = await serve(make_app(), http2=True)
+    # Prior knowledge (nghttp's default for http://): the frames as nghttp saw them.
+    rc, err, out = await _nghttp(nghttp, "-v", f"{srv.base_url}/hello/ng")
+    assert rc == 0, err
+    text = out.decode()
+    assert ":status: 200" in text and "recv SETTINGS frame" in text, text[-2000:]
+    assert '"version": "HTTP/2.0"' in text
+    # Upgrade: h2c (-u): the 101, then the request served as stream 1.
+    rc, err, out = await _nghttp(nghttp, "-uv", f"{srv.base_url}/hello/up")
+    assert rc == 0, err
+    text = out.decode()
+    assert "HTTP Upgrade response" in text and "HTTP Upgrade success" in text, text[-2000:]
+    assert '"name": "up"' in text
+    certfile, keyfile = self_signed_cert
+    tls = await serve(
+        make_app(), http2=True, ssl_options={"certfile": certfile, "keyfile": keyfile}
+    )
+    rc, err, out = await _nghttp(nghttp, "-v", f"https://127.0.0.1:{tls.port}/hello/tls")
+    assert rc == 0, err
+    text = out.decode()
+    assert "The negotiated protocol: h2" in text and ":status: 200" in text, text[-2000:]
+
+
+async def test_nghttp_uploads_and_many_streams_on_one_connection(serve, nghttp, tmp_path) -> None:
+    srv = await serve(make_app(), http2=True)
+    body = os.urandom(300_000)
+    (tmp_path / "body").write_bytes(body)
+    # -d posts the file; the echo comes back through both directions' flow control.
+    rc, err, out = await _nghttp(nghttp, "-d", str(tmp_path / "body"), f"{srv.base_url}/echo")
+    assert rc == 0, err
+    assert hashlib.sha256(out).digest() == hashlib.sha256(body).digest()
+    # Twenty URIs, one connection, each its own stream (-n: bodies not printed).
+    uris = [f"{srv.base_url}/hello/s{i}" for i in range(20)]
+    rc, err, out = await _nghttp(nghttp, "-nv", *uris)
+    assert rc == 0, err
+    text = out.decode()
+    assert text.count(":status: 200") == 20, text[-2000:]
+    streams = {
+        int(s)
+        for s in re.findall(
+            r"recv HEADERS frame <length=\d+, flags=0x0[45], stream_id=(\d+)>", text
+        )
+    }
+    assert len(streams) == 20, sorted(streams)
+    assert text.count("recv SETTINGS frame <length=") >= 1 and "send SETTINGS" in text
