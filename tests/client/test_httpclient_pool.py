@@ -535,6 +535,38 @@ async def test_malformed_response_is_an_error(raw_servers: Any, client: AsyncHTT
     assert info.value.code == 599
 
 
+@pytest.mark.parametrize(
+    ("chunks", "words"),
+    [
+        (b'5 ; a = "b"\r\nhello\r\n0 ;z\r\nX-T: 1\r\n\r\n', None),  # BWS: read
+        (b"5 \r\nhello\r\n0\r\n\r\n", "invalid chunk size"),  # whitespace, no ";"
+        (b"5\nhello\r\n0\r\n\r\n", "invalid chunk size"),  # a bare LF
+        (b"5;a=" + b"x" * 5000 + b"\r\nhello\r\n0\r\n\r\n", "chunk line too long"),
+        (b"8000000000000000\r\nhello\r\n", "chunk size too large"),
+        (b"5\r\nhelloXX0\r\n\r\n", "improperly terminated chunk"),
+    ],
+)
+async def test_chunk_framing_is_read_as_the_server_reads_it(
+    raw_servers: Any, client: AsyncHTTPClient, chunks: bytes, words: str | None
+) -> None:
+    """RFC 9112 §7.1 on either engine (tornadish._http.chunked), as for requests; a
+    connection whose chunk framing was refused is not reused."""
+
+    async def talk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_head(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks)
+
+    server = await raw_servers(talk)
+    for _ in range(2):
+        if words is None:
+            assert (await client.fetch(server.url)).body == b"hello"
+        else:
+            with pytest.raises(HTTPStreamClosedError, match=words):
+                await client.fetch(server.url)
+    assert server.connections == (1 if words is None else 2)
+
+
 async def test_bad_gzip_is_an_error(raw_servers: Any, client: AsyncHTTPClient) -> None:
     async def talk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_head(reader)

@@ -98,6 +98,17 @@ body_st = st.sampled_from(
         b"hel",
         b"3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n",
         b"HTTP/1.1 200 OK\r\n\r\n",
+        # Chunk framing at RFC 9112 §7.1's edges (read by tornadish._http.chunked).
+        b'5 ; a = "b"\r\nhello\r\n0;z\r\n\r\n',
+        b"5 \r\nhello\r\n0\r\n\r\n",
+        b"5;\r\nhello\r\n0\r\n\r\n",
+        b"5;a=\x01\r\nhello\r\n0\r\n\r\n",
+        b"0000000000000000000005\r\nhello\r\n0\r\n\r\n",
+        b"10000000000000000\r\nhello\r\n",
+        b"5\nhello\r\n0\r\n\r\n",
+        b"5\r\nhelloXX0\r\n\r\n",
+        b"3\r\nabc\r\n0\r\nX: 1\n\n",
+        b"3\r\nabc\r\n0\r\nX 1\r\n\r\n",
     ]
 )
 
@@ -125,10 +136,6 @@ def test_both_engines_read_responses_alike(
     points = sorted({c % (len(data) + 1) for c in cuts})
     pieces = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True) if b > a]
     h11, llhttp = (read(engine, method, pieces, eof) for engine in ENGINES)
-    if h11 and llhttp and h11[-1][0] == "waiting" and llhttp[-1][0] == "error":
-        # llhttp refuses a malformed chunk size at its first byte, h11 at the end of its
-        # line: the same refusal, sooner. What came before it must agree.
-        h11, llhttp = h11[:-1], llhttp[:-1]
     assert llhttp == h11, (data, method)
 
 

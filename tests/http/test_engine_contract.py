@@ -144,7 +144,8 @@ def test_h11_data_after_the_peer_closed_raises_runtime_error() -> None:
 
 
 def test_h11_reads_chunked_bodies_with_extensions_and_trailers() -> None:
-    """``ServerSession.next_event`` relies on h11 for the request body framing."""
+    """``ServerSession.next_event`` relies on h11 for the request body framing (of the
+    plain chunks ``ServerSession._read_chunked`` gives it)."""
     conn = server(
         b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
         b"5;name=v\r\nhello\r\n0\r\nTrailer: y\r\n\r\n"
@@ -154,6 +155,27 @@ def test_h11_reads_chunked_bodies_with_extensions_and_trailers() -> None:
     assert isinstance(data, h11.Data) and bytes(data.data) == b"hello"
     assert isinstance(conn.next_event(), h11.EndOfMessage)
     assert conn.their_state is h11.DONE
+
+
+def test_h11_gives_back_what_follows_a_head_and_reads_it_again() -> None:
+    """``ServerSession._start_chunked`` (and ``H11ClientSession._start_chunked``) take
+    the bytes after a chunked head from ``trailing_data`` (h11 parses nothing past the
+    head until asked), and the server side starts over on a fresh connection fed the
+    head rebuilt from ``raw_items()``: h11 must read it as the same request."""
+    head = b"POST /a?b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nX-A:  1 \r\n\r\n"
+    conn = server(head + b"5 ;a=b\r\nhel")
+    req = conn.next_event()
+    assert isinstance(req, h11.Request)
+    assert bytes(conn.trailing_data[0]) == b"5 ;a=b\r\nhel"
+    lines = [b"%s %s HTTP/%s\r\n" % (req.method, req.target, req.http_version)]
+    lines.extend(b"%s: %s\r\n" % pair for pair in req.headers.raw_items())
+    again = server(b"".join(lines) + b"\r\n").next_event()
+    assert isinstance(again, h11.Request)
+    assert (again.method, again.target, list(again.headers)) == (
+        req.method,
+        req.target,
+        list(req.headers),
+    )
 
 
 def test_h11_frames_a_response_of_unknown_length_as_chunked() -> None:

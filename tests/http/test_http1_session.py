@@ -141,6 +141,85 @@ def test_chunked_body_with_extensions_and_trailers() -> None:
     assert evs[-1] is END
 
 
+CHUNKED_HEAD = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def test_chunked_refusal_comes_after_the_data_before_it() -> None:
+    """Both engines read chunk framing with tornadish._http.chunked: the data read before
+    a framing error is delivered, then the refusal (and it stays)."""
+    s = session()
+    s.receive_data(CHUNKED_HEAD + b"5 ; a = b\r\nhello\r\n3 \r\nabc\r\n0\r\n\r\n")
+    assert isinstance(s.next_event(), RequestHead)
+    assert s.next_event() == b"hello"
+    for _ in range(2):
+        with pytest.raises(ProtocolError) as info:
+            s.next_event()
+        assert (info.value.status, info.value.message) == (400, "invalid chunk size")
+    s.receive_data(b"more")  # nothing more is read
+    with pytest.raises(ProtocolError):
+        s.next_event()
+
+
+def test_chunked_body_over_many_reads_then_the_next_request() -> None:
+    s = session()
+    s.receive_data(CHUNKED_HEAD + b"a;x=1\r\nhello")
+    assert events(s)[1:] == [b"hello", NEED_DATA]
+    s.receive_data(b"world\r")
+    assert events(s) == [b"world", NEED_DATA]
+    s.receive_data(b"\n0\r\nT: 1\r\n")
+    assert events(s) == [NEED_DATA]
+    s.receive_data(b"\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert events(s) == [END]
+    assert s.detach() == (b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n", False)
+    assert s.next_event() is PAUSED
+    respond(s)
+    assert s.next_cycle()
+    assert head_of(events(s)).target == "/next"
+
+
+def test_chunked_request_expecting_continue() -> None:
+    s = session()
+    s.receive_data(CHUNKED_HEAD[:-2] + b"Expect: 100-continue\r\n\r\n")
+    assert head_of(events(s)).expect_continue and s.expecting_continue
+    s.continue_response()
+    s.receive_data(b"3\r\nabc\r\n0\r\n\r\n")
+    assert events(s) == [b"abc", END]
+    s = session()
+    s.receive_data(CHUNKED_HEAD[:-2] + b"Expect: 100-continue\r\n\r\n3\r\nabc\r\n")
+    assert body_of(events(s)) == b"abc"
+    assert not s.expecting_continue  # the client sent body: it is not waiting
+
+
+def test_chunked_body_cut_by_the_close() -> None:
+    s = session()
+    s.receive_data(CHUNKED_HEAD + b"5\r\nhel")
+    events(s)
+    s.receive_data(b"")
+    with pytest.raises(ProtocolError) as info:
+        events(s)
+    assert info.value.incomplete and info.value.status == 400
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ((b"1;a=" + b"x" * 4000 + b"\r\nX\r\n") * 5 + b"0\r\n\r\n", 400),  # framing, no data
+        (b"0\r\nX: " + b"a" * 70000 + b"\r\n\r\n", 431),  # trailer fields past the limit
+        (b"5;a=" + b"x" * 5000 + b"\r\nhello\r\n0\r\n\r\n", 400),  # a chunk line past 4 KiB
+    ],
+)
+def test_chunked_framing_is_bounded(body: bytes, status: int) -> None:
+    for step in (len(body), 1000):
+        s = session()
+        s.receive_data(CHUNKED_HEAD)
+        events(s)
+        with pytest.raises(ProtocolError) as info:
+            for i in range(0, len(body), step):
+                s.receive_data(body[i : i + step])
+                events(s)
+        assert info.value.status == status
+
+
 def test_expect_continue() -> None:
     s = session()
     s.receive_data(
@@ -589,7 +668,7 @@ _STREAM = (
     b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
     b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world"
     b"PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-    b"3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n"
+    b'3\r\nabc\r\n2 ; x = "y;z"\r\nde\r\n0\r\nT: 1\r\n\r\n'
     b"GET /d HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
 )
 

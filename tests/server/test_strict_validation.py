@@ -22,6 +22,9 @@ class Seen(RequestHandler):
     def get(self) -> None:
         self.write(f"{self.request.host} {self.request.uri} {self.request.version}")
 
+    def post(self) -> None:
+        self.write(self.request.body)
+
 
 class Case(NamedTuple):
     name: str
@@ -35,6 +38,14 @@ def req(line: bytes, *headers: bytes) -> bytes:
 
 
 HOST = b"Host: a"
+CHUNKED = req(b"POST / HTTP/1.1", HOST, b"Transfer-Encoding: chunked")
+
+
+def chunked(first_line: bytes, rest: bytes = b"hello\r\n0\r\n\r\n") -> bytes:
+    """A chunked request whose first chunk line is ``first_line`` (its CRLF included)."""
+    return CHUNKED + first_line + rest
+
+
 CASES = [
     # RFC 9110 §2.5 / §15.6.6: another major version is refused with 505; a later
     # minor version of 1 is read as 1.1.
@@ -89,6 +100,78 @@ CASES = [
         "content-length with a sign",
         req(b"POST / HTTP/1.1", HOST, b"Content-Length: +2") + b"ok",
         [400],
+    ),
+    # RFC 9112 §7.1: chunk framing, read by tornadish._http.chunked on both engines.
+    Case("chunked", chunked(b"5\r\n"), [200], ["hello"]),
+    Case("chunk size in upper case", chunked(b"A\r\n", b"hellohello\r\n0\r\n\r\n"), [200]),
+    Case("chunk size with leading zeros", chunked(b"0" * 30 + b"5\r\n"), [200], ["hello"]),
+    # §7.1.1: chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ), name a token, value
+    # a token or a quoted-string; BWS is read (RFC 9110 §5.6.3), the extensions ignored.
+    Case("chunk extension", chunked(b"5;a=b\r\n"), [200], ["hello"]),
+    Case("chunk extension, BWS before ;", chunked(b"5 ;a=b\r\n"), [200], ["hello"]),
+    Case("chunk extension, tab before ;", chunked(b"5\t;a=b\r\n"), [200], ["hello"]),
+    Case("chunk extension, BWS after ; and at =", chunked(b"5 ; a = b\r\n"), [200], ["hello"]),
+    Case("chunk extensions, several", chunked(b"5;a;b=c ;d\r\n"), [200], ["hello"]),
+    Case("chunk extension, quoted", chunked(b'5;a="b; \\"c\\""\r\n'), [200], ["hello"]),
+    Case("last chunk with an extension", chunked(b"5\r\n", b"hello\r\n0 ; z\r\n\r\n"), [200]),
+    Case("chunk extension without a name", chunked(b"5;\r\n"), [400]),
+    Case("chunk extension without a value", chunked(b"5;a=\r\n"), [400]),
+    Case("chunk extension, not a token", chunked(b"5;a@b\r\n"), [400]),
+    Case("chunk extension, open quote", chunked(b'5;a="b\r\n'), [400]),
+    Case("chunk extension with a control", chunked(b"5;a=\x01\r\n"), [400]),
+    Case("chunk extension with a bare LF", chunked(b"2;\nxx\r\n", b"0\r\n\r\n"), [400]),
+    Case("chunk extension, trailing space", chunked(b"5;a=b \r\n"), [400]),
+    # Whitespace after the size that no ";" follows is in no production of §7.1.
+    Case("chunk size, trailing space", chunked(b"5 \r\n"), [400]),
+    Case("chunk size, trailing tab", chunked(b"5\t\r\n"), [400]),
+    Case("last chunk, trailing space", chunked(b"5\r\n", b"hello\r\n0 \r\n\r\n"), [400]),
+    Case("chunk size, leading space", chunked(b" 5\r\n"), [400]),
+    Case("chunk size, empty", chunked(b"\r\n"), [400]),
+    Case("chunk size, 0x", chunked(b"0x5\r\n"), [400]),
+    Case("chunk size, space inside", chunked(b"5 0\r\n"), [400]),
+    # §7.1: the size must not overflow (63 bits here, as nginx and Go).
+    Case("chunk size of 2**63", chunked(b"8000000000000000\r\n"), [400]),
+    Case("chunk size of 17 digits", chunked(b"10000000000000000\r\n"), [400]),
+    # §7.1.1: extensions are limited (a chunk line of 4 KiB, as Go); 400, not 414/431.
+    Case("over-long chunk line", chunked(b"5;a=" + b"x" * 5000 + b"\r\n"), [400]),
+    Case("chunk line of 4 KiB", chunked(b"5;a=" + b"x" * 4092 + b"\r\n"), [200], ["hello"]),
+    # Chunk lines and chunk-data end in CRLF only: RFC 9112 §2.2's single LF is for the
+    # start-line and fields (erratum 7633, rejected); a bare LF is a smuggling primitive.
+    Case("chunk line ending in LF", chunked(b"5\n"), [400]),
+    Case("chunk line ending in CR", chunked(b"5\r"), [400]),
+    Case("last chunk line ending in LF", chunked(b"5\r\n", b"hello\r\n0\n\r\n"), [400]),
+    Case("chunk data not ended by CRLF", chunked(b"5\r\n", b"helloXX0\r\n\r\n"), [400]),
+    Case("chunk data ended by LF", chunked(b"5\r\n", b"hello\n0\r\n\r\n"), [400]),
+    Case("chunk data longer than its size", chunked(b"3\r\n", b"hello\r\n0\r\n\r\n"), [400]),
+    # §7.1.2: trailer fields are read as a head's fields are, then dropped.
+    Case(
+        "trailer fields dropped",
+        chunked(b"5\r\n", b"hello\r\n0\r\nX-T: 1\r\nHost: evil\r\n\r\n"),
+        [200],
+        ["hello"],
+    ),
+    Case("trailer lines ending in LF", chunked(b"5\r\n", b"hello\r\n0\r\nX: 1\n\n"), [200]),
+    Case("trailer line without a colon", chunked(b"5\r\n", b"hello\r\n0\r\nX 1\r\n\r\n"), [400]),
+    Case("trailer with a control", chunked(b"5\r\n", b"hello\r\n0\r\nX: \x01\r\n\r\n"), [400]),
+    Case("trailer obs-fold", chunked(b"5\r\n", b"hello\r\n0\r\nX: 1\r\n 2\r\n\r\n"), [400]),
+    # The body's end is known to the byte: what follows is the next request.
+    Case(
+        "pipelined after a chunked body",
+        chunked(b"5\r\n") + req(b"GET /2 HTTP/1.1", HOST),
+        [200, 200],
+        ["hello", "a /2 HTTP/1.1"],
+    ),
+    Case(
+        "empty lines after a chunked body",
+        chunked(b"5\r\n") + b"\r\n\r\n" + req(b"GET /2 HTTP/1.1", HOST),
+        [200, 200],
+        ["hello", "a /2 HTTP/1.1"],
+    ),
+    Case(
+        "empty lines before a chunked request",
+        b"\r\n\r\n" + chunked(b"5\r\n") + req(b"GET /2 HTTP/1.1", HOST),
+        [200, 200],
+        ["hello", "a /2 HTTP/1.1"],
     ),
 ]
 

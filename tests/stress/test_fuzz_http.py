@@ -170,6 +170,13 @@ def chunk_size_line(n: int, style: int) -> bytes:
         b" " + size,
         b"0x" + size,
         size + b"\n",
+        size + b" ",  # whitespace that no ";" follows (refused)
+        size + b"\t; a = b ;c",  # BWS (read)
+        size + b";",
+        size + b";a=\x01",
+        size + b";a=" + b"x" * 4100,  # over MAX_CHUNK_LINE
+        size + b";\nxx",
+        b"8" + b"0" * 15,  # 2**63
     ][style]
 
 
@@ -178,7 +185,7 @@ def chunked_body_st(draw: st.DrawFn) -> bytes:
     parts = draw(st.lists(st.binary(max_size=20), max_size=4))
     out = b""
     for p in parts:
-        style = draw(st.integers(min_value=0, max_value=9))
+        style = draw(st.integers(min_value=0, max_value=16))
         eol = draw(eol_st)
         out += chunk_size_line(len(p), style if draw(st.booleans()) else 0) + eol + p + b"\r\n"
     out += b"0" + draw(eol_st)

@@ -23,6 +23,7 @@ import functools
 
 import h11
 
+from tornadish._http.chunked import ChunkedReader
 from tornadish._http.session import (
     CLOSED,
     END,
@@ -102,6 +103,7 @@ class ServerSession:
     """One HTTP/1.1 server connection's protocol state, one request/response cycle at a time."""
 
     __slots__ = (
+        "_chunked",
         "_close_10",
         "_conn",
         "_head_limit",
@@ -141,11 +143,16 @@ class ServerSession:
         self.partial_head = 0
         # A request head was read this cycle (what follows is its body or trailers).
         self._in_message = False
+        # The reader of the chunked body under way (see _start_chunked).
+        self._chunked: ChunkedReader | None = None
 
     # -- receiving --------------------------------------------------------------
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes read from the peer; ``b""`` means the peer closed its side."""
+        if self._chunked is not None:
+            self._read_chunked(data)
+            return
         if data and (data[0] == 13 or data[0] == 10) and self._between_requests():
             # RFC 9112 §2.2: empty lines before a request line are ignored (some
             # clients send an extra CRLF after a body); h11 refuses them.
@@ -228,6 +235,8 @@ class ServerSession:
             raise ProtocolError(400, "Message with both Transfer-Encoding and Content-Length")
         if tokens is not None and b"close" in tokens:
             keep_alive = False
+        if te:
+            self._start_chunked(req)  # (h11 refused any coding but chunked)
         self._keep_alive_10 = self._kept_alive_10 = self._close_10 = False
         self._in_message = True
         if version == "HTTP/1.0":
@@ -248,12 +257,58 @@ class ServerSession:
             self._conn.they_are_waiting_for_100_continue,
         )
 
+    def _start_chunked(self, req: h11.Request) -> None:
+        """Read this request's chunked body with :mod:`.chunked`, not h11 (see there why).
+
+        h11 has buffered what followed the head: that is taken back, and h11 starts over
+        on a fresh connection, given the head again as it parsed it, then the body's
+        data in the plainest framing (one chunk a read). Only chunked requests pay this.
+        """
+        data, closed = self._conn.trailing_data
+        lines = [b"%s %s HTTP/%s\r\n" % (req.method, req.target, req.http_version)]
+        lines.extend(b"%s: %s\r\n" % pair for pair in req.headers.raw_items())
+        lines.append(b"\r\n")
+        conn = self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_head)
+        conn.receive_data(b"".join(lines))
+        conn.next_event()  # the same request, read again
+        self._chunked = ChunkedReader(self._max_head)
+        if data:
+            self._read_chunked(bytes(data))
+        if closed:
+            self._read_chunked(b"")
+
+    def _read_chunked(self, data: bytes) -> None:
+        """The chunked body's next bytes, read by :mod:`.chunked`; h11 is given their
+        data, the body's end and what follows it. A refusal is raised once the data
+        before it has been delivered (:meth:`_check_partial_head`)."""
+        reader = self._chunked
+        assert reader is not None
+        conn = self._conn
+        if reader.error is not None:
+            return  # refused: nothing more is read
+        if not data:
+            self._chunked = None
+            conn.receive_data(b"")  # mid-body: h11 reports the incomplete message
+            return
+        body = reader.feed(data)
+        if body:
+            conn.receive_data(b"%x\r\n" % len(body))
+            conn.receive_data(body)
+            conn.receive_data(b"\r\n")
+        if reader.done:
+            self._chunked = None
+            conn.receive_data(b"0\r\n\r\n")
+            if reader.rest:
+                conn.receive_data(reader.rest)
+
     def _check_partial_head(self) -> None:
         # Only while waiting for a request head: answer an over-long request line with 414
         # as soon as it is evident, instead of h11's generic "buffer too long" later.
         conn = self._conn
         if conn.their_state is not h11.IDLE:
             self.partial_head = 0
+            if self._chunked is not None and self._chunked.error is not None:
+                raise self._chunked.error  # after the data read before it
             return
         data, _closed = conn.trailing_data
         self.partial_head = len(data)

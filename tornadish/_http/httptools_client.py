@@ -16,6 +16,8 @@ and answers the same. Rules of the house:
   announces).
 - A body delimited by the close ends when the server closes (httptools has no call for
   llhttp's end of input: the session knows the framing from the head).
+- A chunked body is read by :mod:`.chunked`, as the server reads a chunked request
+  (llhttp's grammar for it is not RFC 9112's, nor h11's): llhttp is stopped at the head.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import re
 
 import httptools
 
+from tornadish._http.chunked import ChunkedReader
 from tornadish._http.client_session import (
     CLOSED,
     END,
@@ -57,10 +60,29 @@ class _Judge(Exception):
     """Raised inside llhttp's callbacks: stop, and let h11 parse this response."""
 
 
+class _Chunked(Exception):
+    """Raised at the end of a head announcing a chunked body: stop, :mod:`.chunked`
+    reads the body."""
+
+
+def _body_start(raw: list[bytes], heads: int) -> int:
+    """Where the body begins in the last of ``raw`` (the reads since the response
+    began), past its ``heads`` heads (1xx ones first; llhttp, strict, let each end in
+    the first CRLF CRLF, and skips CR and LF before one)."""
+    whole = b"".join(raw)
+    pos = 0
+    for _ in range(heads):
+        while whole[pos] == 13 or whole[pos] == 10:
+            pos += 1
+        pos = whole.index(b"\r\n\r\n", pos) + 4
+    return pos - (len(whole) - len(raw[-1]))
+
+
 class HttptoolsClientSession(HeaderCallback):
     """One HTTP/1.1 client connection's protocol state on llhttp (see the module's rules)."""
 
     __slots__ = (
+        "_chunked",
         "_code",
         "_complete",
         "_eof",
@@ -68,11 +90,11 @@ class HttptoolsClientSession(HeaderCallback):
         "_extra",
         "_framing",
         "_h11",
+        "_heads",
         "_in_body",
         "_keep_alive",
         "_max_head",
         "_parser",
-        "_quiet",
         "_raw",
         "_reason",
         "_req_left",
@@ -106,7 +128,8 @@ class HttptoolsClientSession(HeaderCallback):
         self._extra = False  # bytes came after it
         self._keep_alive = False
         self._eof = False
-        self._quiet = 0  # bytes read in the body that made none of it
+        self._heads = 0  # heads parsed in this exchange (1xx ones too)
+        self._chunked: ChunkedReader | None = None  # the reader of a chunked body
 
     # -- the request ------------------------------------------------------------
 
@@ -147,8 +170,9 @@ class HttptoolsClientSession(HeaderCallback):
         self._parser = httptools.HttpResponseParser(self)
         self._raw = []
         self._started = self._complete = self._extra = self._in_body = False
-        self._shown = 0
+        self._shown = self._heads = 0
         self._eof = False
+        self._chunked = None
         return b"%s %s HTTP/1.1\r\n%s\r\n" % (method.encode(), target.encode(), b"".join(lines))
 
     def request_data(self, data: bytes) -> bytes:
@@ -191,6 +215,7 @@ class HttptoolsClientSession(HeaderCallback):
     def on_headers_complete(self) -> None:
         if self._complete:
             return
+        self._heads += 1
         parser = self._parser
         assert parser is not None
         code = parser.get_status_code()
@@ -219,10 +244,12 @@ class HttptoolsClientSession(HeaderCallback):
         reason = self._reason[0] if len(self._reason) == 1 else b"".join(self._reason)
         self._events.append(ResponseHead(code, reason.decode("latin-1"), version or "", headers))
         if code >= 200:
-            self._raw = None
             self._in_body = True
             self._headers = TRAILERS  # dropped, as the h11 engine drops them
-            self._quiet = 0
+            if self._framing == _CHUNKED:
+                self._chunked = ChunkedReader(self._max_head)
+                raise _Chunked  # (self._raw still has the head, to find the body)
+            self._raw = None
 
     def on_body(self, body: bytes) -> None:
         if not self._complete:
@@ -246,6 +273,9 @@ class HttptoolsClientSession(HeaderCallback):
         """Bytes from the server; ``b""`` when it closed its side."""
         if self._h11 is not None:
             self._h11.receive_data(data)
+            return
+        if self._chunked is not None:
+            self._read_chunked(data, 0)
             return
         if self._eof:
             if data:
@@ -274,12 +304,16 @@ class HttptoolsClientSession(HeaderCallback):
         if parser is None:
             self._extra = True
             return
-        before = len(self._events)
         try:
             parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._extra = True  # a protocol switch this client did not ask for
         except httptools.HttpParserCallbackError as e:
+            if isinstance(e.__context__, _Chunked) and self._raw is not None:
+                at = _body_start(self._raw, self._heads)
+                self._raw = None
+                self._read_chunked(data, at)
+                return
             if not isinstance(e.__context__, _Judge):
                 raise
             self._hand_over()
@@ -294,15 +328,28 @@ class HttptoolsClientSession(HeaderCallback):
         else:
             if raw is not None and self._raw is not None and sum(map(len, raw)) > self._max_head:
                 self._hand_over()  # a head outgrowing its limit: h11's 431
-            elif self._in_body and len(self._events) == before:
-                # Bytes that make no body (chunk sizes, trailer fields) are bounded as a
-                # head is: llhttp would hold an endless trailer line in memory.
-                self._quiet += len(data)
-                if self._quiet > self._max_head:
-                    self._events.append(ResponseError("trailer fields too large", too_large=True))
-                    self._parser = None
-            else:
-                self._quiet = 0
+
+    def _read_chunked(self, data: bytes, at: int) -> None:
+        """Read ``data[at:]``, bytes of the chunked body, with :mod:`.chunked`."""
+        reader = self._chunked
+        assert reader is not None
+        if not data:
+            self._eof = True
+            self._chunked = None
+            self._events.append(ResponseError(_INCOMPLETE))
+            return
+        body = reader.feed(data[at:] if at else data)
+        if body:
+            self._events.append(body)
+        error = reader.error
+        if error is not None:
+            self._chunked = self._parser = None
+            self._events.append(ResponseError(error.message, too_large=error.status == 431))
+        elif reader.done:
+            self._chunked = None
+            self.on_message_complete()
+            self._parser = None  # (it stopped at the head)
+            self._extra = bool(reader.rest)
 
     def _hand_over(self) -> None:
         """h11 judges (and, if it accepts, reads) the response from its first byte."""

@@ -476,10 +476,12 @@ class HttptoolsSession(HeaderCallback):
     def _read_chunked(self, data: bytes, at: int) -> None:
         """Read ``data[at:]``, bytes of a chunked body, with :mod:`.chunked`
         (``self._fed``: where ``data`` starts in the input). Its end is then known to
-        the byte: what follows goes to a fresh parser (llhttp was stopped at the head)."""
+        the byte; what follows waits in the stash for the next cycle, where a fresh
+        parser reads it (llhttp was stopped at the head)."""
         reader = self._chunked
         assert reader is not None
         self._first = False
+        self._chunk = b""
         body = reader.feed(data[at:] if at else data)
         if body:
             self._events.append(body)
@@ -489,15 +491,12 @@ class HttptoolsSession(HeaderCallback):
         elif reader.done:
             self._chunked = None
             rest = reader.rest
-            used = len(data) - len(rest)
+            self._fed += len(data) - len(rest)
             self._parser = httptools.HttpRequestParser(self)
-            self._chunk = data
-            self._end_at = self._fed + used
+            self._end_at = self._fed  # (the tail is the stash)
             self.on_message_complete()
-            self._chunk = b""
-            self._fed += used
             if rest:
-                self._feed(rest)  # a request pipelined behind
+                self._stash.append(rest)
             return
         self._fed += len(data)
 
