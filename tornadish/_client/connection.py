@@ -5,8 +5,9 @@ A :class:`ClientConnection` is an ``asyncio.Protocol`` driving an engine's clien
 (:mod:`tornadish._http.client_session`: h11's or httptools'); it never sees the engine.
 It carries one exchange (a request out, its response in) at a time, and the session
 alone decides whether it may carry another. What a response becomes (headers, a decoded
-and bounded body, the user's callbacks) is the :class:`ResponseReader`'s business; which
-connection to use is the pool's (:mod:`.pool`).
+and bounded body, the user's callbacks) is the :class:`ResponseReader`'s business, and
+what every client connection is to the pool :mod:`.connection_base`'s; which connection
+to use is the pool's (:mod:`.pool`).
 
 Rules of the house:
 - Timeouts and flow control live here, made of :mod:`tornadish._io.flow_control`'s
@@ -17,29 +18,39 @@ Rules of the house:
 - A connection is reusable only when both sides finished the exchange cleanly, keep-alive
   holds and the server sent nothing after the response. Anything the server says while
   the connection is idle (bytes or EOF) retires it.
-- Failures are typed for the public face to translate: :class:`RequestTimeout`, and
-  :class:`StreamClosed`, which records whether any response byte had arrived (that
-  decides whether a request may safely be retried on a fresh connection).
+- Failures are typed for the public face to translate (:mod:`.connection_base`, rule 1;
+  the names the face imports from here are re-exported).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
-import zlib
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from tornadish._client.connection_base import BodyProducer as BodyProducer
+from tornadish._client.connection_base import (
+    CallbackFailed,
+    ClientConnectionBase,
+    MalformedResponse,
+    Outgoing,
+    run_producer,
+    stream_closed,
+)
+from tornadish._client.connection_base import RequestTimeout as RequestTimeout
+from tornadish._client.connection_base import ResponseReader as ResponseReader
+from tornadish._client.connection_base import StreamClosed as StreamClosed
+from tornadish._client.connection_base import StreamRefused as StreamRefused
 from tornadish._http import client_session as seam
 from tornadish._http.engines import client_session_class, resolve_http
-from tornadish._http.h11_exchange import head_refusal, informational_refusal
+from tornadish._http.h11_exchange import informational_refusal
 from tornadish._http.headers import HTTPHeaders
-from tornadish._io.flow_control import Deadline, WriteGate
-from tornadish._io.sockopt import set_nodelay
+from tornadish._io.flow_control import Deadline
 from tornadish._io.stream_base import UnsatisfiableReadError
 from tornadish.log import app_log, gen_log
-from tornadish.util import GzipDecompressor
 
+# The exchange's vocabulary is re-exported: the public face (``httpclient``) takes it
+# from here.
 __all__ = [
     "BodyProducer",
     "ClientConnection",
@@ -49,236 +60,24 @@ __all__ = [
     "StreamRefused",
 ]
 
-BodyProducer = Callable[[Callable[[bytes], Awaitable[None]]], Awaitable[None] | None]
-"""``async def producer(write)``: sends a request body by calling ``await write(chunk)``
-(or a plain function that calls ``write`` and returns ``None``, as Tornado allows)."""
 
-REDIRECT_CODES = frozenset([301, 302, 303, 307, 308])
-
-# Output of one decompression step: bounds what a small gzip body can inflate to at once.
-_DECOMPRESS_CHUNK = 65536
-
-
-class RequestTimeout(Exception):
-    """A deadline passed (``message`` says which: connecting, queued, during the request)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class StreamClosed(Exception):
-    """The exchange ended early: the peer closed, reset, or broke the protocol.
-
-    ``real_error`` is the transport's exception, if any; ``response_started`` tells
-    whether any byte of the response had arrived.
-    """
-
-    def __init__(
-        self, message: str, real_error: BaseException | None = None, response_started: bool = True
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.real_error = real_error
-        self.response_started = response_started
-
-
-class StreamRefused(StreamClosed):
-    """The server took none of the request: an HTTP/2 stream it refused
-    (``REFUSED_STREAM``) or left above its GOAWAY's last stream, or a connection that
-    was retired while the request waited for a stream. RFC 9113 §8.7: safe to retry
-    on another connection, whatever the method."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, None, False)
-
-
-class MalformedResponse(StreamClosed):
-    """The response broke HTTP's rules or the client's limits (``message`` in Tornado's
-    words, logged as ``Malformed HTTP message``); the fetch fails as a closed stream."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-
-
-class CallbackFailed(StreamClosed):
-    """A user callback (``header_callback``, ``streaming_callback``) raised; it was
-    logged as ``Uncaught exception`` and the fetch fails as a closed stream."""
-
-    def __init__(self) -> None:
-        super().__init__("Stream closed")
-
-
-def _call_user(callback: Callable[[Any], Any], arg: Any) -> Any:
-    try:
-        return callback(arg)
-    except Exception:
-        app_log.error("Uncaught exception", exc_info=True)
-        raise CallbackFailed() from None
-
-
-class ResponseReader:
-    """One response as it arrives: its head, the body (decoded, bounded), the callbacks.
-
-    ``redirect_ok`` says whether a redirect may be followed; a response that will be
-    followed goes to neither callback and its body is discarded, as in Tornado.
-    """
-
-    __slots__ = (
-        "_chunked",
-        "_chunks",
-        "_decoded",
-        "_gunzip",
-        "_header_callback",
-        "_inflating",
-        "_max_body_size",
-        "_received",
-        "_streaming_callback",
-        "code",
-        "decompress",
-        "headers",
-        "reason",
-        "redirect",
-        "redirect_ok",
-    )
-
-    def __init__(
-        self,
-        *,
-        decompress: bool,
-        max_body_size: int,
-        header_callback: Callable[[str], None] | None,
-        streaming_callback: Callable[[bytes], None] | None,
-        redirect_ok: bool,
-    ) -> None:
-        self.decompress = decompress
-        self.redirect_ok = redirect_ok
-        self._max_body_size = max_body_size
-        self._header_callback = header_callback
-        self._streaming_callback = streaming_callback
-        self._gunzip: GzipDecompressor | None = None
-        self._chunks: list[bytes] = []
-        # The decoding of the last piece (left off while a coroutine callback is busy).
-        self._inflating: Iterator[bytes] = iter(())
-        self._chunked = False
-        self._received = 0
-        self._decoded = 0
-        self.code = 0
-        self.reason = ""
-        self.headers = HTTPHeaders()
-        self.redirect = False
-
-    def on_head(
-        self, code: int, reason: str, version: str, raw: Iterable[tuple[bytes, bytes]]
-    ) -> None:
-        """The final response head arrived (``raw``: lower-case (name, value) byte pairs)."""
-        headers = HTTPHeaders.from_raw(raw)
-        self.code = code
-        self.reason = reason
-        self.headers = headers
-        refusal = head_refusal(code, headers, self._max_body_size)
-        if refusal is not None:
-            raise MalformedResponse(refusal)
-        self._chunked = "Transfer-Encoding" in headers
-        if self.decompress and headers.joined.get("Content-Encoding") == "gzip":
-            # Tornado's convention: the body is handed over decoded, and the header says
-            # what was undone.
-            headers["X-Consumed-Content-Encoding"] = headers.pop("Content-Encoding")
-            self._gunzip = GzipDecompressor()
-        self.redirect = self.redirect_ok and code in REDIRECT_CODES and "Location" in headers
-        callback = self._header_callback
-        if callback is not None and not self.redirect:
-            _call_user(callback, f"{version} {code} {reason}\r\n")
-            for name, value in headers.get_all():
-                _call_user(callback, f"{name}: {value}\r\n")
-            _call_user(callback, "\r\n")
-
-    def on_data(self, data: bytes) -> Awaitable[Any] | None:
-        """A piece of the body as framed on the wire; an awaitable while a coroutine
-        ``streaming_callback`` holds the rest back (reading pauses until it is done)."""
-        self._received += len(data)
-        if self._received > self._max_body_size:
-            raise MalformedResponse("chunked body too large" if self._chunked else "Body too long")
-        if self.redirect:
-            return None
-        if self._gunzip is None:
-            return self._deliver(data)
-        self._inflating = self._gunzip.pieces(data, _DECOMPRESS_CHUNK)
-        return self.flush()
-
-    def _count(self, chunk: bytes) -> None:
-        # Decoded bytes count too: a small gzip body must not inflate past the limit.
-        self._decoded += len(chunk)
-        if self._decoded > self._max_body_size:
-            raise MalformedResponse(
-                "decompressed body too large" if self._gunzip is not None else "Body too long"
-            )
-
-    def _deliver(self, chunk: bytes) -> Awaitable[Any] | None:
-        self._count(chunk)
-        callback = self._streaming_callback
-        if callback is None:
-            self._chunks.append(chunk)
-            return None
-        result = _call_user(callback, chunk)
-        return result if result is not None and inspect.isawaitable(result) else None
-
-    def flush(self) -> Awaitable[Any] | None:
-        """Decode and hand over what is left of the last piece, a bounded step at a
-        time (a gzip bomb never sits decoded in memory); an awaitable while a coroutine
-        ``streaming_callback`` is busy with a step."""
-        try:
-            for out in self._inflating:
-                busy = self._deliver(out)
-                if busy is not None:
-                    return busy
-        except zlib.error as e:
-            raise MalformedResponse(f"invalid gzip data: {e}") from None
-        return None
-
-    def on_end(self) -> None:
-        """The body is complete."""
-        if self._gunzip is not None and not self.redirect:
-            try:
-                self._gunzip.flush()
-            except zlib.error as e:
-                raise MalformedResponse(f"invalid gzip data: {e}") from None
-
-    @property
-    def body(self) -> bytes:
-        """The body received so far (empty with a ``streaming_callback``)."""
-        chunks = self._chunks
-        if len(chunks) == 1:
-            return chunks[0]
-        return b"".join(chunks)
-
-
-class ClientConnection(asyncio.Protocol):
+class ClientConnection(ClientConnectionBase):
     """One HTTP/1.1 client connection; :meth:`exchange` runs a request over it."""
 
     #: One exchange at a time: the pool checks it out and back in.
     multiplexed = False
 
     __slots__ = (
-        "_closing",
         "_continue",
         "_deadline",
         "_done",
         "_eof",
-        "_gate",
-        "_loop",
         "_max_head",
         "_num_1xx",
-        "_on_lost",
         "_reader",
         "_response_started",
         "_session",
         "_waiting",
-        "exchanges",
-        "idle_since",
-        "idled_for",
-        "key",
-        "transport",
     )
 
     def __init__(
@@ -288,62 +87,25 @@ class ClientConnection(asyncio.Protocol):
         on_lost: Callable[[ClientConnection], None] | None = None,
         http: str | None = None,
     ) -> None:
-        loop = self._loop = asyncio.get_running_loop()
+        super().__init__(key, on_lost)
         self._session = client_session_class(resolve_http(http))(max_header_size)
         self._max_head = max_header_size
-        #: The pool's key for this connection (its origin and TLS settings).
-        self.key = key
-        self._on_lost = on_lost
-        self.transport: asyncio.Transport | None = None
         self._reader: ResponseReader | None = None
         self._done: asyncio.Future[None] | None = None
         self._continue: asyncio.Future[bool] | None = None
         self._response_started = False
-        self._closing = False
         self._eof = False
         self._num_1xx = 0
         # A coroutine streaming_callback is busy: reading waits for it.
         self._waiting = False
-        self._gate = WriteGate(loop)
-        self._deadline = Deadline(loop, self._timed_out)
-        #: Exchanges completed on this connection (more than 0: it was reused).
-        self.exchanges = 0
-        #: Loop time at which the connection last went idle (kept by the pool).
-        self.idle_since = 0.0
-        #: How long it had sat idle in the pool when last taken out (0: never pooled).
-        self.idled_for = 0.0
-
-    # -- state --------------------------------------------------------------------
+        self._deadline = Deadline(self._loop, self._timed_out)
 
     @property
     def usable(self) -> bool:
         """Open, idle, and the server has not closed its side."""
-        transport = self.transport
-        return (
-            transport is not None
-            and not self._closing
-            and not self._eof
-            and self._done is None
-            and not transport.is_closing()
-        )
-
-    def close(self) -> None:
-        """Close gracefully (buffered output is still sent)."""
-        self._closing = True
-        if self.transport is not None:
-            self.transport.close()
-
-    def abort(self) -> None:
-        """Close at once, dropping buffered output."""
-        self._closing = True
-        if self.transport is not None:
-            self.transport.abort()
+        return not self._eof and self._done is None and super().usable
 
     # -- asyncio.Protocol ---------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        set_nodelay(transport)
 
     def data_received(self, data: bytes) -> None:
         done = self._done
@@ -370,22 +132,9 @@ class ClientConnection(asyncio.Protocol):
             self._fail(StreamClosed("Stream closed", None, self._response_started))
         return False  # close our side too
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._closing = True
-        self.transport = None
+    def _lost(self, error: StreamClosed) -> None:
         self._deadline.cancel()
-        message = "Stream closed" if exc is None else str(exc)
-        self._fail(StreamClosed(message, exc, self._response_started))
-        on_lost = self._on_lost
-        self._on_lost = None
-        if on_lost is not None:
-            on_lost(self)
-
-    def pause_writing(self) -> None:
-        self._gate.pause()
-
-    def resume_writing(self) -> None:
-        self._gate.resume()
+        self._fail(StreamClosed(error.message, error.real_error, self._response_started))
 
     # -- reading --------------------------------------------------------------------
 
@@ -502,24 +251,10 @@ class ClientConnection(asyncio.Protocol):
 
     # -- the exchange ---------------------------------------------------------------
 
-    async def exchange(
-        self,
-        method: str,
-        target: str,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes | None,
-        body_producer: BodyProducer | None,
-        expect_continue: bool,
-        reader: ResponseReader,
-        deadline: float | None,
+    async def _exchange(
+        self, request: Outgoing, reader: ResponseReader, deadline: float | None
     ) -> bool:
-        """Send a request and read its response into ``reader``.
-
-        Returns True when the connection may carry another request. Raises
-        :class:`RequestTimeout` past ``deadline`` (loop time), :class:`StreamClosed`,
-        ``ValueError`` for a request HTTP/1.1 does not allow, or whatever a user callback
-        or the ``body_producer`` raised; the connection is then aborted.
-        """
+        method, target, headers, body, body_producer, expect_continue = request
         session = self._session
         transport = self.transport
         if transport is None or self._done is not None:
@@ -571,23 +306,8 @@ class ClientConnection(asyncio.Protocol):
         session = self._session
         transport = self.transport
         if producer is not None:
-            # The producer runs beside the response: a timeout, a reset or an early final
-            # answer must not wait for it to notice.
-            produced = producer(self._write)
-            # Tornado also takes a plain function (it wrote everything when it returns).
-            task = asyncio.ensure_future(produced if produced is not None else _nothing())
-            try:
-                await asyncio.wait((task, done), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                if not task.done():
-                    task.cancel()
-            if done.done():
-                # The exchange is decided (answered, timed out or failed); the producer's
-                # own failure would only hide why.
-                if not task.cancelled():
-                    task.exception()
+            if not await run_producer(producer, self._write, done):
                 return
-            task.result()
         elif body:
             data = session.request_data(body)
             if transport is not None and data:
@@ -616,18 +336,10 @@ class ClientConnection(asyncio.Protocol):
             self.abort()
         self._resolve_continue(False)
         # The producer may have stopped listening: the gate marks the errors retrieved.
-        self._gate.lost(error=_stream_closed)
+        self._gate.lost(error=stream_closed)
 
     # -- the deadline ---------------------------------------------------------------
 
     def _timed_out(self) -> None:
         if self._done is not None:
             self._fail(RequestTimeout("Timeout during request"))
-
-
-async def _nothing() -> None:
-    return None
-
-
-def _stream_closed() -> StreamClosed:
-    return StreamClosed("Stream closed", None)

@@ -3,9 +3,10 @@
 
 An :class:`H2ClientConnection` is an ``asyncio.Protocol`` that carries every concurrent
 fetch to one origin, each on its own stream, with the same :meth:`exchange` as the
-HTTP/1.1 :class:`~tornadish._client.connection.ClientConnection`: a response still
-becomes a :class:`~tornadish._client.connection.ResponseReader`'s business, and the
-public face cannot tell the two apart. It never sees h2: the session turns frames into
+HTTP/1.1 :class:`~tornadish._client.connection.ClientConnection` (both are made of
+:mod:`.connection_base`): a response still becomes a
+:class:`~tornadish._client.connection_base.ResponseReader`'s business, and the public
+face cannot tell the two apart. It never sees h2: the session turns frames into
 a few small events.
 
 Rules of this module:
@@ -40,23 +41,35 @@ import collections
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tornadish._client.connection import (
+from tornadish._client.connection_base import (
     BodyProducer,
     CallbackFailed,
+    ClientConnectionBase,
     MalformedResponse,
+    Outgoing,
     RequestTimeout,
     ResponseReader,
     StreamClosed,
     StreamRefused,
+    run_producer,
 )
 from tornadish._http import h2_client as h2s
-from tornadish._http.h2_common import take
+from tornadish._http.h2_common import (
+    CANCEL,
+    NO_ERROR,
+    REFUSED_STREAM,
+    Data,
+    End,
+    GoneAway,
+    Reset,
+    WindowOpen,
+    take,
+)
 from tornadish._http.h11_exchange import informational_refusal
 from tornadish._http.headers import HTTPHeaders
 from tornadish._http.parse import responses
-from tornadish._io.flow_control import Deadline, WriteGate
+from tornadish._io.flow_control import Deadline
 from tornadish._io.h2_glue import H2Glue
-from tornadish._io.sockopt import set_nodelay
 from tornadish.log import app_log, gen_log
 
 __all__ = ["H2ClientConnection"]
@@ -104,30 +117,21 @@ class _Stream:
         self.timer: asyncio.TimerHandle | None = None
 
 
-class H2ClientConnection(H2Glue[h2s.H2ClientSession]):
+class H2ClientConnection(H2Glue[h2s.H2ClientSession], ClientConnectionBase):
     """One HTTP/2 client connection; :meth:`exchange` runs a request on a new stream."""
 
     #: Many exchanges at once: the pool shares it rather than checking it out.
     multiplexed = True
 
     __slots__ = (
-        "_gate",
-        "_gone",
         "_idle",
         "_idle_timeout",
         "_in_read",
-        "_loop",
-        "_on_lost",
         "_reserved",
         "_scheme",
         "_session",
         "_streams",
         "_waiters",
-        "exchanges",
-        "idle_since",
-        "idled_for",
-        "key",
-        "transport",
     )
 
     def __init__(
@@ -137,37 +141,21 @@ class H2ClientConnection(H2Glue[h2s.H2ClientSession]):
         on_lost: Callable[[H2ClientConnection], None] | None = None,
         idle_timeout: float = 15.0,
     ) -> None:
-        loop = self._loop = asyncio.get_running_loop()
+        # (``idle_since`` and ``idled_for`` stay 0: a refused stream, not the time it
+        # sat idle, says when an exchange may be retried here.)
+        super().__init__(key, on_lost)
         self._session = h2s.H2ClientSession(max_header_list_size=max_header_size)
-        #: The pool's key for this connection (its origin and TLS settings).
-        self.key = key
         self._scheme: str = getattr(key, "scheme", "https")
-        self._on_lost = on_lost
         self._idle_timeout = idle_timeout
-        self.transport: asyncio.Transport | None = None
         self._streams: dict[int, _Stream] = {}
         # Exchanges waiting for a stream slot (rule 1), and slots handed to woken
         # waiters that have not opened their stream yet.
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._reserved = 0
-        self._gone = False  # GOAWAY received or sent: no new stream
         self._in_read = False
-        self._gate = WriteGate(loop)
-        self._idle = Deadline(loop, self._idle_out)
-        #: Exchanges completed on this connection.
-        self.exchanges = 0
-        # As on the HTTP/1.1 connection (the fetch's stale-connection rule reads them;
-        # a refused stream is what says so here).
-        self.idle_since = 0.0
-        self.idled_for = 0.0
+        self._idle = Deadline(self._loop, self._idle_out)
 
     # -- state --------------------------------------------------------------------
-
-    @property
-    def usable(self) -> bool:
-        """Open, and new streams may still be opened on it."""
-        transport = self.transport
-        return transport is not None and not self._gone and not transport.is_closing()
 
     @property
     def streams(self) -> int:
@@ -176,31 +164,23 @@ class H2ClientConnection(H2Glue[h2s.H2ClientSession]):
 
     def close(self) -> None:
         """GOAWAY and close now; exchanges in flight fail."""
-        self._gone = True
+        self._closing = True
         self._session.goaway()
         self._flush()
         self._fail_all(StreamClosed("Stream closed", None))
-        if self.transport is not None:
-            self.transport.close()
+        super().close()
 
     def close_when_idle(self) -> None:
         """No new stream; close once the exchanges in flight are done."""
-        self._gone = True
+        self._closing = True
         self._refuse_waiters()
         if not self._streams:
             self.close()
 
-    def abort(self) -> None:
-        """Drop the connection now."""
-        self._gone = True
-        if self.transport is not None:
-            self.transport.abort()
-
     # -- asyncio.Protocol ---------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        set_nodelay(transport)
+        super().connection_made(transport)
         self._flush()  # our preface
         self._idle.after(self._idle_timeout)
 
@@ -211,7 +191,7 @@ class H2ClientConnection(H2Glue[h2s.H2ClientSession]):
                 events = self._session.receive_data(data)
             except h2s.H2ClientError as e:
                 gen_log.info("HTTP/2 connection error from the server: %s (%d)", e, e.code)
-                self._gone = True
+                self._closing = True
                 self._in_read = False
                 self._flush()
                 self._fail_all(StreamClosed(f"HTTP/2 protocol error: {e}", None))
@@ -221,7 +201,7 @@ class H2ClientConnection(H2Glue[h2s.H2ClientSession]):
             streams = self._streams
             for ev in events:
                 t = type(ev)
-                if t is h2s.Data:
+                if t is Data:
                     st = streams.get(ev.stream_id)  # type: ignore[union-attr]
                     if st is None or st.done.done():
                         self._session.ack(ev.stream_id, ev.flow_length)  # type: ignore[union-attr]
@@ -233,7 +213,7 @@ class H2ClientConnection(H2Glue[h2s.H2ClientSession]):
                     st = streams.get(ev.stream_id)  # type: ignore[union-attr]
                     if st is not None and not st.done.done():
                         self._on_head(st, ev)  # type: ignore[arg-type]
-                elif t is h2s.End:
+                elif t is End:
                     st = streams.get(ev.stream_id)  # type: ignore[union-attr]
                     if st is not None:
                         st.remote_ended = True
@@ -243,40 +223,26 @@ class H2ClientConnection(H2Glue[h2s.H2ClientSession]):
                             st.inbox.append(None)
                         else:
                             self._finish(st)
-                elif t is h2s.WindowOpen:
+                elif t is WindowOpen:
                     self._window_open(ev.stream_id)  # type: ignore[union-attr]
-                elif t is h2s.Reset:
+                elif t is Reset:
                     self._on_reset(ev)  # type: ignore[arg-type]
                 elif t is h2s.Limit:
                     self._wake()
-                elif t is h2s.GoneAway:
+                elif t is GoneAway:
                     self._on_goaway(ev)  # type: ignore[arg-type]
         finally:
             self._in_read = False
         self._flush()
 
     def eof_received(self) -> bool:
-        self._gone = True
+        self._closing = True
         self._fail_all(StreamClosed("Stream closed", None))
         return False  # close our side too
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._gone = True
-        self.transport = None
+    def _lost(self, error: StreamClosed) -> None:
         self._idle.cancel()
-        message = "Stream closed" if exc is None else str(exc)
-        self._fail_all(StreamClosed(message, exc))
-        self._gate.lost(error=_stream_closed)
-        on_lost = self._on_lost
-        self._on_lost = None
-        if on_lost is not None:
-            on_lost(self)
-
-    def pause_writing(self) -> None:
-        self._gate.pause()
-
-    def resume_writing(self) -> None:
-        self._gate.resume()
+        self._fail_all(error)
 
     # -- slots (rule 1) -----------------------------------------------------------
 
@@ -332,30 +298,16 @@ class H2ClientConnection(H2Glue[h2s.H2ClientSession]):
 
     # -- the exchange ---------------------------------------------------------------
 
-    async def exchange(
-        self,
-        method: str,
-        target: str,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes | None,
-        body_producer: BodyProducer | None,
-        expect_continue: bool,
-        reader: ResponseReader,
-        deadline: float | None,
+    async def _exchange(
+        self, request: Outgoing, reader: ResponseReader, deadline: float | None
     ) -> bool:
-        """Send a request on a new stream and read its response into ``reader``.
-
-        Returns True while the connection may carry more. Raises :class:`RequestTimeout`
-        past ``deadline`` (loop time), :class:`StreamClosed` (:class:`StreamRefused` when
-        the server never processed it), ``ValueError`` for a request HTTP/2 does not
-        allow, or whatever a user callback or the ``body_producer`` raised; only this
-        exchange's stream is reset.
-        """
+        # On a new stream; only this exchange's stream is reset when it fails.
+        method, target, headers, body, body_producer, expect_continue = request
         if not self.usable:
             raise StreamRefused("the connection is closing")
         await self._take_slot(deadline)
         self._reserved -= 1
-        if self._gone or self.transport is None:  # retired while this one waited
+        if self._closing or self.transport is None:  # retired while this one waited
             self._wake()
             raise StreamRefused("the connection is closing")
         has_body = bool(body) or body_producer is not None
@@ -398,21 +350,8 @@ class H2ClientConnection(H2Glue[h2s.H2ClientSession]):
         return granted.done() and granted.result()
 
     async def _produce(self, st: _Stream, producer: BodyProducer) -> None:
-        # As on HTTP/1.1: the producer runs beside the response, and a timeout, a reset
-        # or an early final answer does not wait for it to notice.
-        produced = producer(lambda chunk: self._write(st, chunk))
-        task = asyncio.ensure_future(produced if produced is not None else _nothing())
-        try:
-            await asyncio.wait((task, st.done), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not task.done():
-                task.cancel()
-        if st.done.done():
-            if not task.cancelled():
-                task.exception()  # the exchange is decided; this would only hide why
-            return
-        task.result()
-        self._send(st, memoryview(b""), end=True)
+        if await run_producer(producer, lambda chunk: self._write(st, chunk), st.done):
+            self._send(st, memoryview(b""), end=True)
 
     def _write(self, st: _Stream, chunk: bytes) -> asyncio.Future[None]:
         """The ``write`` a ``body_producer`` gets: resolves once ``chunk`` is handed to
@@ -484,7 +423,7 @@ class H2ClientConnection(H2Glue[h2s.H2ClientSession]):
         if not (st.remote_ended and st.out_closed):
             # Still open on one side: a response not read to its end, or (RFC 9113
             # §8.1) a body the server no longer wants after its complete answer.
-            self._session.reset(st.id, h2s.CANCEL)
+            self._session.reset(st.id, CANCEL)
         st.out.clear()
         st.out_closed = True
         self._resolve_continue(st, False)
@@ -495,7 +434,7 @@ class H2ClientConnection(H2Glue[h2s.H2ClientSession]):
             self._wake()
         self._flush()
         if not self._streams:
-            if self._gone:
+            if self._closing:
                 if self.transport is not None and not self.transport.is_closing():
                     self.close()
             else:
@@ -591,7 +530,7 @@ class H2ClientConnection(H2Glue[h2s.H2ClientSession]):
             gen_log.info("Malformed HTTP message from %s: %s", None, error.message)
         self._fail(st, error)
 
-    def _on_reset(self, ev: h2s.Reset) -> None:
+    def _on_reset(self, ev: Reset) -> None:
         st = self._streams.get(ev.stream_id)
         if st is None:
             return
@@ -602,14 +541,14 @@ class H2ClientConnection(H2Glue[h2s.H2ClientSession]):
             # the body (RFC 9113 §8.1); the response stands.
             return
         st.remote_ended = True  # nothing more will come; no reset of ours is needed
-        if ev.code == h2s.REFUSED_STREAM:
+        if ev.code == REFUSED_STREAM:
             self._fail(st, StreamRefused("the server refused the stream (REFUSED_STREAM)"))
         else:
             name = h2s.error_name(ev.code)
             message = f"Stream reset by the server ({name})"
             self._fail(st, StreamClosed(message, None, st.response_started))
 
-    def _on_goaway(self, ev: h2s.GoneAway) -> None:
+    def _on_goaway(self, ev: GoneAway) -> None:
         self._retire()
         for st in list(self._streams.values()):
             if st.id > ev.last_stream_id:
@@ -617,12 +556,12 @@ class H2ClientConnection(H2Glue[h2s.H2ClientSession]):
                 st.out.clear()
                 st.out_closed = True
                 self._fail(st, StreamRefused("the server went away (GOAWAY) before it began"))
-        if ev.code != h2s.NO_ERROR:
+        if ev.code != NO_ERROR:
             gen_log.info("HTTP/2 server sent GOAWAY (%s)", h2s.error_name(ev.code))
 
     def _retire(self) -> None:
         """No new stream on this connection (rule 4); the pool forgets it."""
-        self._gone = True
+        self._closing = True
         self._refuse_waiters()
         if not self._streams and self.transport is not None:
             self._loop.call_soon(self.close)
@@ -662,11 +601,3 @@ class H2ClientConnection(H2Glue[h2s.H2ClientSession]):
 def _expire(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_exception(RequestTimeout("Timeout in request queue"))
-
-
-async def _nothing() -> None:
-    return None
-
-
-def _stream_closed() -> StreamClosed:
-    return StreamClosed("Stream closed", None)

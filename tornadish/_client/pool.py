@@ -31,7 +31,8 @@ import ssl
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from tornadish._client.connection import ClientConnection, RequestTimeout
+from tornadish._client.connection import ClientConnection
+from tornadish._client.connection_base import RequestTimeout
 from tornadish._client.proxy import Proxy, open_connection
 from tornadish._http.engines import resolve_http
 from tornadish.log import gen_log

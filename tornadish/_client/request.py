@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from tornadish import version
-from tornadish._client.connection import BodyProducer
+from tornadish._client.connection_base import BodyProducer
 from tornadish._client.pool import Origin
 from tornadish._client.proxy import Proxy, proxy_for
 from tornadish._http.headers import HTTPHeaders

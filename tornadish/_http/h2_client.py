@@ -11,10 +11,11 @@ Rules of this module:
    or touches h2's private state. A connection error h2 finds is raised as
    :class:`H2ClientError` once h2 has queued its GOAWAY.
 3. The events are the client's vocabulary, as :mod:`tornadish._http.client_session`
-   is for HTTP/1.1 (those the server's session says too are :mod:`.h2_common`'s, as
-   is the sending half): a response head (informational ones too), body data with the
+   is for HTTP/1.1: a response head (informational ones too), body data with the
    flow-controlled length to acknowledge once consumed, the end of a response, a
-   reset, a window that opened, the server's new concurrency limit, its GOAWAY.
+   reset, a window that opened, the server's new concurrency limit, its GOAWAY. Those
+   the server's session says too are :mod:`.h2_common`'s, as are the error codes and
+   the sending half: the glue takes them from there.
 4. Response data is acknowledged only when the glue says it was consumed
    (:meth:`H2ClientSession.ack`): a slow ``streaming_callback`` holds the server to the
    stream's window, as a paused socket does on HTTP/1.1. The connection's window is
@@ -36,33 +37,21 @@ import h2.exceptions
 import h2.settings
 
 from tornadish._http.h2_common import (
-    CANCEL,
     CONNECTION_HEADERS,
     NO_ERROR,
-    REFUSED_STREAM,
+    CommonEvent,
     Data,
-    End,
-    GoneAway,
     H2Error,
     H2SessionBase,
-    Reset,
-    WindowOpen,
+    common_event,
     connection_window,
 )
 
 __all__ = [
-    "CANCEL",
-    "NO_ERROR",
-    "REFUSED_STREAM",
-    "Data",
-    "End",
-    "GoneAway",
     "H2ClientError",
     "H2ClientSession",
     "Limit",
-    "Reset",
     "ResponseHead",
-    "WindowOpen",
     "error_name",
 ]
 
@@ -97,7 +86,7 @@ class Limit:
         self.max_streams = max_streams
 
 
-Event = ResponseHead | Data | End | Reset | WindowOpen | Limit | GoneAway
+Event = ResponseHead | Limit | CommonEvent
 
 
 class H2ClientError(H2Error):
@@ -113,6 +102,8 @@ class H2ClientSession(H2SessionBase):
     """
 
     __slots__ = ("_settled",)
+
+    _error = H2ClientError
 
     def __init__(
         self,
@@ -145,35 +136,23 @@ class H2ClientSession(H2SessionBase):
     def receive_data(self, data: bytes) -> list[Event]:
         """Feed bytes from the server; returns the events they complete. Raises
         :class:`H2ClientError` on a connection error (a GOAWAY is queued)."""
-        try:
-            raw = self._h2.receive_data(data)
-        except h2.exceptions.ProtocolError as e:
-            raise H2ClientError(int(e.error_code), str(e) or type(e).__name__) from None
         events: list[Event] = []
         append = events.append
-        for ev in raw:
+        for ev in self._receive(data):
             t = type(ev)
             if t is h2.events.DataReceived:
                 sid = ev.stream_id  # type: ignore[attr-defined]
                 append(Data(sid, ev.data, ev.flow_controlled_length or 0))  # type: ignore[attr-defined]
             elif t is h2.events.ResponseReceived or t is h2.events.InformationalResponseReceived:
                 append(_head(ev.stream_id, ev.headers))  # type: ignore[attr-defined]
-            elif t is h2.events.StreamEnded:
-                append(End(ev.stream_id))  # type: ignore[attr-defined]
-            elif t is h2.events.StreamReset:
-                append(Reset(ev.stream_id, int(ev.error_code or 0)))  # type: ignore[attr-defined]
-            elif t is h2.events.WindowUpdated:
-                append(WindowOpen(ev.stream_id or 0))  # type: ignore[attr-defined]
-            elif t is h2.events.RemoteSettingsChanged:
-                self._settled = True
-                changed = ev.changed_settings  # type: ignore[attr-defined]
-                if h2.settings.SettingCodes.INITIAL_WINDOW_SIZE in changed:
-                    append(WindowOpen(0))
-                append(Limit(self.max_streams))
-            elif t is h2.events.ConnectionTerminated:
-                code = int(ev.error_code or 0)  # type: ignore[attr-defined]
-                append(GoneAway(code, ev.last_stream_id or 0))  # type: ignore[attr-defined]
-            # Trailers, PINGs, SETTINGS acks, priorities, ALTSVC: nothing for us to do.
+            else:
+                # (Trailers, PINGs, SETTINGS acks, priorities, ALTSVC: nothing to say.)
+                common = common_event(ev)
+                if common is not None:
+                    append(common)
+                if t is h2.events.RemoteSettingsChanged:
+                    self._settled = True
+                    append(Limit(self.max_streams))
         return events
 
     @property

@@ -5,12 +5,15 @@ Rules of this module:
 
 1. Sans-IO, as both sessions are: nothing here reads a clock or touches a socket.
 2. The events both sides report in the same words live here (body data, the end of a
-   message, a reset, a window that opened, the peer's GOAWAY); each session adds the
-   ones only its side has (a request head, a response head, a PING answer...).
+   message, a reset, a window that opened, the peer's GOAWAY), and so does turning h2's
+   events into them (:func:`common_event`); each session adds the ones only its side
+   has (a request head, a response head, a PING answer...).
 3. :class:`H2SessionBase` is the sending half both sides drive the same way: body data
    as the peer's windows allow, acknowledgements, resets, GOAWAY. A stream the peer
    closed meanwhile is not an error here: the peer's RST_STREAM, already on its way,
-   says so as an event.
+   says so as an event. Its :meth:`~H2SessionBase._receive` is the receiving half's
+   first step on both sides: h2's events for the peer's bytes, or the side's
+   :class:`H2Error` once h2 has queued its GOAWAY.
 4. Receive windows, the same on both sides. Each stream has its own window (our
    ``SETTINGS_INITIAL_WINDOW_SIZE``, S), and what arrives is acknowledged only once
    consumed (:meth:`H2SessionBase.ack`), so a stream whose consumer stalls holds at
@@ -28,10 +31,13 @@ Rules of this module:
 from __future__ import annotations
 
 from collections import deque
+from typing import ClassVar
 
 import h2.connection
 import h2.errors
+import h2.events
 import h2.exceptions
+import h2.settings
 
 __all__ = [
     "CANCEL",
@@ -42,6 +48,7 @@ __all__ = [
     "NO_ERROR",
     "PROTOCOL_ERROR",
     "REFUSED_STREAM",
+    "CommonEvent",
     "Data",
     "End",
     "GoneAway",
@@ -49,6 +56,7 @@ __all__ = [
     "H2SessionBase",
     "Reset",
     "WindowOpen",
+    "common_event",
     "connection_window",
     "take",
 ]
@@ -141,6 +149,10 @@ class GoneAway:
         self.last_stream_id = last_stream_id
 
 
+#: The events both sides report (rule 2); each session's ``Event`` adds its own.
+CommonEvent = Data | End | Reset | WindowOpen | GoneAway
+
+
 class H2Error(Exception):
     """The connection is over (the peer broke the protocol, or abused it): a GOAWAY
     with ``code`` is queued (send it, then close)."""
@@ -150,13 +162,44 @@ class H2Error(Exception):
         self.code = code
 
 
+def common_event(ev: h2.events.Event) -> End | Reset | WindowOpen | GoneAway | None:
+    """What h2's ``ev`` says in the words both sides use (rule 2); None for an event a
+    side reads for itself, or one that needs no word from us."""
+    if isinstance(ev, h2.events.StreamEnded):
+        assert ev.stream_id is not None
+        return End(ev.stream_id)
+    if isinstance(ev, h2.events.StreamReset):
+        assert ev.stream_id is not None
+        return Reset(ev.stream_id, int(ev.error_code or 0))
+    if isinstance(ev, h2.events.WindowUpdated):
+        return WindowOpen(ev.stream_id or 0)
+    if isinstance(ev, h2.events.RemoteSettingsChanged):
+        # A new initial window changes every stream's: each may send again.
+        if h2.settings.SettingCodes.INITIAL_WINDOW_SIZE in ev.changed_settings:
+            return WindowOpen(0)
+        return None
+    if isinstance(ev, h2.events.ConnectionTerminated):
+        return GoneAway(int(ev.error_code or 0), ev.last_stream_id or 0)
+    return None
+
+
 class H2SessionBase:
-    """The sending half of an HTTP/2 session on h2 (see the module's rules); ``_h2``
-    is the h2 connection, made by the subclass."""
+    """The sending half of an HTTP/2 session on h2, and the first step of its receiving
+    half (see the module's rules); ``_h2`` is the h2 connection, made by the subclass,
+    ``_error`` the error its side raises."""
 
     __slots__ = ("_h2",)
 
     _h2: h2.connection.H2Connection
+    _error: ClassVar[type[H2Error]]
+
+    def _receive(self, data: bytes) -> list[h2.events.Event]:
+        """h2's events for ``data`` from the peer. Raises ``_error`` on a connection
+        error (h2 has queued its GOAWAY)."""
+        try:
+            return self._h2.receive_data(data)
+        except h2.exceptions.ProtocolError as e:
+            raise self._error(int(e.error_code), str(e) or type(e).__name__) from None
 
     def data_to_send(self) -> bytes:
         """The bytes to write to the peer now."""

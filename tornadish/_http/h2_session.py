@@ -58,6 +58,7 @@ from tornadish._http.h2_common import (
     NO_ERROR,
     PROTOCOL_ERROR,
     REFUSED_STREAM,
+    CommonEvent,
     Data,
     End,
     GoneAway,
@@ -65,6 +66,7 @@ from tornadish._http.h2_common import (
     H2SessionBase,
     Reset,
     WindowOpen,
+    common_event,
     connection_window,
 )
 
@@ -153,7 +155,7 @@ class PingAck:
         self.data = data
 
 
-Event = Head | Data | End | Reset | WindowOpen | PingAck | GoneAway
+Event = Head | PingAck | CommonEvent
 
 
 class H2ConnectionError(H2Error):
@@ -250,6 +252,8 @@ class H2Session(H2SessionBase):
         "_resets",
     )
 
+    _error = H2ConnectionError
+
     def __init__(
         self,
         *,
@@ -321,10 +325,7 @@ class H2Session(H2SessionBase):
     def receive_data(self, data: bytes, now: float) -> list[Event]:
         """Feed bytes from the peer; returns the events they complete. Raises
         :class:`H2ConnectionError` on a connection error (a GOAWAY is queued)."""
-        try:
-            raw = self._h2.receive_data(data)
-        except h2.exceptions.ProtocolError as e:
-            raise H2ConnectionError(int(e.error_code), str(e) or type(e).__name__) from None
+        raw = self._receive(data)
         events: list[Event] = []
         # Streams closed here in this batch: the rest of their events are dropped
         # (h2 answers anything later on them itself).
@@ -357,26 +358,18 @@ class H2Session(H2SessionBase):
                     refused.add(ev.stream_id)
                 else:
                     events.append(head)
-            elif isinstance(ev, h2.events.StreamEnded):
-                assert ev.stream_id is not None
-                events.append(End(ev.stream_id))
-            elif isinstance(ev, h2.events.StreamReset):
-                assert ev.stream_id is not None
-                if ev.remote_reset:
-                    self._count_reset(now)
-                events.append(Reset(ev.stream_id, int(ev.error_code or 0)))
-            elif isinstance(ev, h2.events.WindowUpdated):
-                events.append(WindowOpen(ev.stream_id or 0))
             elif isinstance(ev, h2.events.PingReceived):
                 control += 1
             elif isinstance(ev, h2.events.PingAckReceived):
                 events.append(PingAck(ev.ping_data or b""))
-            elif isinstance(ev, h2.events.RemoteSettingsChanged):
-                control += 1
-                if _S.INITIAL_WINDOW_SIZE in ev.changed_settings:
-                    events.append(WindowOpen(0))
-            elif isinstance(ev, h2.events.ConnectionTerminated):
-                events.append(GoneAway(int(ev.error_code or 0), ev.last_stream_id or 0))
+            else:
+                if isinstance(ev, h2.events.StreamReset) and ev.remote_reset:
+                    self._count_reset(now)
+                elif isinstance(ev, h2.events.RemoteSettingsChanged):
+                    control += 1
+                common = common_event(ev)
+                if common is not None:
+                    events.append(common)
         if control and not self._control.spend(now, control):
             self.goaway(ENHANCE_YOUR_CALM)
             raise H2ConnectionError(
