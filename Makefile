@@ -50,7 +50,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.mem_bench
 	$(BIN)/python -m bench.h2_bench
 	$(BIN)/python -m bench.web_bench
-	$(BIN)/python -m bench.ws_bench
+	$(BIN)/python -m bench.ws_bench --rounds 2
 	$(BIN)/python -m bench.client_bench
 	$(BIN)/python -m bench.pubsub_bench
 	$(BIN)/python -m bench.compression_bench
