@@ -111,7 +111,12 @@ class HTTPServerRequest:
         else:
             self.remote_ip = None
             self.protocol = "http"
-        host = headers.joined.get("Host") if authority is None else authority
+        if authority is None:
+            # headers.joined, without the property's call when nothing is stale.
+            joined = headers._joined if headers._stale is None else headers.joined
+            host = joined.get("Host")
+        else:
+            host = authority
         if host:
             self.host = host
             self.host_name = _host_name(host)

@@ -244,7 +244,7 @@ class ConnectionReader(ConnectionBase):
             )
         else:
             self.remote_ip = self._peer_ip
-        joined = headers.joined
+        joined = headers._joined  # (just made by from_raw: never stale; no property call)
         length = joined.get("Content-Length")
         self._declared_length = 0 if length is None else _content_length(length)
         if length not in (None, "0") or joined.get("Transfer-Encoding") is not None:

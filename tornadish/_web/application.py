@@ -412,7 +412,9 @@ class _RequestDispatcher(HTTPMessageDelegate):
             self.watch = RequestWatch(self.policy, self.connection, self._timed_out)
         if self.stream:
             return self._start_streaming()
-        ctype = headers.joined.get("Content-Type")
+        # headers.joined, without the property's call when nothing is stale.
+        joined = headers._joined if headers._stale is None else headers.joined
+        ctype = joined.get("Content-Type")
         if ctype is not None and ctype.startswith("multipart/form-data"):
             self._start_multipart(ctype, headers)
         return None

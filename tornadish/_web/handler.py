@@ -350,10 +350,12 @@ class RequestHandler(
         if not self._headers_written:
             status = self._status_code
             headers = self._headers
+            # headers.joined, without the property's call when nothing is stale.
+            joined = headers._joined if headers._stale is None else headers.joined
             if (
                 status == 200
                 and self.request.method in ("GET", "HEAD")
-                and headers.joined.get("Etag") is None
+                and joined.get("Etag") is None
             ):
                 cls = type(self)
                 if (
@@ -364,12 +366,18 @@ class RequestHandler(
                     # The three hooks as defined here, inlined (once per response).
                     etag = body_etag(self._write_buffer)
                     headers.put("Etag", etag)
-                    inm = self.request.headers.joined.get("If-None-Match")
+                    request_headers = self.request.headers
+                    inm = (
+                        request_headers._joined
+                        if request_headers._stale is None
+                        else request_headers.joined
+                    ).get("If-None-Match")
                     not_modified = inm is not None and etag_matches(inm, etag)
                 else:
                     self.set_etag_header()
                     not_modified = self.check_etag_header()
                     headers = self._headers
+                    joined = headers.joined
                 if not_modified:
                     self._write_buffer = []
                     self.set_status(304)
@@ -378,7 +386,7 @@ class RequestHandler(
                 if self._write_buffer:
                     raise RuntimeError(f"Cannot send body with status code HTTP{status}")
                 self._clear_representation_headers()
-            elif headers.joined.get("Content-Length") is None:
+            elif joined.get("Content-Length") is None:
                 buf = self._write_buffer
                 length = len(buf[0]) if len(buf) == 1 else sum(map(len, buf))
                 headers.put("Content-Length", str(length))
