@@ -14,14 +14,17 @@ the HTTP/1.1 connection (:mod:`.protocol`, one request at a time) and the HTTP/2
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tornadish._http.contract import HTTPConnection
+from tornadish._http.headers import HTTPInputError
+from tornadish.log import gen_log
 
 if TYPE_CHECKING:
     from tornadish._server.params import ServerParams
 
-__all__ = ["ServerContract"]
+__all__ = ["ServerContract", "consumption_failed"]
 
 
 class ServerContract(HTTPConnection):
@@ -60,3 +63,23 @@ class ServerContract(HTTPConnection):
     def track_task(self, task: asyncio.Future[Any]) -> None:
         """A graceful shutdown waits for ``task``, then cancels it (see the contract)."""
         self._params.drain.hold(task)
+
+
+def consumption_failed(
+    fut: asyncio.Future[None],
+    bad_body: Callable[[HTTPInputError], None],
+    fail: Callable[[int, str], None],
+) -> bool:
+    """Whether the delegate failed to consume a body chunk (``fut``, what it returned,
+    has failed), the request then answered alike on every protocol: ``bad_body(exc)``
+    for a body that could not be decoded, else the error logged and ``fail(500,
+    ...)``. False when it succeeded (``fut`` must be done and not cancelled)."""
+    exc = fut.exception()
+    if exc is None:
+        return False
+    if isinstance(exc, HTTPInputError):
+        bad_body(exc)
+    else:
+        gen_log.error("Uncaught exception in request body handling", exc_info=exc)
+        fail(500, "internal error while reading the request")
+    return True

@@ -60,7 +60,7 @@ from tornadish._http.headers import HTTPHeaders, HTTPInputError, HTTPOutputError
 from tornadish._http.parse import RequestStartLine, responses
 from tornadish._io.flow_control import WriteGate, failed_future
 from tornadish._io.websocket import accept_server_websocket
-from tornadish._server.contract_base import ServerContract
+from tornadish._server.contract_base import ServerContract, consumption_failed
 from tornadish._server.h2_websocket import (
     H2StreamTransport,
     websocket_head,
@@ -301,15 +301,7 @@ class H2Stream(ServerContract):
 
     def _consumed(self, fut: asyncio.Future[None], flow: int) -> None:
         self._waiting = False
-        if fut.cancelled() or self._done:
-            return
-        exc = fut.exception()
-        if isinstance(exc, HTTPInputError):
-            self._bad_body(exc)
-            return
-        if exc is not None:
-            gen_log.error("Uncaught exception in request body handling", exc_info=exc)
-            self._error(500, "internal error while reading the request")
+        if fut.cancelled() or self._done or consumption_failed(fut, self._bad_body, self._error):
             return
         self._conn._session.ack(self.stream_id, flow)
         if self.body_at is not None:

@@ -46,8 +46,9 @@ from tornadish._server.connection import (
     T_WRITE,
     ConnectionBase,
 )
+from tornadish._server.contract_base import consumption_failed
 from tornadish._server.proxy_headers import forwarded_client
-from tornadish.log import app_log, gen_log
+from tornadish.log import app_log
 
 _tuple_new = tuple.__new__
 # The seam's names the read loop tests on every event, as module globals.
@@ -331,15 +332,7 @@ class ConnectionReader(ConnectionBase):
         fut.add_done_callback(self._flow_done)
 
     def _flow_done(self, fut: asyncio.Future[None]) -> None:
-        if fut.cancelled():
-            return
-        exc = fut.exception()
-        if isinstance(exc, HTTPInputError):
-            self._bad_body(exc)
-            return
-        if exc is not None:
-            gen_log.error("Uncaught exception in request body handling", exc_info=exc)
-            self._protocol_error(500, "internal error while reading the request")
+        if fut.cancelled() or consumption_failed(fut, self._bad_body, self._protocol_error):
             return
         self._unblock(BLOCK_FLOW)
         if self._body_bytes == 0:

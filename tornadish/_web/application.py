@@ -519,7 +519,7 @@ class _RequestDispatcher(HTTPMessageDelegate):
         self.handler_kwargs = handler_kwargs
         self.path_args = path_args
         self.path_kwargs = path_kwargs
-        self.stream = handler_class._stream_request_body  # streams_request_body()
+        self.stream = handler_class._stream_request_body  # @stream_request_body
         self.policy = policy
 
     def _start_streaming(self) -> Awaitable[None] | None:

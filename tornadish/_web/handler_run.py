@@ -19,7 +19,7 @@ from tornadish._web.route_policy import log_timeout
 from tornadish._web.uploads import MultipartUpload
 from tornadish.log import app_log
 
-__all__ = ["HandlerRun", "streams_request_body"]
+__all__ = ["HandlerRun"]
 
 
 class HandlerRun:
@@ -161,8 +161,3 @@ class HandlerRun:
                 handler.abandon_response()
         if task is not None and not task.done():
             task.cancel()
-
-
-def streams_request_body(handler_class: type[RequestHandler]) -> bool:
-    """True if ``handler_class`` is decorated with :func:`stream_request_body`."""
-    return handler_class._stream_request_body
