@@ -3,7 +3,8 @@
 Same assertions, over real sockets (plain, TLS from a wrapped socket, TLS from a
 context), pipes, and an HTTP(S) server, on the stdlib loop and uvloop. Where a Tornado
 test pokes at its reactor (``read_from_fd``, ``_try_inline_read``, closing the fd under
-the stream), the port says so and checks the same behaviour through our seams. The
+the stream), the port says so and checks the same behaviour through our seams;
+``read_from_fd`` is honoured where overridden, so those tests are ported as written. The
 ``_StreamBuffer`` tests are in ``test_iostream_buffer.py``, detach in the web tests.
 """
 
@@ -584,8 +585,8 @@ async def test_read_until_close_after_error_close(socket_pairs: Pairs) -> None:
 
 
 async def test_read_until_close_after_connection_reset(socket_pairs: Pairs) -> None:
-    # Tornado patches read_from_fd to report the EOF as a reset; here the transport
-    # reports the loss as a reset, as an asyncio transport does on ECONNRESET.
+    # The transport reports the loss as a reset, as asyncio's does on ECONNRESET
+    # (Tornado's version, through read_from_fd, is the next test).
     rs, ws = await socket_pairs()
     ws.write(b"1234")
     assert await rs.read_bytes(1) == b"1"
@@ -607,14 +608,119 @@ async def test_read_until_close_with_buffer_overflow(socket_pairs: Pairs) -> Non
     assert isinstance(cm.value.real_error, StreamBufferFullError)
 
 
+async def test_read_until_close_after_a_reset_from_read_from_fd(socket_pairs: Pairs) -> None:
+    # Tornado's own version: the hook reports the end of the stream as a reset.
+    rs, ws = await socket_pairs()
+    real_read_from_fd = rs.read_from_fd
+
+    def read_from_fd(buf: bytearray) -> int | None:
+        result: int | None = real_read_from_fd(buf)
+        if result == 0:
+            raise ConnectionResetError(errno.ECONNRESET, "Connection reset")
+        return result
+
+    rs.read_from_fd = read_from_fd
+    ws.write(b"1234")
+    assert await rs.read_bytes(1) == b"1"
+    ws.close()
+    assert await rs.read_until_close() == b"234"
+    assert isinstance(rs.error, ConnectionResetError)
+
+
+async def test_read_from_fd_on_the_instance_sees_every_byte(pairs: Pairs) -> None:
+    # Every byte read passes through an overridden hook, which may alter it; on
+    # sockets, TLS and pipes alike, whatever the reads in between.
+    rs, ws = await pairs()
+    seen: list[int | None] = []
+    real_read_from_fd = rs.read_from_fd
+
+    def read_from_fd(buf: bytearray) -> int | None:
+        size: int | None = real_read_from_fd(buf)
+        seen.append(size)
+        if size:
+            buf[:size] = bytes(buf[:size]).upper()
+        return size
+
+    rs.read_from_fd = read_from_fd
+    data = b"".join(b"line %d\n" % i for i in range(2000))
+    ws.write(data)
+    assert await rs.read_until(b"\n") == b"LINE 0\n"
+    assert await rs.read_bytes(7) == b"LINE 1\n"
+    ws.close()
+    rest = await rs.read_until_close()
+    assert rest == data.upper()[len(b"line 0\nline 1\n") :]
+    assert sum(size for size in seen if size) == len(data)
+    assert seen[-1] == 0  # the end of the stream came through the hook too
+    assert rs.error is None
+
+
+class UpperIOStream(IOStream):
+    """A subclass overriding Tornado's hook."""
+
+    def read_from_fd(self, buf: bytearray | memoryview) -> int | None:
+        size = super().read_from_fd(buf)
+        if size:
+            buf[:size] = bytes(buf[:size]).upper()
+        return size
+
+
+async def test_read_from_fd_overridden_by_a_subclass(loop_factory: Any, io_loop: Any) -> None:
+    a, b = socket.socketpair()
+    rs, ws = UpperIOStream(a, read_chunk_size=4), IOStream(b)
+    try:
+        ws.write(b"hello world")
+        assert await rs.read_bytes(11) == b"HELLO WORLD"  # in 4-byte chunks of the hook
+    finally:
+        rs.close()
+        ws.close()
+
+
+async def test_read_from_fd_not_overridden(socket_pairs: Pairs) -> None:
+    # The stream takes the transport's bytes itself: a direct call finds none waiting.
+    rs, ws = await socket_pairs()
+    ws.write(b"abc")
+    assert await rs.read_bytes(3) == b"abc"
+    assert rs.read_from_fd(bytearray(10)) is None
+
+
+async def test_read_from_fd_that_never_reports_the_end(socket_pairs: Pairs) -> None:
+    # A hook answering None for ever does not keep an ended stream open.
+    rs, ws = await socket_pairs()
+    rs.read_from_fd = lambda buf: None
+    closed = closed_event(rs)
+    ws.write(b"abc")
+    ws.close()
+    fut = rs.read_until_close()
+    await closed.wait()
+    assert await fut == b""
+
+
+async def test_read_error_from_read_from_fd_is_logged_once(socket_pairs: Pairs) -> None:
+    # Tornado's test_async_read_error_logging: the hook fails on an asynchronous read.
+    server, client = await socket_pairs()
+    closed = closed_event(server)
+    pending = server.read_bytes(1)
+
+    def read_from_fd(buf: bytearray) -> int | None:
+        raise OSError(errno.EIO, "boom")
+
+    server.read_from_fd = read_from_fd
+    client.write(b"a")
+    with ExpectLog(gen_log, "error on read: .*boom"):
+        await closed.wait()
+    assert isinstance(server.error, OSError)
+    with pytest.raises(StreamClosedError):
+        await pending
+
+
 # test_inline_read_error is not ported: it closes the descriptor under the stream and
 # expects the next read_bytes() to raise from its inline recv(). Our reads never call
 # recv() inline (the transport reads), so there is no such path.
 
 
 async def test_async_read_error_logging(socket_pairs: Pairs) -> None:
-    # Tornado stubs read_from_fd to fail; an asyncio transport reports a read error as
-    # connection_lost(exc), so that is what the test sends. Logged once, then closed.
+    # A read error from the transport: asyncio reports it as connection_lost(exc).
+    # Logged once, then closed (the same through read_from_fd: further down).
     server, client = await socket_pairs()
     closed = closed_event(server)
     server.read_bytes(1)

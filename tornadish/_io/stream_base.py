@@ -6,7 +6,8 @@ Where the transport comes from (a socket, a TLS handshake, a pipe) is the busine
 there. Rules of this module:
 
 1. The transport does the I/O. A :class:`StreamProtocol` forwards what the transport
-   says to its stream; the stream never touches a file descriptor.
+   says to its stream; the stream never touches a file descriptor. (Tornado's
+   ``read_from_fd``, where overridden, sees every byte on its way: :mod:`.read_hook`.)
 2. Reading is on only while someone wants bytes: a read is pending, or the stream is
    idle with a close callback set and nothing buffered (so a peer that goes away is
    noticed) — when Tornado polls too. Otherwise ``pause_reading`` leaves the bytes in the
@@ -50,6 +51,7 @@ from typing import Any
 
 from tornadish._http.contract import StreamClosedError
 from tornadish._io.flow_control import WriteGate, failed_future
+from tornadish._io.read_hook import ReadFromFd
 from tornadish._io.stream_buffer import StreamBuffer
 from tornadish.ioloop import IOLoop
 from tornadish.log import gen_log
@@ -124,7 +126,11 @@ class StreamProtocol(asyncio.Protocol):
         self._stream._attached(transport, self._role)
 
     def data_received(self, data: bytes) -> None:
-        self._stream._data(data)
+        stream = self._stream
+        if stream._read_hook_overridden or "read_from_fd" in stream.__dict__:
+            stream._hooked_read(data)  # rule 1 of .read_hook
+        else:
+            stream._data(data)
 
     def eof_received(self) -> bool:
         self._stream._eof()
@@ -144,7 +150,7 @@ class StreamProtocol(asyncio.Protocol):
         stream._pump()
 
 
-class BaseIOStream:
+class BaseIOStream(ReadFromFd):
     """Reading from and writing to a non-blocking byte stream (Tornado's
     ``BaseIOStream``), over an asyncio transport.
 
@@ -478,7 +484,11 @@ class BaseIOStream:
         return data[take:] if take < len(data) else b""
 
     def _eof(self) -> None:
-        if not self._closed:
+        if self._closed:
+            return
+        if self._read_hooked():
+            self._hooked_read(None)
+        else:
             self.close()
 
     def _lost(self, role: int, exc: Exception | None) -> None:
