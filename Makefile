@@ -81,6 +81,6 @@ clean:
 # it fails: a ratchet, raised as the figure climbs and never lowered. About a minute on
 # 2 cores; the first run downloads the sdist into build/compat/. `$(BIN)/python -m compat
 # --module web --show-failures` lists one module's failures.
-COMPAT_MIN ?= 98
+COMPAT_MIN ?= 98.5
 compat: $(VENV)/.installed-test
 	$(BIN)/python -m compat --min $(COMPAT_MIN)

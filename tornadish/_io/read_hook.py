@@ -65,6 +65,16 @@ class ReadFromFd:
         """True if this stream's bytes go through an overridden ``read_from_fd``."""
         return self._read_hook_overridden or "read_from_fd" in self.__dict__
 
+    def _eof(self) -> None:
+        """The transport saw the end of the stream: the stream closes (Tornado keeps no
+        half-open streams), after the hook has seen the end where there is one."""
+        if self._closed:
+            return
+        if self._read_hooked():
+            self._hooked_read(None)
+        else:
+            self.close()
+
     def _hooked_read(self, data: bytes | None) -> None:
         """Tornado's read step: queue ``data`` (``None``: the end of the stream) for
         the hook, then hand the stream what the hook returns."""

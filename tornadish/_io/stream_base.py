@@ -483,14 +483,6 @@ class BaseIOStream(ReadFromFd):
             self._finish_read(0)
         return data[take:] if take < len(data) else b""
 
-    def _eof(self) -> None:
-        if self._closed:
-            return
-        if self._read_hooked():
-            self._hooked_read(None)
-        else:
-            self.close()
-
     def _lost(self, role: int, exc: Exception | None) -> None:
         if role & WRITE:
             self._transport = None
