@@ -7,6 +7,8 @@ busy with what came) does not count."""
 from __future__ import annotations
 
 import asyncio
+import email.utils
+import time
 
 import h2.errors
 
@@ -59,6 +61,12 @@ async def test_a_silent_body_is_408_and_the_connection_carries_on(serve) -> None
             client.flush()
         await ended(client, sid)
         assert client.streams[sid].status == 408
+        # The server's own answer carries Date and Server, as every response does.
+        head = dict(client.streams[sid].headers)
+        assert head[b"server"] == b"tornadish/0.1"
+        sent = email.utils.parsedate_to_datetime(head[b"date"].decode())
+        assert abs(sent.timestamp() - time.time()) < 5
+        assert client.streams[sid].body == b"408: Request Timeout"
         assert 0.25 < loop.time() - start < 2
         client.conn.end_stream(busy)
         client.flush()

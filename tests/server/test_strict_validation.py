@@ -15,7 +15,7 @@ import pytest
 
 from tornadish.web import Application, RequestHandler
 
-from tests.support.rawhttp import RawConn, capture_general
+from tests.support.rawhttp import RawConn, assert_own_answer, capture_general
 
 
 class Seen(RequestHandler):
@@ -186,6 +186,8 @@ async def test_strict_validation(serve: Any, case: Case, caplog: Any) -> None:
     for status in case.statuses:
         resp = await conn.response(timeout=3)
         assert resp.status == status, (case.name, resp.status, resp.body)
+        if status >= 400:
+            assert_own_answer(resp)
         if status == 200:
             seen.append(resp.body.decode("latin-1"))
     if case.seen is not None:

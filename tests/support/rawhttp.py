@@ -7,8 +7,10 @@ written from RFC 9112 so a bug shared by h11's client and server halves cannot h
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import logging
 import socket
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -168,3 +170,20 @@ def capture_general(caplog: pytest.LogCaptureFixture) -> None:
     # DEBUG: a client that leaves mid-request is logged at that level (as Tornado, which
     # says nothing, nearly does).
     caplog.set_level(logging.DEBUG, logger="tornadish.general")
+
+
+def assert_own_answer(resp: Response) -> None:
+    """``resp`` is what ``answers.error_answer`` writes for its status."""
+    assert resp.body == b""
+    if resp.status == 400:
+        assert resp.headers == []
+        return
+    names = [name.lower() for name, _ in resp.headers]
+    assert names == ["date", "server", "content-length", "connection"], resp.headers
+    date = resp.header("Date")
+    assert date is not None
+    sent = email.utils.parsedate_to_datetime(date)
+    assert abs(sent.timestamp() - time.time()) < 5
+    assert resp.header("Server") == "tornadish/0.1"
+    assert resp.header("Content-Length") == "0"
+    assert resp.header("Connection") == "close"

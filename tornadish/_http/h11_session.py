@@ -23,6 +23,7 @@ import functools
 
 import h11
 
+from tornadish._http.answers import error_answer
 from tornadish._http.chunked import ChunkedReader
 from tornadish._http.session import (
     CLOSED,
@@ -444,15 +445,12 @@ class ServerSession:
         return out or b"", rest
 
     def error_response(self, status: int, reason: str) -> bytes:
-        """The answer to a protocol error, or ``b""`` when the state machine can no longer
-        send one (a response was already under way).
-
-        Tornado's bare status line: no headers and no body, so the close that follows
-        ends it (RFC 9112 §6.3), for a peer whose framing we no longer trust.
-        """
+        """The answer to a protocol error (see :func:`~.answers.error_answer`), or
+        ``b""`` when the state machine can no longer send one (a response was already
+        under way). The connection closes after it."""
         if self._conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return b""
-        return b"HTTP/1.1 %d %s\r\n\r\n" % (status, reason.encode("latin-1"))
+        return error_answer(status, reason)
 
     # -- cycle ------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from typing import cast
 
 import httptools
 
+from tornadish._http.answers import error_answer
 from tornadish._http.chunked import ChunkedReader
 from tornadish._http.framing import CHUNKED, LENGTH, NO_BODY, UNTIL_CLOSE, frame_response
 from tornadish._http.h11_session import ServerSession
@@ -725,13 +726,13 @@ class HttptoolsSession(HeaderCallback):
         return b"HTTP/1.1 101 Switching Protocols\r\n" + b"".join(lines) + b"\r\n", rest
 
     def error_response(self, status: int, reason: str) -> bytes:
-        """The answer to a protocol error, or ``b""`` once a response was under way:
-        Tornado's bare status line, and the close that follows ends it."""
+        """The answer to a protocol error (see :func:`~.answers.error_answer`), or
+        ``b""`` once a response was under way. The connection closes after it."""
         if self._h11 is not None:
             return self._h11.error_response(status, reason)
         if self._response != _R_NONE:
             return b""
-        return b"HTTP/1.1 %d %s\r\n\r\n" % (status, reason.encode("latin-1"))
+        return error_answer(status, reason)
 
     # -- cycle ------------------------------------------------------------------
 

@@ -41,13 +41,13 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tornadish._http.answers import reason_phrase
 from tornadish._http.contract import (
     HTTPMessageDelegate,
     HTTPServerConnectionDelegate,
     UpgradedProtocol,
     notify_close,
 )
-from tornadish._http.parse import responses
 from tornadish._io.flow_control import Deadline, WriteGate, write_batch
 from tornadish._server.contract_base import ServerContract
 from tornadish.log import gen_log
@@ -89,7 +89,6 @@ T_DRAIN = 7  # graceful drain: close this idle connection once it is quiet (rule
 _LINGER_SECONDS = 2.0
 # The server's own error answers use RFC 9110's reason phrases where Python's table
 # still has the older ones (the phrases carry no meaning, but clients print them).
-_REASONS = {413: "Content Too Large", 414: "URI Too Long"}
 _CORK_MAX = 16384  # bytes: a write this large is not held back to be batched
 # Rule 6: how long an idle connection must have been quiet before a drain closes it, and
 # how soon to look again when bytes wait unread in its socket.
@@ -335,8 +334,7 @@ class ConnectionBase(asyncio.Protocol, ServerContract):
             self._close()
             return
         self._notify_close()
-        reason = _REASONS.get(status) or responses.get(status, "Error")
-        data = self._session.error_response(status, reason)
+        data = self._session.error_response(status, reason_phrase(status))
         if self.transport is None:
             return
         if data:

@@ -42,6 +42,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from tornadish._http.answers import SERVER, http_date, reason_phrase
 from tornadish._http.body import BodyTooLarge
 from tornadish._http.contract import (
     CloseCallbackView,
@@ -57,7 +58,7 @@ from tornadish._http.contract import (
 from tornadish._http.h2_common import take
 from tornadish._http.h2_session import CANCEL, NO_ERROR, Data, H2OutputError, Head
 from tornadish._http.headers import HTTPHeaders, HTTPInputError, HTTPOutputError
-from tornadish._http.parse import RequestStartLine, responses
+from tornadish._http.parse import RequestStartLine
 from tornadish._io.flow_control import WriteGate, failed_future
 from tornadish._io.websocket import accept_server_websocket
 from tornadish._server.contract_base import ServerContract, consumption_failed
@@ -68,6 +69,8 @@ from tornadish._server.h2_websocket import (
 )
 from tornadish._server.proxy_headers import forwarded_client
 from tornadish.log import app_log, gen_log
+
+_SERVER = SERVER.encode("latin-1")
 
 if TYPE_CHECKING:
     from tornadish._server.h2_protocol import H2ServerProtocol
@@ -375,8 +378,13 @@ class H2Stream(ServerContract):
             return
         session = self._conn._session
         if not self._response_started:
-            body = f"{status}: {responses.get(status, 'Error')}".encode()
-            head = [(b"content-type", b"text/plain"), (b"content-length", b"%d" % len(body))]
+            body = f"{status}: {reason_phrase(status)}".encode()
+            head = [
+                (b"content-type", b"text/plain"),
+                (b"content-length", b"%d" % len(body)),
+                (b"date", http_date().encode("latin-1")),
+                (b"server", _SERVER),
+            ]
             try:
                 session.send_head(self.stream_id, status, head, False)
                 session.send_body(self.stream_id, memoryview(body), True)

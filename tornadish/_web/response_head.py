@@ -12,6 +12,8 @@ import re
 import time
 from typing import Any
 
+from tornadish._http.answers import SERVER as _SERVER
+from tornadish._http.answers import date_cache, http_date
 from tornadish._http.headers import HTTPHeaders
 from tornadish._http.parse import format_timestamp
 
@@ -21,21 +23,7 @@ __all__ = ["body_etag", "default_headers", "etag_matches", "header_value"]
 # (CR/LF would split the response), no DEL, nothing outside latin-1.
 _INVALID_HEADER_CHAR = re.compile(r"[^\x09\x20-\x7e\x80-\xff]")
 _ETAG_RE = re.compile(rb'\*|(?:W/)?"[^"]*"')
-_SERVER = "tornadish/0.1"
 _HTML = "text/html; charset=UTF-8"
-
-# Formatting a date costs more than the rest of the default headers together and the
-# value only changes once a second: cache it. (Module state, but only a cache.)
-_date_cache: list[Any] = [0, ""]
-
-
-def _http_date() -> str:
-    now = int(time.time())
-    if now != _date_cache[0]:
-        _date_cache[0] = now
-        _date_cache[1] = format_timestamp(now)
-    return _date_cache[1]  # type: ignore[no-any-return]
-
 
 _from_normalized = HTTPHeaders.from_normalized
 
@@ -43,9 +31,9 @@ _from_normalized = HTTPHeaders.from_normalized
 def default_headers() -> HTTPHeaders:
     """The headers every response starts with: ``Server``, ``Content-Type`` (HTML)
     and ``Date``."""
-    cache = _date_cache  # _http_date(), inlined: this runs once per response
+    cache = date_cache  # http_date(), inlined: this runs once per response
     if int(time.time()) != cache[0]:
-        _http_date()
+        http_date()
     date = cache[1]
     return _from_normalized(
         {"Server": _SERVER, "Content-Type": _HTML, "Date": date},
