@@ -163,12 +163,15 @@ async def test_while_a_pong_waits_only_the_latest_ping_is_answered() -> None:
     protocol.pause_writing()
     protocol.data_received(frame(0x9, b"1") + frame(0x9, b"2") + frame(0x9, b"3"))
     assert sink.pings == [b"1", b"2", b"3"]
+    assert _pongs(transport.out) == []  # corked until the loop's round is over
+    await asyncio.sleep(0)
     assert _pongs(transport.out) == [b"1"]  # written; its drain waits
     protocol.resume_writing()
     await asyncio.sleep(0)
     assert _pongs(transport.out) == [b"1", b"3"]
     protocol.data_received(frame(0x9, b"4"))
-    assert _pongs(transport.out) == [b"1", b"3", b"4"]  # room: answered at once
+    await asyncio.sleep(0)
+    assert _pongs(transport.out) == [b"1", b"3", b"4"]  # room: answered in that round
     protocol.connection_lost(None)
 
 

@@ -19,7 +19,11 @@ and the closing handshake lives here:
   (an ``async def on_message``), delivery stops and reading pauses until it completes;
   the frames already read wait in the session (parsed lazily by wsproto; parsed, as
   events, by websockets).
-- Writes go straight to the transport; the awaitable they return resolves once the
+- Writes go to the transport, in order. Those made while frames that arrived together
+  are being delivered (an echo, an answer from ``on_message``) are corked and leave
+  together once the loop's round of I/O callbacks is over (the flow-control module's
+  rule 3): one system call and one wake-up of the peer for a burst, not one a message.
+  The awaitable a write returns resolves once the
   transport is below its high-water mark (the connection's ``WriteGate``, from
   :mod:`tornadish._io.flow_control`), so a writer that awaits it keeps memory bounded
   when the peer stops reading. Data frames, pings and pongs are written by
@@ -72,7 +76,7 @@ from tornadish._http.websocket import (
     reported_close_code,
 )
 from tornadish._http.ws_engines import resolve_ws, ws_session_class
-from tornadish._io.flow_control import WriteGate, failed_future
+from tornadish._io.flow_control import WriteGate, failed_future, write_batch
 from tornadish.log import app_log, gen_log
 
 __all__ = [
@@ -95,6 +99,8 @@ _FRAME_COST = 1024
 # Payloads up to this size are written joined to their header (one write, one copy);
 # larger ones with it, uncopied (``writelines``: one writev under uvloop).
 _JOIN_LIMIT = 16 * 1024
+# Corked output past this size goes at once (so the transport's flow control sees it).
+_CORK_MAX = 64 * 1024
 
 
 class WebSocketProtocol(UpgradedProtocol):
@@ -122,6 +128,8 @@ class WebSocketProtocol(UpgradedProtocol):
         "_closed",
         "_closing",
         "_compressor",
+        "_cork",
+        "_corked",
         "_discard",
         "_gate",
         "_in_pump",
@@ -184,6 +192,8 @@ class WebSocketProtocol(UpgradedProtocol):
         self._size = 0
         self._busy = False
         self._in_pump = False
+        self._cork: list[bytes] | None = None  # frames written during a delivery round
+        self._corked = 0
         self._discard = False
         self._reading_paused = False
         self._gate = WriteGate(self._loop)
@@ -249,7 +259,9 @@ class WebSocketProtocol(UpgradedProtocol):
         """Bytes written but not yet accepted by the kernel (a browser's
         ``bufferedAmount``); fan-out code uses it to spot slow readers."""
         transport = self.transport
-        return transport.get_write_buffer_size() if transport is not None else 0
+        if transport is None:
+            return 0
+        return transport.get_write_buffer_size() + (self._corked if self._cork else 0)
 
     @property
     def close_received(self) -> bool:
@@ -281,6 +293,7 @@ class WebSocketProtocol(UpgradedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self.transport = None
+        self._cork = None
         for handle in (self._timer, self._ping_handle):
             if handle is not None:
                 handle.cancel()
@@ -460,7 +473,33 @@ class WebSocketProtocol(UpgradedProtocol):
         transport = self.transport
         if transport is not None and not self._closed:
             self._wire_bytes_out += len(data)
+            self._send(transport, bytes(data))
+
+    def _send(self, transport: asyncio.Transport, data: bytes) -> None:
+        """Write ``data`` after everything written before it: into the cork while one
+        is open or frames are being delivered, else to the transport."""
+        cork = self._cork
+        if cork is not None:
+            cork.append(data)
+            self._corked += len(data)
+            if self._corked >= _CORK_MAX:
+                self._flush_cork()
+        elif self._in_pump and len(data) < _CORK_MAX:
+            self._cork = [data]
+            self._corked = len(data)
+            write_batch(self._loop).add(self._flush_cork)
+        else:
             transport.write(data)
+
+    def _flush_cork(self) -> None:
+        """Hand the corked frames to the transport (a no-op once they went)."""
+        cork = self._cork
+        if cork is None:
+            return
+        self._cork = None
+        transport = self.transport
+        if transport is not None and not self._closed:
+            transport.write(cork[0] if len(cork) == 1 else b"".join(cork))
 
     def _write_frame(
         self, fin: bool, opcode: int, data: bytes, flags: int = 0
@@ -483,8 +522,10 @@ class WebSocketProtocol(UpgradedProtocol):
                 data = mask_payload(key, data)
             self._wire_bytes_out += len(header) + n
             if n <= _JOIN_LIMIT:
-                transport.write(header + data)
+                self._send(transport, header + data)
             else:
+                if self._cork is not None:
+                    self._flush_cork()
                 transport.writelines((header, data))
         return self.drain()
 
@@ -611,6 +652,7 @@ class WebSocketProtocol(UpgradedProtocol):
         # Close after the buffered output is flushed; abort if the peer stops reading.
         transport = self.transport
         if transport is not None and not self._closed:
+            self._flush_cork()  # what was written first still goes first
             transport.close()
             self._arm_close_timer()
 
