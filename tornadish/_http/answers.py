@@ -20,10 +20,11 @@ from typing import Any
 
 from tornadish._http.parse import format_timestamp, responses
 
-__all__ = ["SERVER", "date_cache", "error_answer", "http_date", "reason_phrase"]
+__all__ = ["SERVER", "SERVER_BYTES", "date_cache", "error_answer", "http_date", "reason_phrase"]
 
-#: The ``Server`` header's value.
+#: The ``Server`` header's value (and encoded, for the writers of raw heads).
 SERVER = "tornadish/0.1"
+SERVER_BYTES = SERVER.encode("latin-1")
 
 #: ``[second, formatted]``: the last second :func:`http_date` formatted. Hot paths may
 #: read it inline (compare ``int(time.time())`` with its first item).
@@ -40,7 +41,6 @@ def http_date() -> str:
     return cache[1]  # type: ignore[no-any-return]
 
 
-_SERVER_BYTES = SERVER.encode("latin-1")
 # RFC 9110's names where the stdlib table still has RFC 7231's.
 _REASONS = {413: "Content Too Large", 414: "URI Too Long"}
 
@@ -58,6 +58,6 @@ def error_answer(status: int, reason: str) -> bytes:
         status,
         reason.encode("latin-1"),
         http_date().encode("latin-1"),
-        _SERVER_BYTES,
+        SERVER_BYTES,
         b"Content-Length: 0\r\nConnection: close\r\n\r\n",
     )

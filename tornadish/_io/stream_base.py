@@ -127,7 +127,7 @@ class StreamProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         stream = self._stream
-        if stream._read_hook_overridden or "read_from_fd" in stream.__dict__:
+        if stream._read_hooked():
             stream._hooked_read(data)  # rule 1 of .read_hook
         else:
             stream._data(data)

@@ -42,7 +42,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from tornadish._http.answers import SERVER, http_date, reason_phrase
+from tornadish._http.answers import SERVER_BYTES, http_date, reason_phrase
 from tornadish._http.body import BodyTooLarge
 from tornadish._http.contract import (
     CloseCallbackView,
@@ -69,8 +69,6 @@ from tornadish._server.h2_websocket import (
 )
 from tornadish._server.proxy_headers import forwarded_client
 from tornadish.log import app_log, gen_log
-
-_SERVER = SERVER.encode("latin-1")
 
 if TYPE_CHECKING:
     from tornadish._server.h2_protocol import H2ServerProtocol
@@ -383,7 +381,7 @@ class H2Stream(ServerContract):
                 (b"content-type", b"text/plain"),
                 (b"content-length", b"%d" % len(body)),
                 (b"date", http_date().encode("latin-1")),
-                (b"server", _SERVER),
+                (b"server", SERVER_BYTES),
             ]
             try:
                 session.send_head(self.stream_id, status, head, False)
