@@ -47,7 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.ws_bench import _open, _raise_fd_limit
+from bench._servers import raise_fd_limit
+from bench.ws_bench import _open
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -121,7 +122,7 @@ async def _serve_app(library: str, port: int, redis_url: str) -> None:
 
 
 def _serve(library: str, port: int, redis_url: str) -> None:
-    _raise_fd_limit()
+    raise_fd_limit()
     with contextlib.suppress(ImportError):
         import uvloop
 
@@ -364,7 +365,7 @@ def main() -> None:
     if importlib.util.find_spec("redis") is None:
         print("redis-py is needed: pip install 'tornadish[redis]'", file=sys.stderr)
         raise SystemExit(2)
-    _raise_fd_limit()
+    raise_fd_limit()
     results: dict[str, dict[str, float]] = {}
     for library in args.only.split(","):
         if library == "broadcaster" and importlib.util.find_spec("broadcaster") is None:

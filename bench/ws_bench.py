@@ -48,13 +48,14 @@ import argparse
 import asyncio
 import base64
 import os
-import resource
 import struct
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from bench._servers import raise_fd_limit, rss_kib
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -74,12 +75,6 @@ RSS_TARGET_KIB = 8.0
 
 
 # -- the servers (run with --serve) -------------------------------------------------
-
-
-def _raise_fd_limit() -> None:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = hard if hard != resource.RLIM_INFINITY else 1 << 16
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, 1 << 16), hard))
 
 
 async def _serve_handlers(framework: str, port: int) -> None:
@@ -155,7 +150,7 @@ async def _serve_websockets(port: int) -> None:
 
 
 def _serve(name: str, port: int) -> None:
-    _raise_fd_limit()
+    raise_fd_limit()
     try:
         import uvloop
 
@@ -307,13 +302,6 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
 async def _measure(
     port: int, pid: int, seconds: float, clients: int, idle: int, depth: int
 ) -> dict[str, float]:
@@ -322,13 +310,13 @@ async def _measure(
     big_frame = _client_frame(0x2, os.urandom(BIG))
     big, big_cpu = await _round_trips(port, pid, seconds, clients, big_frame, BIG, depth)
     await asyncio.sleep(0.2)
-    before = _rss_kib(pid)
+    before = rss_kib(pid)
     conns = []
     for i in range(0, idle, 200):
         batch = min(200, idle - i)
         conns += await asyncio.gather(*(_open(port) for _ in range(batch)))
     await asyncio.sleep(0.5)
-    after = _rss_kib(pid)
+    after = rss_kib(pid)
     for _, writer in conns:
         writer.close()
     return {
@@ -360,7 +348,7 @@ def run(
     """Benchmark each server in turn, ``rounds`` times; returns the best numbers of each
     by name (a skipped server is absent). ``pin``: the server on one CPU, this process
     (the client) on another, when there are two."""
-    _raise_fd_limit()
+    raise_fd_limit()
     cpus = _plan_cpus() if pin else None
     if cpus is not None:
         os.sched_setaffinity(0, {cpus[1]})
